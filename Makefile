@@ -1,0 +1,52 @@
+# fox — the two commands a fresh Debian 12 machine needs: `make run` and `make test`.
+# Every target first runs third_party/fetch-deps.sh (idempotent: apt packages, deb-src entry,
+# Debian source trees of libwebsockets/libuv/SQLite/mbedTLS); that step needs root or sudo.
+BUILD ?= build
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+RUN_ARGS ?=
+
+.PHONY: all deps build cross test test-native test-cross run clean distclean
+
+all: build
+
+deps:
+	@bash third_party/fetch-deps.sh
+
+$(BUILD)/%/build.ninja $(BUILD)/%/Makefile: ; @true
+
+define configure
+	@if [ ! -f $(BUILD)/$(1)/CMakeCache.txt ]; then \
+	  cmake -S . -B $(BUILD)/$(1) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=MinSizeRel $(2); fi
+endef
+
+build: deps
+	$(call configure,native,)
+	cmake --build $(BUILD)/native
+	@echo "built $(BUILD)/native/fox"
+
+cross: deps
+	$(call configure,aarch64,-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/aarch64.cmake)
+	$(call configure,armhf,-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/boards/armhf.cmake)
+	cmake --build $(BUILD)/aarch64
+	cmake --build $(BUILD)/armhf
+	@echo "built $(BUILD)/aarch64/fox $(BUILD)/armhf/fox"
+
+test-native: build
+	cd $(BUILD)/native && ctest --output-on-failure -j2
+
+test-cross: cross
+	cd $(BUILD)/aarch64 && ctest --output-on-failure
+	cd $(BUILD)/armhf && ctest --output-on-failure
+
+# Every test natively (unit + integration with the real binary), then the unit tests of both
+# ARM builds under qemu-user.
+test: test-native test-cross
+
+run: build
+	$(BUILD)/native/fox serve $(RUN_ARGS)
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf third_party/src third_party/libwebsockets third_party/libuv third_party/mbedtls third_party/sqlite

@@ -1,0 +1,112 @@
+# Builds the C libraries that fox links statically, once per target, from the Debian source trees
+# that third_party/fetch-deps.sh put into third_party/. Nothing is downloaded here.
+#
+# Produces imported targets: fox::mbedtls, fox::uv, fox::lws, fox::sqlite3.
+include(ExternalProject)
+
+set(FOX_TP "${CMAKE_SOURCE_DIR}/third_party")
+foreach(dep libwebsockets libuv mbedtls sqlite)
+  if(NOT EXISTS "${FOX_TP}/${dep}/.fox-fetched")
+    message(FATAL_ERROR "third_party/${dep} is missing: run `make deps` (third_party/fetch-deps.sh) first")
+  endif()
+endforeach()
+
+set(FOX_DEPS_PREFIX "${CMAKE_BINARY_DIR}/deps")
+set(FOX_DEPS_INSTALL "${FOX_DEPS_PREFIX}/install")
+file(MAKE_DIRECTORY "${FOX_DEPS_INSTALL}/include")
+
+# Arguments every sub-build gets: same compilers, same toolchain, size-optimised release.
+set(fox_dep_cmake_args
+  -DCMAKE_BUILD_TYPE=MinSizeRel
+  -DCMAKE_INSTALL_PREFIX=${FOX_DEPS_INSTALL}
+  -DCMAKE_INSTALL_LIBDIR=lib
+  -DCMAKE_POSITION_INDEPENDENT_CODE=OFF
+  -DCMAKE_C_FLAGS=${FOX_DEPS_C_FLAGS}
+)
+if(CMAKE_TOOLCHAIN_FILE)
+  list(APPEND fox_dep_cmake_args -DCMAKE_TOOLCHAIN_FILE=${CMAKE_TOOLCHAIN_FILE})
+endif()
+if(CMAKE_C_COMPILER_LAUNCHER)
+  list(APPEND fox_dep_cmake_args -DCMAKE_C_COMPILER_LAUNCHER=${CMAKE_C_COMPILER_LAUNCHER})
+endif()
+
+set(FOX_MBEDTLS_LIBS
+  ${FOX_DEPS_INSTALL}/lib/libmbedtls.a
+  ${FOX_DEPS_INSTALL}/lib/libmbedx509.a
+  ${FOX_DEPS_INSTALL}/lib/libmbedcrypto.a)
+ExternalProject_Add(dep_mbedtls
+  SOURCE_DIR ${FOX_TP}/mbedtls
+  BINARY_DIR ${FOX_DEPS_PREFIX}/mbedtls
+  CMAKE_ARGS ${fox_dep_cmake_args}
+    -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DMBEDTLS_FATAL_WARNINGS=OFF
+    -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF
+  BUILD_BYPRODUCTS ${FOX_MBEDTLS_LIBS}
+  UPDATE_COMMAND "" DOWNLOAD_COMMAND "")
+
+# libuv: only the static library (Debian names it libuv_a.a).
+set(FOX_UV_LIB ${FOX_DEPS_PREFIX}/libuv/libuv_a.a)
+ExternalProject_Add(dep_libuv
+  SOURCE_DIR ${FOX_TP}/libuv
+  BINARY_DIR ${FOX_DEPS_PREFIX}/libuv
+  CMAKE_ARGS ${fox_dep_cmake_args} -DLIBUV_BUILD_TESTS=OFF -DLIBUV_BUILD_BENCH=OFF
+  BUILD_COMMAND ${CMAKE_COMMAND} --build . --target uv_a
+  INSTALL_COMMAND ""
+  BUILD_BYPRODUCTS ${FOX_UV_LIB}
+  UPDATE_COMMAND "" DOWNLOAD_COMMAND "")
+
+# libwebsockets with libuv compiled in (no evlib plugins: those are dlopen()ed and break a static
+# binary), mbedTLS as TLS, HTTP/1 + WebSocket roles only. LIST_SEPARATOR keeps the three mbedTLS
+# libraries together (without it only the first reaches lws and wss crashes on armhf).
+string(REPLACE ";" "|" fox_mbedtls_libs_sep "${FOX_MBEDTLS_LIBS}")
+set(FOX_LWS_LIB ${FOX_DEPS_INSTALL}/lib/libwebsockets.a)
+ExternalProject_Add(dep_lws
+  DEPENDS dep_mbedtls dep_libuv
+  SOURCE_DIR ${FOX_TP}/libwebsockets
+  BINARY_DIR ${FOX_DEPS_PREFIX}/lws
+  LIST_SEPARATOR |
+  CMAKE_ARGS ${fox_dep_cmake_args}
+    -DDISABLE_WERROR=ON
+    -DLWS_WITH_STATIC=ON -DLWS_WITH_SHARED=OFF
+    -DLWS_WITH_LIBUV=ON -DLWS_WITH_EVLIB_PLUGINS=OFF
+    -DLWS_LIBUV_INCLUDE_DIRS=${FOX_TP}/libuv/include
+    -DLWS_LIBUV_LIBRARIES=${FOX_UV_LIB}
+    -DLWS_WITH_SSL=ON -DLWS_WITH_MBEDTLS=ON
+    -DLWS_MBEDTLS_INCLUDE_DIRS=${FOX_DEPS_INSTALL}/include
+    -DLWS_MBEDTLS_LIBRARIES=${fox_mbedtls_libs_sep}
+    -DLWS_IPV6=ON -DLWS_WITH_HTTP2=OFF -DLWS_UNIX_SOCK=OFF
+    -DLWS_WITHOUT_TESTAPPS=ON -DLWS_WITH_MINIMAL_EXAMPLES=OFF
+    -DLWS_WITHOUT_TEST_SERVER=ON -DLWS_WITHOUT_TEST_SERVER_EXTPOLL=ON -DLWS_WITHOUT_TEST_CLIENT=ON
+    -DLWS_WITHOUT_EXTENSIONS=ON -DLWS_WITH_ZLIB=OFF -DLWS_WITH_LEJP=OFF -DLWS_WITH_LEJP_CONF=OFF
+    -DLWS_WITH_DIR=OFF -DLWS_WITH_CUSTOM_HEADERS=OFF -DLWS_WITH_SYS_SMD=OFF
+    -DLWS_ROLE_RAW_FILE=OFF -DLWS_WITH_ZIP_FOPS=OFF -DLWS_SSL_CLIENT_USE_OS_CA_CERTS=OFF
+  BUILD_BYPRODUCTS ${FOX_LWS_LIB}
+  UPDATE_COMMAND "" DOWNLOAD_COMMAND "")
+
+# SQLite: the amalgamation is generated from Debian's tree (needs tclsh and a host compiler; it is
+# the same for every target), then compiled here with fox's compile options.
+set(FOX_SQLITE_GEN ${FOX_DEPS_PREFIX}/sqlite-gen)
+ExternalProject_Add(dep_sqlite_amalgamation
+  SOURCE_DIR ${FOX_TP}/sqlite
+  BINARY_DIR ${FOX_SQLITE_GEN}
+  CONFIGURE_COMMAND env CC=cc CFLAGS=-O0 <SOURCE_DIR>/configure --disable-tcl --disable-readline --quiet
+  BUILD_COMMAND make -s sqlite3.c
+  INSTALL_COMMAND ""
+  BUILD_BYPRODUCTS ${FOX_SQLITE_GEN}/sqlite3.c ${FOX_SQLITE_GEN}/sqlite3.h
+  UPDATE_COMMAND "" DOWNLOAD_COMMAND "")
+set_source_files_properties(${FOX_SQLITE_GEN}/sqlite3.c PROPERTIES GENERATED TRUE)
+add_library(fox_sqlite3 STATIC ${FOX_SQLITE_GEN}/sqlite3.c)
+add_dependencies(fox_sqlite3 dep_sqlite_amalgamation)
+target_include_directories(fox_sqlite3 SYSTEM PUBLIC ${FOX_SQLITE_GEN})
+target_compile_options(fox_sqlite3 PRIVATE -Os -w)
+# One thread drives SQLite (the loop), no extensions (static glibc cannot dlopen), WAL by default.
+target_compile_definitions(fox_sqlite3 PUBLIC
+  SQLITE_THREADSAFE=0 SQLITE_OMIT_LOAD_EXTENSION SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0
+  SQLITE_OMIT_DEPRECATED SQLITE_OMIT_SHARED_CACHE SQLITE_DEFAULT_WAL_SYNCHRONOUS=1
+  SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_PROGRESS_CALLBACK)
+
+add_library(fox_deps INTERFACE)
+add_dependencies(fox_deps dep_lws dep_libuv dep_mbedtls)
+target_include_directories(fox_deps SYSTEM INTERFACE
+  ${FOX_DEPS_INSTALL}/include ${FOX_TP}/libuv/include)
+target_link_libraries(fox_deps INTERFACE
+  ${FOX_LWS_LIB} ${FOX_UV_LIB} ${FOX_MBEDTLS_LIBS} fox_sqlite3 pthread dl m)

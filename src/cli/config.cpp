@@ -1,0 +1,307 @@
+#include "cli/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/log.hpp"
+
+namespace fox {
+namespace {
+
+bool parse_port(const std::string& text, int* out) {
+  int v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0 || v > 65535) return false;
+  *out = v;
+  return true;
+}
+
+bool valid_bind(const std::string& addr) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, addr.c_str(), buf) == 1 || inet_pton(AF_INET6, addr.c_str(), buf) == 1;
+}
+
+bool valid_realm_name(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string key_error(const std::string& file, const std::string& key, const std::string& what) {
+  return "config " + file + ": key \"" + key + "\": " + what;
+}
+
+bool get_port(const Json& v, const std::string& file, const std::string& key, int* out,
+              std::string* error) {
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 65535) {
+    *error = key_error(file, key, "expected an integer port 0..65535");
+    return false;
+  }
+  *out = static_cast<int>(v.get<std::int64_t>());
+  return true;
+}
+
+bool get_string(const Json& v, const std::string& file, const std::string& key, std::string* out,
+                std::string* error) {
+  if (!v.is_string()) {
+    *error = key_error(file, key, "expected a string");
+    return false;
+  }
+  *out = v.get<std::string>();
+  return true;
+}
+
+bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::string* error) {
+  if (!v.is_object()) {
+    *error = key_error(file, "limits", "expected an object");
+    return false;
+  }
+  const std::map<std::string, std::uint64_t*> fields = {
+      {"max_message_size", &limits->max_message_size},
+      {"max_connections", &limits->max_connections},
+      {"max_connections_per_ip", &limits->max_connections_per_ip},
+      {"session_queue", &limits->session_queue},
+      {"handshake_timeout", &limits->handshake_timeout_ms},
+      {"history_max_rows", &limits->history_max_rows},
+      {"history_max_age", &limits->history_max_age_s},
+  };
+  for (const auto& [key, value] : v.items()) {
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      *error = key_error(file, "limits." + key, "unknown key");
+      return false;
+    }
+    bool positive = value.is_number_unsigned() ||
+                    (value.is_number_integer() && value.get<std::int64_t>() > 0);
+    if (!positive || value.get<std::uint64_t>() == 0) {
+      *error = key_error(file, "limits." + key, "expected a positive integer");
+      return false;
+    }
+    std::uint64_t n = value.get<std::uint64_t>();
+    // handshake_timeout is given in seconds in the file, like every other duration there.
+    if (key == "handshake_timeout") n *= 1000;
+    *it->second = n;
+  }
+  if (limits->max_message_size > 256u * 1024 * 1024) {
+    *error = key_error(file, "limits.max_message_size", "at most 268435456 (256 MiB)");
+    return false;
+  }
+  return true;
+}
+
+bool apply_realms(const Json& v, const std::string& file, ServeConfig* config, std::string* error) {
+  if (!v.is_object()) {
+    *error = key_error(file, "realms", "expected an object of realm name -> settings");
+    return false;
+  }
+  config->realms.clear();
+  for (const auto& [name, settings] : v.items()) {
+    if (name != "*" && !valid_realm_name(name)) {
+      *error = key_error(file, "realms." + name, "realm names are [a-z0-9_.]+ (or \"*\")");
+      return false;
+    }
+    if (!settings.is_object()) {
+      *error = key_error(file, "realms." + name, "expected an object");
+      return false;
+    }
+    for (const auto& [key, value] : settings.items()) {
+      (void)value;
+      if (key == "anonymous" || key == "users" || key == "permissions") {
+        // Said loudly rather than ignored: an auth rule that silently does nothing is a hole.
+        *error = key_error(file, "realms." + name + "." + key,
+                           "authentication and authorization are not implemented yet");
+      } else {
+        *error = key_error(file, "realms." + name + "." + key, "unknown key");
+      }
+      return false;
+    }
+    config->realms.push_back(name);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
+                       std::string* error) {
+  if (!doc.is_object()) {
+    *error = "config " + file + ": expected one JSON object";
+    return false;
+  }
+  for (const auto& [key, v] : doc.items()) {
+    bool ok = true;
+    if (key == "bind") {
+      ok = get_string(v, file, key, &c->bind, error);
+      if (ok && !valid_bind(c->bind)) {
+        *error = key_error(file, key, "expected a numeric IPv4 or IPv6 address");
+        ok = false;
+      }
+    } else if (key == "port") {
+      ok = get_port(v, file, key, &c->port, error);
+    } else if (key == "mqtt_port") {
+      ok = get_port(v, file, key, &c->mqtt_port, error);
+    } else if (key == "rawsocket_port") {
+      ok = get_port(v, file, key, &c->rawsocket_port, error);
+    } else if (key == "fox_port") {
+      ok = get_port(v, file, key, &c->fox_port, error);
+    } else if (key == "data") {
+      ok = get_string(v, file, key, &c->data, error);
+    } else if (key == "memory") {
+      if (!v.is_boolean()) {
+        *error = key_error(file, key, "expected true or false");
+        ok = false;
+      } else {
+        c->memory = v.get<bool>();
+      }
+    } else if (key == "log_level") {
+      log::Level level;
+      ok = get_string(v, file, key, &c->log_level, error);
+      if (ok && !log::parse_level(c->log_level, &level)) {
+        *error = key_error(file, key, "expected debug, info, warn or error");
+        ok = false;
+      }
+    } else if (key == "mqtt_default_realm") {
+      ok = get_string(v, file, key, &c->mqtt_default_realm, error);
+      if (ok && !valid_realm_name(c->mqtt_default_realm)) {
+        *error = key_error(file, key, "realm names are [a-z0-9_.]+");
+        ok = false;
+      }
+    } else if (key == "limits") {
+      ok = apply_limits(v, file, &c->limits, error);
+    } else if (key == "realms") {
+      ok = apply_realms(v, file, c, error);
+    } else {
+      *error = key_error(file, key, "unknown key");
+      ok = false;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* config,
+                             std::string* error) {
+  // Flags win over the config file: collect them first, read the file, then apply them.
+  std::vector<std::pair<std::string, std::string>> flags;
+  const std::map<std::string, bool> known = {
+      // flag -> takes a value
+      {"--bind", true},        {"--port", true},    {"--mqtt-port", true},
+      {"--rawsocket-port", true}, {"--fox-port", true}, {"--data", true},
+      {"--memory", false},     {"--log-level", true}, {"--config", true},
+      {"--cluster", true},     {"--node", true},    {"--role", true},
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i], value;
+    if (flag == "-h" || flag == "--help") return ParseResult::kHelp;
+    auto eq = flag.find('=');
+    bool inline_value = flag.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (inline_value) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    auto it = known.find(flag);
+    if (it == known.end()) {
+      *error = "unknown flag " + flag + " (see fox serve --help)";
+      return ParseResult::kError;
+    }
+    if (it->second && !inline_value) {
+      if (i + 1 >= args.size()) {
+        *error = "flag " + flag + " needs a value";
+        return ParseResult::kError;
+      }
+      value = args[++i];
+    } else if (!it->second && inline_value) {
+      *error = "flag " + flag + " takes no value";
+      return ParseResult::kError;
+    }
+    if (flag == "--config") {
+      config->config_file = value;
+    } else {
+      flags.emplace_back(flag, value);
+    }
+  }
+
+  if (!config->config_file.empty()) {
+    std::ifstream in(config->config_file);
+    if (!in) {
+      *error = "config " + config->config_file + ": cannot be read";
+      return ParseResult::kError;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    Json doc = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false, /*comments=*/true);
+    if (doc.is_discarded()) {
+      *error = "config " + config->config_file + ": not valid JSON";
+      return ParseResult::kError;
+    }
+    if (!apply_config_json(doc, config->config_file, config, error)) return ParseResult::kError;
+  }
+
+  for (const auto& [flag, value] : flags) {
+    auto bad = [&](const std::string& what) {
+      *error = "flag " + flag + " " + (value.empty() ? std::string("''") : value) + ": " + what;
+      return ParseResult::kError;
+    };
+    if (flag == "--bind") {
+      if (!valid_bind(value)) return bad("expected a numeric IPv4 or IPv6 address");
+      config->bind = value;
+    } else if (flag == "--port" || flag == "--mqtt-port" || flag == "--rawsocket-port" ||
+               flag == "--fox-port") {
+      int port = 0;
+      if (!parse_port(value, &port)) return bad("expected a port 0..65535");
+      if (flag == "--port") config->port = port;
+      if (flag == "--mqtt-port") config->mqtt_port = port;
+      if (flag == "--rawsocket-port") config->rawsocket_port = port;
+      if (flag == "--fox-port") config->fox_port = port;
+    } else if (flag == "--data") {
+      if (value.empty()) return bad("expected a directory");
+      config->data = value;
+    } else if (flag == "--memory") {
+      config->memory = true;
+    } else if (flag == "--log-level") {
+      log::Level level;
+      if (!log::parse_level(value, &level)) return bad("expected debug, info, warn or error");
+      config->log_level = value;
+    } else if (flag == "--cluster" || flag == "--node" || flag == "--role") {
+      return bad("cluster mode is not implemented yet");
+    }
+  }
+  if (config->port == 0) {
+    *error = "flag --port 0: the HTTP/WebSocket listener cannot be disabled";
+    return ParseResult::kError;
+  }
+  return ParseResult::kOk;
+}
+
+std::string serve_help() {
+  return R"(usage: fox serve [flags]
+
+Runs the broker. With no flags: a single node on the embedded defaults.
+
+  --bind ADDR            listen address, numeric IPv4/IPv6 (default 0.0.0.0)
+  --port N               HTTP + WebSocket: /wamp (WAMP), / (status page) (default 9000)
+  --rawsocket-port N     WAMP RawSocket over TCP (default 8081, 0 = off)
+  --mqtt-port N          MQTT over TCP (default 1883, 0 = off)        [not implemented yet]
+  --fox-port N           FOX cluster protocol (default 1735, 0 = off) [not implemented yet]
+  --data DIR             SQLite data directory (default ./fox-data)  [not implemented yet:
+                         fox keeps everything in memory and says so at start]
+  --memory               no persistence (the only mode until SQLite lands)
+  --log-level LEVEL      debug | info | warn | error (default info)
+  --config FILE          JSON config: the flags as keys (bind, port, mqtt_port, rawsocket_port,
+                         fox_port, data, memory, log_level) plus mqtt_default_realm, limits
+                         and realms; flags win over the file
+  --cluster FILE, --node NAME, --role ROLE
+                         cluster mode                                 [not implemented yet]
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+)";
+}
+
+}  // namespace fox

@@ -1,0 +1,48 @@
+// `fox serve` configuration: embedded defaults, then the --config JSON file, then flags (flags win).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+
+namespace fox {
+
+struct Limits {
+  std::uint64_t max_message_size = 16u * 1024 * 1024;  // bytes, WAMP message / MQTT packet
+  std::uint64_t max_connections = 10000;
+  std::uint64_t max_connections_per_ip = 1000;
+  std::uint64_t session_queue = 10000;                  // messages queued for one session
+  std::uint64_t handshake_timeout_ms = 10000;           // no HELLO/CONNECT within → close
+  std::uint64_t history_max_rows = 1000000;
+  std::uint64_t history_max_age_s = 0;                  // 0 = no age limit
+};
+
+struct ServeConfig {
+  std::string bind = "0.0.0.0";
+  int port = 9000;            // HTTP + WebSocket (/wamp, /mqtt, /metrics, dashboard)
+  int mqtt_port = 1883;
+  int rawsocket_port = 8081;
+  int fox_port = 1735;
+  std::string data = "./fox-data";
+  bool memory = false;
+  std::string log_level = "info";
+  std::string config_file;
+  std::string mqtt_default_realm = "realm1";
+  Limits limits;
+  std::vector<std::string> realms;  // empty = every valid realm name is open
+  std::string cluster_file, node, role;
+};
+
+enum class ParseResult { kOk, kHelp, kError };
+
+// Parses `fox serve` arguments (argv after "serve"). On kError, `error` is one line naming the
+// flag / file / key and the problem.
+ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* config,
+                             std::string* error);
+// Applies one config-file JSON object; `file` only names the file in errors.
+bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* config,
+                       std::string* error);
+std::string serve_help();
+
+}  // namespace fox

@@ -1,0 +1,31 @@
+// fox: one binary, subcommands (SPEC §2).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+
+namespace {
+const char kUsage[] =
+    "usage: fox <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the broker (WAMP router + MQTT broker); fox serve --help\n"
+    "  version   print version, commit, architecture and library versions\n"
+    "\n"
+    "Client tools (pub, sub, call, register, lock, bench) are not implemented yet.\n";
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "serve") return fox::cli::serve_main(args);
+  if (command == "version" || command == "--version") return fox::cli::version_main(args);
+  std::fprintf(stderr, "fox: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return 2;
+}

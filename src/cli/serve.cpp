@@ -1,0 +1,131 @@
+// `fox serve`: one libuv loop; libwebsockets (HTTP + WebSocket) runs on that same loop.
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "build_info.hpp"
+#include "cli/commands.hpp"
+#include "cli/config.hpp"
+#include "core/log.hpp"
+#include "http/status_page.hpp"
+#include "net/ws_server.hpp"
+
+namespace fox::cli {
+namespace {
+
+// Everything `fox serve` runs, owned in one place so a signal can stop it in order.
+class Server {
+public:
+  explicit Server(const ServeConfig& config) : config_(config) {
+    uv_loop_init(&loop_);
+  }
+  ~Server() {
+    http_.reset();
+    uv_loop_close(&loop_);
+  }
+
+  int run() {
+    // A listener that cannot start is fatal: exit 1 at once (nothing was served yet).
+    if (!start()) return 1;
+    log::info("serve", "fox ready");
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    log::info("serve", "stopped");
+    return 0;
+  }
+
+private:
+  bool start() {
+    for (int signum : {SIGINT, SIGTERM}) {
+      auto& h = signum == SIGINT ? sigint_ : sigterm_;
+      uv_signal_init(&loop_, &h);
+      h.data = this;
+      uv_signal_start(&h, [](uv_signal_t* s, int sig) {
+        log::info("serve", "signal ", sig, ": stopping");
+        static_cast<Server*>(s->data)->stop();
+      }, signum);
+    }
+
+    net::WsServerOptions ws;
+    ws.bind = config_.bind;
+    ws.port = config_.port;
+    ws.max_message_size = config_.limits.max_message_size;
+    ws.max_queue = config_.limits.session_queue;
+    ws.status_page = http::status_page(FOX_VERSION);
+    http_ = std::make_unique<net::WsServer>(&loop_, ws);
+    std::string error;
+    if (!http_->start(&error)) {
+      log::error("http", error);
+      return false;
+    }
+    log::info("http", "listening on ", config_.bind, ":", http_->port(), " (status page /)");
+
+    if (config_.rawsocket_port != 0) {
+      log::warn("rawsocket", "WAMP RawSocket is not implemented yet: port ",
+                config_.rawsocket_port, " not opened");
+    }
+    if (config_.mqtt_port != 0) {
+      log::warn("mqtt", "MQTT is not implemented yet: port ", config_.mqtt_port, " not opened");
+    }
+    if (config_.fox_port != 0) {
+      log::warn("fox", "the FOX cluster protocol is not implemented yet: port ", config_.fox_port,
+                " not opened");
+    }
+    if (!config_.memory) {
+      log::warn("store", "SQLite persistence is not implemented yet: running in memory (",
+                config_.data, " is not used)");
+    }
+    return true;
+  }
+
+  void stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    if (http_) http_->stop();
+    for (uv_signal_t* h : {&sigint_, &sigterm_}) {
+      if (h->data) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+    }
+    // A safety net: whatever still holds the loop open after 1.5 s is abandoned, so a stop never
+    // takes more than 2 s. The timer is unreferenced: it does not itself keep the loop alive.
+    uv_timer_init(&loop_, &stop_timer_);
+    stop_timer_.data = this;
+    uv_timer_start(&stop_timer_, [](uv_timer_t* t) {
+      log::warn("serve", "stop took over 1.5 s; exiting anyway");
+      uv_stop(t->loop);
+    }, 1500, 0);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&stop_timer_));
+  }
+
+  const ServeConfig& config_;
+  uv_loop_t loop_;
+  uv_signal_t sigint_{}, sigterm_{};
+  uv_timer_t stop_timer_{};
+  bool stopping_ = false;
+  std::unique_ptr<net::WsServer> http_;
+};
+
+}  // namespace
+
+int serve_main(const std::vector<std::string>& args) {
+  ServeConfig config;
+  std::string error;
+  switch (parse_serve_args(args, &config, &error)) {
+    case ParseResult::kHelp:
+      std::fputs(serve_help().c_str(), stdout);
+      return 0;
+    case ParseResult::kError:
+      std::fprintf(stderr, "fox serve: %s\n", error.c_str());
+      return 2;
+    case ParseResult::kOk:
+      break;
+  }
+  log::Level level = log::Level::kInfo;
+  log::parse_level(config.log_level, &level);
+  log::set_level(level);
+  std::signal(SIGPIPE, SIG_IGN);
+  Server server(config);
+  return server.run();
+}
+
+}  // namespace fox::cli

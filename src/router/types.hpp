@@ -1,0 +1,79 @@
+// The protocol-neutral vocabulary between protocol sessions (wamp/, mqtt/) and the router.
+// One representation of a publication inside the router; protocol sessions convert at the edge.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ids.hpp"
+#include "core/json.hpp"
+
+namespace fox {
+
+using TopicParts = std::vector<std::string>;
+
+// A WAMP-style error, as the router reports it: error URI plus optional args/kwargs.
+struct Error {
+  std::string uri;            // e.g. "wamp.error.invalid_uri"
+  Json args = nullptr;        // array or null (absent)
+  Json kwargs = nullptr;      // object or null (absent)
+  Json details = Json::object();
+};
+
+// What a publication carries (SPEC §4). args/kwargs are null when absent; payload is set when
+// the publication came from MQTT (raw bytes). Immutable once published: shared by all receivers.
+struct Publication {
+  TopicParts topic;           // parts of the concrete topic
+  std::string uri;            // the topic in dotted form ("a.b.c")
+  Json args = nullptr;        // array or null
+  Json kwargs = nullptr;      // object or null
+  std::optional<std::string> payload;  // MQTT payload bytes (only from MQTT publishers)
+  Id id = 0;                  // publication id == event id (§8)
+  Id publisher = 0;           // session id of the publisher (0 = router itself)
+  std::string publisher_authid;
+  std::string publisher_authrole;
+  bool disclose_publisher = false;  // publisher asked disclose_me
+  int qos = 0;                // MQTT QoS the publisher used (0 for WAMP)
+  bool retain = false;        // publisher asked to retain
+  Json options = Json::object();  // the publisher's options as sent (history, extensions)
+};
+using PublicationPtr = std::shared_ptr<const Publication>;
+
+// Per-serializer cache of an encoded message shared by every receiver of one subscription.
+// Protocol sessions fill and read it (index = serializer number); the router only owns it.
+struct EncodedCache {
+  std::shared_ptr<const std::string> slot[4];
+};
+
+// One EVENT for one subscription: the same object goes to every subscriber of that subscription,
+// so the encoded bytes are made once per (subscription, serializer).
+struct Event {
+  Id subscription = 0;
+  PublicationPtr publication;
+  Json details = Json::object();  // WAMP EVENT.Details: topic (pattern match), publisher, retained
+  bool retained_replay = false;   // delivered from retained state, not live
+  mutable EncodedCache encoded;
+};
+
+struct Invocation {
+  Id request = 0;             // INVOCATION.Request (the invocation id)
+  Id registration = 0;
+  Json details = Json::object();   // procedure (pattern registration), caller, receive_progress, timeout
+  Json args = nullptr;
+  Json kwargs = nullptr;
+};
+
+struct Result {
+  Json details = Json::object();   // progress: true for progressive results
+  Json args = nullptr;
+  Json kwargs = nullptr;
+};
+
+// WAMP message type numbers used when the router reports an ERROR for a request.
+enum class RequestType : int {
+  kSubscribe = 32, kUnsubscribe = 34, kPublish = 16, kCall = 48,
+  kRegister = 64, kUnregister = 66, kInvocation = 68,
+};
+
+}  // namespace fox

@@ -1,0 +1,107 @@
+"""Integration-test harness: starts the real fox binary on free 127.0.0.1 ports, waits for
+`fox ready` on its stderr (with a deadline, never a blind sleep), and stops it by pid.
+
+Tests run with /usr/bin/python3 (Debian's python3-autobahn, paho, msgpack, cbor2 live there).
+"""
+import os
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+FOX_BIN = os.path.abspath(os.environ.get("FOX_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "native", "fox"))
+
+
+def free_port():
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=5.0, interval=0.02, what="condition"):
+    """Polls `condition` until it is truthy or the deadline passes (then fails loudly)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Fox:
+    """One running `fox serve`. Use as a context manager, or call stop()."""
+
+    def __init__(self, *args, ready=True, timeout=10.0, port=None, rawsocket_port=None,
+                 extra_env=None):
+        self.port = port or free_port()
+        self.rawsocket_port = free_port() if rawsocket_port is None else rawsocket_port
+        self.workdir = tempfile.mkdtemp(prefix="fox-it-")
+        argv = [FOX_BIN, "serve", "--bind", "127.0.0.1", "--port", str(self.port),
+                "--rawsocket-port", str(self.rawsocket_port), "--mqtt-port", "0",
+                "--fox-port", "0", "--memory"] + list(args)
+        env = dict(os.environ)
+        env.update(extra_env or {})
+        self.stderr_path = os.path.join(self.workdir, "stderr.log")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, cwd=self.workdir, env=env)
+        self.pid = self.proc.pid
+        if ready:
+            self.wait_log("fox ready", timeout)
+
+    def log(self):
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=10.0):
+        def seen():
+            if text in self.log():
+                return True
+            if self.proc.poll() is not None:
+                raise AssertionError(f"fox exited with {self.proc.returncode} before '{text}':\n"
+                                     + self.log())
+            return False
+        wait_for(seen, timeout, what=f"'{text}' in the fox log")
+
+    def url(self, path="/wamp"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signals the process by pid and waits for it; returns the exit code."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError(f"fox did not exit within {timeout}s of signal {sig}")
+        self._stderr.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._stderr.close()
+
+
+def run_fox(*args, timeout=10.0):
+    """Runs a short fox command; returns (exit code, stdout, stderr)."""
+    p = subprocess.run([FOX_BIN] + list(args), capture_output=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def main():
+    unittest.main(verbosity=2)

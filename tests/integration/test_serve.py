@@ -1,0 +1,134 @@
+"""fox serve: start-up, GET /, graceful stop, bad flags and config (issue 2)."""
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+import unittest
+import urllib.request
+
+from harness import Fox, free_port, main, run_fox
+
+
+def http_get(port, path="/"):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return r.status, r.read().decode()
+
+
+class ServeTest(unittest.TestCase):
+    def test_get_root_answers_200_and_sigterm_exits_0_quickly(self):
+        fox = Fox()
+        status, body = http_get(fox.port)
+        self.assertEqual(status, 200)
+        self.assertIn("fox", body)
+        t0 = time.monotonic()
+        self.assertEqual(fox.stop(signal.SIGTERM, timeout=5.0), 0)
+        self.assertLess(time.monotonic() - t0, 2.0, "graceful stop must take under 2 s")
+
+    def test_sigint_exits_0(self):
+        fox = Fox()
+        self.assertEqual(fox.stop(signal.SIGINT), 0)
+
+    def test_unknown_path_answers_404(self):
+        with Fox() as fox:
+            with self.assertRaises(urllib.error.HTTPError) as cm:
+                http_get(fox.port, "/nope")
+            self.assertEqual(cm.exception.code, 404)
+
+    def test_logs_one_line_per_listener_then_ready(self):
+        with Fox() as fox:
+            log = fox.log()
+            self.assertIn(f"listening on 127.0.0.1:{fox.port}", log)
+            self.assertLess(log.index("listening on"), log.index("fox ready"))
+
+    def test_bad_flag_exits_2_with_a_clear_message(self):
+        code, _, err = run_fox("serve", "--no-such-flag")
+        self.assertEqual(code, 2)
+        self.assertIn("--no-such-flag", err)
+
+    def test_bad_flag_value_exits_2_naming_the_flag(self):
+        for args in (["--port", "70000"], ["--port", "abc"], ["--bind", "not-an-ip"],
+                     ["--log-level", "loud"], ["--port"]):
+            code, _, err = run_fox("serve", *args)
+            self.assertEqual(code, 2, args)
+            self.assertIn(args[0], err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+    def test_bad_config_exits_2_naming_file_and_key(self):
+        d = tempfile.mkdtemp()
+        cases = {"{\"port\": \"9000\"}": "port", "{\"colour\": 1}": "colour",
+                 "{\"limits\": {\"session_queue\": -1}}": "limits.session_queue",
+                 "[1]": "object", "{not json": "JSON"}
+        for text, needle in cases.items():
+            path = os.path.join(d, "fox.json")
+            with open(path, "w") as f:
+                f.write(text)
+            code, _, err = run_fox("serve", "--config", path)
+            self.assertEqual(code, 2, text)
+            self.assertIn(path, err)
+            self.assertIn(needle, err)
+
+    def test_config_file_is_used_and_flags_win(self):
+        d = tempfile.mkdtemp()
+        file_port, flag_port = free_port(), free_port()
+        path = os.path.join(d, "fox.json")
+        with open(path, "w") as f:
+            json.dump({"bind": "127.0.0.1", "port": file_port, "log_level": "debug",
+                       "rawsocket_port": 0, "mqtt_port": 0, "fox_port": 0, "memory": True}, f)
+        with Fox("--config", path) as fox:  # harness passes --port: the flag wins
+            self.assertEqual(http_get(fox.port)[0], 200)
+        with Fox("--config", path, port=flag_port) as fox:
+            self.assertEqual(http_get(flag_port)[0], 200)
+
+    def test_port_in_use_exits_1(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            fox = Fox(port=port, ready=False)
+            self.assertEqual(fox.proc.wait(10), 1)
+            self.assertIn(str(port), fox.log())
+            fox.stop()
+
+    def test_bind_127_0_0_1_opens_no_wildcard_socket(self):
+        # libwebsockets 4.1 with IPv6 binds an IPv4 literal to every address unless told not to
+        # (ARCHITECTURE.md pitfall 1). The kernel's socket table shows what was really bound.
+        with Fox() as fox:
+            pid = fox.pid
+            inodes = set()
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+            listening = []
+            for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+                with open(table) as f:
+                    for line in f.readlines()[1:]:
+                        cols = line.split()
+                        local, state, inode = cols[1], cols[3], cols[9]
+                        if state == "0A" and inode in inodes:  # 0A = LISTEN
+                            listening.append((table, local))
+            self.assertTrue(listening, "fox has no listening socket")
+            for table, local in listening:
+                self.assertEqual(table, "/proc/net/tcp", f"IPv6 listener {local}")
+                addr_hex = local.split(":")[0]
+                self.assertEqual(addr_hex, "0100007F", f"listener on {local} is not 127.0.0.1")
+
+    def test_version_names_every_library(self):
+        code, out, _ = run_fox("version")
+        self.assertEqual(code, 0)
+        for lib in ("libuv", "libwebsockets", "SQLite", "mbedTLS", "nlohmann_json"):
+            self.assertIn(lib, out)
+
+    def test_unknown_command_exits_2(self):
+        code, _, err = run_fox("frobnicate")
+        self.assertEqual(code, 2)
+        self.assertIn("frobnicate", err)
+
+
+if __name__ == "__main__":
+    main()
