@@ -10,7 +10,11 @@
 #include "cli/config.hpp"
 #include "core/log.hpp"
 #include "http/status_page.hpp"
+#include "cli/uv_env.hpp"
+#include "net/tcp_server.hpp"
 #include "net/ws_server.hpp"
+#include "router/router.hpp"
+#include "wamp/transports.hpp"
 
 namespace fox::cli {
 namespace {
@@ -20,9 +24,15 @@ class Server {
 public:
   explicit Server(const ServeConfig& config) : config_(config) {
     uv_loop_init(&loop_);
+    env_ = std::make_unique<UvRouterEnv>(&loop_);
+    router_ = std::make_unique<Router>(*env_);
+    router_->set_allowed_realms(config_.realms);
   }
   ~Server() {
     http_.reset();
+    rawsocket_.reset();
+    router_.reset();
+    env_.reset();
     uv_loop_close(&loop_);
   }
 
@@ -53,17 +63,34 @@ private:
     ws.max_message_size = config_.limits.max_message_size;
     ws.max_queue = config_.limits.session_queue;
     ws.status_page = http::status_page(FOX_VERSION);
+    wamp::SessionOptions session;
+    session.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     http_ = std::make_unique<net::WsServer>(&loop_, ws);
+    http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
     std::string error;
     if (!http_->start(&error)) {
       log::error("http", error);
       return false;
     }
-    log::info("http", "listening on ", config_.bind, ":", http_->port(), " (status page /)");
+    log::info("http", "listening on ", config_.bind, ":", http_->port(),
+              " (WAMP WebSocket /wamp, status page /)");
 
     if (config_.rawsocket_port != 0) {
-      log::warn("rawsocket", "WAMP RawSocket is not implemented yet: port ",
-                config_.rawsocket_port, " not opened");
+      net::TcpServerOptions o;
+      o.name = "rawsocket";
+      o.bind = config_.bind;
+      o.port = config_.rawsocket_port;
+      o.max_queue = 2 * config_.limits.session_queue;  // header + payload per message
+      o.max_connections = config_.limits.max_connections;
+      rawsocket_ = std::make_unique<net::TcpServer>(
+          &loop_, o,
+          wamp::rawsocket_factory(*router_, session, config_.limits.max_message_size));
+      if (!rawsocket_->start(&error)) {
+        log::error("rawsocket", error);
+        return false;
+      }
+      log::info("rawsocket", "listening on ", config_.bind, ":", rawsocket_->port(),
+                " (WAMP RawSocket: json, msgpack, cbor)");
     }
     if (config_.mqtt_port != 0) {
       log::warn("mqtt", "MQTT is not implemented yet: port ", config_.mqtt_port, " not opened");
@@ -83,6 +110,8 @@ private:
     if (stopping_) return;
     stopping_ = true;
     if (http_) http_->stop();
+    if (rawsocket_) rawsocket_->stop();
+    env_->cancel_all();
     for (uv_signal_t* h : {&sigint_, &sigterm_}) {
       if (h->data) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     }
@@ -102,7 +131,10 @@ private:
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t stop_timer_{};
   bool stopping_ = false;
+  std::unique_ptr<UvRouterEnv> env_;
+  std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
+  std::unique_ptr<net::TcpServer> rawsocket_;
 };
 
 }  // namespace

@@ -33,11 +33,17 @@ int lws_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, 
 void lws_log_emit(int level, const char* line) {
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  if (level & LLL_ERR) {
+  // lws refuses an upgrade offering only unknown subprotocols before any callback of ours runs;
+  // its notice is the only trace, so it becomes fox's log line for that refusal.
+  auto unsupported = text.find("No supported protocol");
+  if (unsupported != std::string::npos) {
+    log::info("http", "refused a WebSocket upgrade offering only unsupported subprotocols ",
+              text.substr(unsupported + 22));
+  } else if (level & LLL_ERR) {
     log::error("lws", text);
-  } else if (level & LLL_WARN) {
-    log::warn("lws", text);
   } else {
+    // lws warnings repeat what fox already logged ("User code denied connection") or are
+    // routine; they are there for debugging.
     log::debug("lws", text);
   }
 }
@@ -85,7 +91,7 @@ WsServer::~WsServer() {
 void WsServer::add_endpoint(WsEndpoint endpoint) { endpoints_.push_back(std::move(endpoint)); }
 
 bool WsServer::start(std::string* error) {
-  lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+  lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
 
   // Protocol 0 is plain HTTP; it is also what lws binds a WebSocket upgrade without any
   // subprotocol to, and on_http refuses such upgrades.

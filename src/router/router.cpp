@@ -1,0 +1,43 @@
+#include "router/router.hpp"
+
+#include <algorithm>
+
+namespace fox {
+
+namespace {
+
+// SPEC §2: realm names are [a-z0-9_.]+.
+bool valid_realm_name(const std::string& name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
+Router::Router(RouterEnv& env) : env_(env) {}
+Router::~Router() = default;
+
+void Router::set_allowed_realms(std::vector<std::string> names) { allowed_ = std::move(names); }
+
+Realm* Router::realm(const std::string& name, Error* error) {
+  auto refuse = [&]() -> Realm* {
+    if (error) {
+      *error = Error{};
+      error->uri = "wamp.error.no_such_realm";
+    }
+    return nullptr;
+  };
+  if (!valid_realm_name(name)) return refuse();
+  if (!allowed_.empty()) {
+    bool allowed = std::any_of(allowed_.begin(), allowed_.end(),
+                               [&](const std::string& entry) { return entry == "*" || entry == name; });
+    if (!allowed) return refuse();
+  }
+  auto& slot = realms_[name];
+  if (!slot) slot = std::make_unique<Realm>(*this, name);
+  return slot.get();
+}
+
+}  // namespace fox

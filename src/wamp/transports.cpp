@@ -1,0 +1,176 @@
+#include "wamp/transports.hpp"
+
+#include <memory>
+
+#include "core/log.hpp"
+#include "wamp/rawsocket.hpp"
+
+namespace fox::wamp {
+namespace {
+
+class WebSocketWamp final : public net::WsHandler, public Transport {
+public:
+  WebSocketWamp(Router& router, net::WsConnection& conn, Serializer serializer,
+                SessionOptions options)
+      : conn_(conn), binary_(serializer != Serializer::kJson),
+        session_(router, *this, serializer, info(conn, serializer), options) {}
+
+  void on_message(std::string_view data, bool) override { session_.on_message(data); }
+  void on_close() override { session_.on_transport_closed(); }
+  bool send(std::shared_ptr<const std::string> bytes) override {
+    return conn_.send(std::move(bytes), binary_);
+  }
+  void close(const std::string& reason) override { conn_.close(1000, reason); }
+
+private:
+  static SessionInfo info(net::WsConnection& conn, Serializer serializer) {
+    SessionInfo i;
+    i.transport = "websocket";
+    i.serializer = std::string(subprotocol_name(serializer)).substr(7);  // "wamp.2."
+    i.peer_address = conn.peer_address();
+    return i;
+  }
+  net::WsConnection& conn_;
+  bool binary_;
+  Session session_;
+};
+
+bool rawsocket_supported(int serializer) { return serializer_from_rawsocket_id(serializer).has_value(); }
+
+class RawSocketWamp final : public net::TcpHandler, public Transport {
+public:
+  RawSocketWamp(Router& router, net::TcpConnection& conn, SessionOptions options,
+                std::uint64_t max_message_size)
+      : router_(router), conn_(conn), options_(options),
+        server_max_(std::uint32_t{1} << (9 + rawsocket::length_exponent(max_message_size))),
+        decoder_(server_max_) {
+    // The session's own timer covers HELLO; this one covers the RawSocket handshake before it.
+    if (options_.handshake_timeout_ms > 0) {
+      timer_ = router_.env().start_timer(options_.handshake_timeout_ms, [this] {
+        timer_ = 0;
+        if (session_) return;
+        log::info("rawsocket", conn_.peer_address(), ": no handshake within ",
+                  options_.handshake_timeout_ms, " ms, closing");
+        conn_.abort();
+      });
+    }
+  }
+  ~RawSocketWamp() override {
+    if (timer_) router_.env().cancel_timer(timer_);
+  }
+
+  void on_data(std::string_view bytes) override {
+    if (!session_) {
+      while (!bytes.empty() && handshake_len_ < 4) {
+        handshake_[handshake_len_++] = static_cast<unsigned char>(bytes.front());
+        bytes.remove_prefix(1);
+      }
+      if (handshake_len_ < 4) return;
+      rawsocket::Handshake h =
+          rawsocket::accept(handshake_, server_max_, rawsocket_supported);
+      if (!h.ok) {
+        log::info("rawsocket", conn_.peer_address(), ": handshake refused: ", h.error);
+        if (!h.fail_silently) conn_.send(std::string(reinterpret_cast<char*>(h.reply), 4));
+        conn_.close();
+        return;
+      }
+      client_max_ = h.client_max;
+      if (timer_) {
+        router_.env().cancel_timer(timer_);
+        timer_ = 0;
+      }
+      conn_.send(std::string(reinterpret_cast<char*>(h.reply), 4));
+      Serializer serializer = *serializer_from_rawsocket_id(h.serializer);
+      SessionInfo info;
+      info.transport = "rawsocket";
+      info.serializer = std::string(subprotocol_name(serializer)).substr(7);
+      info.peer_address = conn_.peer_address();
+      session_ = std::make_unique<Session>(router_, *this, serializer, std::move(info), options_);
+    }
+    if (bytes.empty()) return;
+    decoder_.feed(bytes);
+    for (;;) {
+      rawsocket::FrameType type;
+      std::string_view payload;
+      std::string error;
+      auto status = decoder_.next(&type, &payload, &error);
+      if (status == rawsocket::FrameDecoder::Status::kNeedMore) return;
+      if (status == rawsocket::FrameDecoder::Status::kError) {
+        log::warn("rawsocket", conn_.peer_address(), ": ", error, ", closing");
+        conn_.abort();
+        return;
+      }
+      if (conn_.closing()) return;
+      switch (type) {
+        case rawsocket::FrameType::kMessage:
+          session_->on_message(payload);
+          break;
+        case rawsocket::FrameType::kPing:
+          conn_.send(rawsocket::frame_header(rawsocket::FrameType::kPong,
+                                             static_cast<std::uint32_t>(payload.size())) +
+                     std::string(payload));
+          break;
+        case rawsocket::FrameType::kPong:
+          break;
+      }
+    }
+  }
+
+  void on_close() override {
+    if (session_) session_->on_transport_closed();
+  }
+
+  bool send(std::shared_ptr<const std::string> bytes) override {
+    if (bytes->size() > client_max_) {
+      log::warn("rawsocket", conn_.peer_address(), ": a message of ", bytes->size(),
+                " bytes is over the client's maximum of ", client_max_, ", closing");
+      conn_.abort();
+      return true;
+    }
+    // Header and payload go out as two buffers of the same coalesced write: the payload bytes
+    // stay shared with the other receivers.
+    if (!conn_.send(rawsocket::frame_header(rawsocket::FrameType::kMessage,
+                                            static_cast<std::uint32_t>(bytes->size())))) {
+      return false;
+    }
+    return conn_.send(std::move(bytes));
+  }
+  void close(const std::string&) override { conn_.close(); }
+
+private:
+  Router& router_;
+  net::TcpConnection& conn_;
+  SessionOptions options_;
+  std::uint32_t server_max_;
+  std::uint32_t client_max_ = 0;
+  unsigned char handshake_[4] = {0, 0, 0, 0};
+  int handshake_len_ = 0;
+  rawsocket::FrameDecoder decoder_;
+  std::unique_ptr<Session> session_;
+  RouterEnv::TimerId timer_ = 0;
+};
+
+}  // namespace
+
+net::WsEndpoint websocket_endpoint(Router& router, SessionOptions options) {
+  net::WsEndpoint e;
+  e.path = "/wamp";
+  for (Serializer s : {Serializer::kJson, Serializer::kMsgpack, Serializer::kCbor}) {
+    e.subprotocols.emplace_back(subprotocol_name(s));
+  }
+  e.make_handler = [&router, options](net::WsConnection& conn) -> std::unique_ptr<net::WsHandler> {
+    auto serializer = serializer_from_subprotocol(conn.subprotocol());
+    if (!serializer) return nullptr;
+    return std::make_unique<WebSocketWamp>(router, conn, *serializer, options);
+  };
+  return e;
+}
+
+net::TcpServer::Factory rawsocket_factory(Router& router, SessionOptions options,
+                                          std::uint64_t max_message_size) {
+  return [&router, options, max_message_size](net::TcpConnection& conn) {
+    return std::make_unique<RawSocketWamp>(router, conn, options, max_message_size);
+  };
+}
+
+}  // namespace fox::wamp
