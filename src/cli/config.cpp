@@ -287,9 +287,10 @@ Runs the broker. With no flags: a single node on the embedded defaults.
 
   --bind ADDR            listen address, numeric IPv4/IPv6 (default 0.0.0.0)
   --port N               HTTP + WebSocket: /wamp (WAMP: wamp.2.json, wamp.2.msgpack,
-                         wamp.2.cbor), / (status page) (default 9000)
+                         wamp.2.cbor), /mqtt (MQTT), / (status page) (default 9000)
   --rawsocket-port N     WAMP RawSocket over TCP: json, msgpack, cbor (default 8081, 0 = off)
-  --mqtt-port N          MQTT over TCP (default 1883, 0 = off)        [not implemented yet]
+  --mqtt-port N          MQTT 3.1.1/3.1 over TCP (default 1883, 0 = off); MQTT over
+                         WebSocket is served at /mqtt on --port
   --fox-port N           FOX cluster protocol (default 1735, 0 = off) [not implemented yet]
   --data DIR             SQLite data directory (default ./fox-data)  [not implemented yet:
                          fox keeps everything in memory and says so at start]

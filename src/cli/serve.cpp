@@ -13,6 +13,7 @@
 #include "cli/uv_env.hpp"
 #include "net/tcp_server.hpp"
 #include "net/ws_server.hpp"
+#include "mqtt/transports.hpp"
 #include "router/router.hpp"
 #include "wamp/transports.hpp"
 
@@ -31,6 +32,8 @@ public:
   ~Server() {
     http_.reset();
     rawsocket_.reset();
+    mqtt_tcp_.reset();
+    mqtt_.reset();
     router_.reset();
     env_.reset();
     uv_loop_close(&loop_);
@@ -65,15 +68,23 @@ private:
     ws.status_page = http::status_page(FOX_VERSION);
     wamp::SessionOptions session;
     session.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
+    mqtt::BrokerOptions mo;
+    mo.default_realm = config_.mqtt_default_realm;
+    mo.max_packet_size = config_.limits.max_message_size;
+    mo.session_queue = config_.limits.session_queue;
+    mo.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
+    mqtt_ = std::make_unique<mqtt::Broker>(*router_, mo);
+
     http_ = std::make_unique<net::WsServer>(&loop_, ws);
     http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
+    http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
     std::string error;
     if (!http_->start(&error)) {
       log::error("http", error);
       return false;
     }
     log::info("http", "listening on ", config_.bind, ":", http_->port(),
-              " (WAMP WebSocket /wamp, status page /)");
+              " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, status page /)");
 
     if (config_.rawsocket_port != 0) {
       net::TcpServerOptions o;
@@ -93,7 +104,19 @@ private:
                 " (WAMP RawSocket: json, msgpack, cbor)");
     }
     if (config_.mqtt_port != 0) {
-      log::warn("mqtt", "MQTT is not implemented yet: port ", config_.mqtt_port, " not opened");
+      net::TcpServerOptions o;
+      o.name = "mqtt";
+      o.bind = config_.bind;
+      o.port = config_.mqtt_port;
+      o.max_queue = config_.limits.session_queue;
+      o.max_connections = config_.limits.max_connections;
+      mqtt_tcp_ = std::make_unique<net::TcpServer>(&loop_, o, mqtt::tcp_factory(*mqtt_));
+      if (!mqtt_tcp_->start(&error)) {
+        log::error("mqtt", error);
+        return false;
+      }
+      log::info("mqtt", "listening on ", config_.bind, ":", mqtt_tcp_->port(),
+                " (MQTT 3.1.1 and 3.1)");
     }
     if (config_.fox_port != 0) {
       log::warn("fox", "the FOX cluster protocol is not implemented yet: port ", config_.fox_port,
@@ -111,6 +134,7 @@ private:
     stopping_ = true;
     if (http_) http_->stop();
     if (rawsocket_) rawsocket_->stop();
+    if (mqtt_tcp_) mqtt_tcp_->stop();
     env_->cancel_all();
     for (uv_signal_t* h : {&sigint_, &sigterm_}) {
       if (h->data) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
@@ -135,6 +159,8 @@ private:
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::TcpServer> rawsocket_;
+  std::unique_ptr<mqtt::Broker> mqtt_;
+  std::unique_ptr<net::TcpServer> mqtt_tcp_;
 };
 
 }  // namespace

@@ -1,0 +1,208 @@
+// The MQTT 3.1.1 broker side of fox: a Broker (per `fox serve`) accepts connections; each
+// Connection speaks the protocol for one network connection; a Session is the MQTT session state
+// (subscriptions, in-flight and queued messages) that outlives its connection when the client
+// asked for clean session = false. The Session is the router Peer: it stays joined to its realm
+// while the client is away, so QoS>=1 messages queue for it.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "mqtt/codec.hpp"
+#include "mqtt/packet.hpp"
+#include "router/peer.hpp"
+#include "router/router.hpp"
+
+namespace fox::mqtt {
+
+class Broker;
+class Connection;
+
+// What a Connection needs from its network connection.
+class Transport {
+public:
+  virtual ~Transport() = default;
+  // Sends the bytes of one or more packets (possibly shared with other connections); false when
+  // the outbound queue is full.
+  virtual bool send(std::shared_ptr<const std::string> bytes) = 0;
+  virtual void close() = 0;   // asynchronous: on_transport_closed() follows
+};
+
+struct BrokerOptions {
+  std::string default_realm = "realm1";
+  std::uint64_t max_packet_size = 16u * 1024 * 1024;
+  std::uint64_t session_queue = 10000;   // queued QoS>=1 messages per session (see README)
+  std::uint64_t handshake_timeout_ms = 10000;
+  unsigned inflight_window = 32;         // unacknowledged QoS>=1 PUBLISHes per session
+};
+
+// One outgoing application message, as this session will send it.
+struct Outgoing {
+  std::string topic;                     // slashed MQTT topic
+  std::shared_ptr<const std::string> payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+};
+
+class Session final : public Peer, public std::enable_shared_from_this<Session> {
+public:
+  Session(Broker& broker, Realm& realm, std::string client_id, bool clean, SessionInfo info);
+  ~Session() override;
+
+  const std::string& client_id() const { return client_id_; }
+  const std::string& realm_name() const { return realm_name_; }
+  bool clean() const { return clean_; }
+  Id id() const { return session_id_; }
+  Connection* connection() const { return conn_; }
+
+  // A connection takes over this session: in-flight messages are sent again (DUP), then the
+  // queue drains.
+  void attach(Connection* conn);
+  void detach();
+
+  // Inbound (from the client).
+  void publish(Publish&& p);
+  std::vector<std::uint8_t> subscribe(const std::vector<SubscribeTopic>& topics);
+  void unsubscribe(const std::vector<std::string>& filters);
+  void on_puback(std::uint16_t id);
+  void on_pubrec(std::uint16_t id);
+  void on_pubcomp(std::uint16_t id);
+  // QoS 2 inbound (method: deliver on PUBLISH, remember the id until PUBREL).
+  bool qos2_first_time(std::uint16_t id) { return qos2_in_.insert(id).second; }
+  void qos2_release(std::uint16_t id) { qos2_in_.erase(id); }
+  // Flushes messages held back while a SUBACK was being prepared.
+  void release_held();
+
+  std::uint64_t dropped() const { return dropped_; }
+
+  // Peer
+  void send_published(Id, Id) override {}
+  void send_subscribed(Id request, Id subscription) override;
+  void send_unsubscribed(Id) override {}
+  void send_event(const fox::Event& event) override;
+  void send_subscription_revoked(Id subscription, const std::string& reason) override;
+  void send_registered(Id, Id) override {}
+  void send_unregistered(Id) override {}
+  void send_registration_revoked(Id, const std::string&) override {}
+  void send_invocation(const fox::Invocation&) override {}
+  void send_interrupt(Id, const std::string&) override {}
+  void send_result(Id, const fox::Result&) override {}
+  void send_error(RequestType type, Id request, const fox::Error& error) override;
+
+private:
+  struct Subscription {
+    TopicParts filter;       // MQTT levels as sent (with + and #)
+    std::uint8_t qos = 0;
+    Id id = 0;               // router subscription id
+  };
+  enum class Stage { kWaitAck, kWaitRec, kWaitComp };
+  struct Inflight {
+    std::uint16_t packet_id;
+    Outgoing msg;
+    Stage stage;
+  };
+
+  void deliver(Outgoing msg);
+  void send_publish(const Outgoing& msg, std::uint16_t packet_id, bool dup);
+  void fill_window();
+  std::uint16_t next_packet_id();
+  std::uint8_t granted_for(const TopicParts& topic) const;
+
+  Broker& broker_;
+  Realm* realm_;
+  std::string realm_name_;
+  std::string client_id_;
+  bool clean_;
+  Id session_id_ = 0;
+  Connection* conn_ = nullptr;
+  std::map<std::string, Subscription> subs_;       // by filter text
+  std::unordered_map<Id, std::string> sub_by_id_;  // router subscription id → filter text
+  std::deque<Inflight> inflight_;
+  std::deque<Outgoing> queue_;
+  std::unordered_set<std::uint16_t> qos2_in_;
+  std::uint16_t last_packet_id_ = 0;
+  Id last_publication_ = 0;          // overlapping subscriptions deliver once
+  bool holding_ = false;             // inside SUBSCRIBE: deliveries wait for the SUBACK
+  std::vector<Outgoing> held_;
+  Id pending_subscription_ = 0;      // answer of the router to the current subscribe()
+  std::string current_filter_;       // the filter subscribe() is adding
+  bool pending_failed_ = false;
+  std::uint64_t dropped_ = 0;
+};
+
+class Connection {
+public:
+  Connection(Broker& broker, Transport& transport, std::string transport_name,
+             std::string peer_address);
+  ~Connection();
+  void on_data(std::string_view bytes);
+  void on_transport_closed();
+
+  bool send_packet(const Packet& packet);
+  bool send_bytes(std::string bytes) {
+    return send_shared(std::make_shared<const std::string>(std::move(bytes)));
+  }
+  bool send_shared(std::shared_ptr<const std::string> bytes);
+  void close(const std::string& why);   // protocol error / takeover: the will is published
+  const std::string& peer() const { return peer_; }
+
+private:
+  friend class Session;
+  void handle(Packet& packet);
+  void handle_connect(Connect& c);
+  void handle_publish(Publish& p);
+  void handle_subscribe(Subscribe& s);
+  void handle_unsubscribe(Unsubscribe& u);
+  void start_keepalive();
+  void check_keepalive();
+  void publish_will();
+
+  Broker& broker_;
+  Transport& transport_;
+  std::string transport_name_;
+  std::string peer_;
+  StreamDecoder decoder_;
+  std::shared_ptr<Session> session_;
+  std::optional<Will> will_;
+  std::uint16_t keep_alive_s_ = 0;
+  std::uint64_t last_rx_ms_ = 0;
+  RouterEnv::TimerId timer_ = 0;
+  bool connected_ = false, closing_ = false, closed_ = false;
+};
+
+class Broker {
+public:
+  Broker(Router& router, BrokerOptions options);
+  ~Broker();
+  Router& router() { return router_; }
+  const BrokerOptions& options() const { return options_; }
+  std::unique_ptr<Connection> accept(Transport& transport, std::string transport_name,
+                                     std::string peer_address);
+
+  // Registry of sessions by (realm, client id).
+  std::shared_ptr<Session> find(const std::string& realm, const std::string& client_id);
+  void add(const std::shared_ptr<Session>& session);
+  void remove(const Session& session);
+  std::size_t session_count() const { return sessions_.size(); }
+  void count_drop() { ++dropped_total_; }
+  std::uint64_t dropped_total() const { return dropped_total_; }
+
+private:
+  Router& router_;
+  BrokerOptions options_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Session>> sessions_;
+  std::uint64_t dropped_total_ = 0;
+};
+
+// MQTT topic filter matching on levels (+ one level, # the rest including the parent; a topic
+// starting with '$' is not matched by a wildcard in the first level).
+bool filter_matches(const TopicParts& filter, const TopicParts& topic);
+
+}  // namespace fox::mqtt

@@ -1,0 +1,95 @@
+// CONNECT: realm from the user name, client id rules, session takeover and persistence.
+#include <cinttypes>
+#include <cstdio>
+
+#include "core/log.hpp"
+#include "mqtt/broker.hpp"
+
+namespace fox::mqtt {
+namespace {
+constexpr const char* kLog = "mqtt";
+}
+
+void Connection::handle_connect(Connect& c) {
+  if (timer_) {
+    broker_.router().env().cancel_timer(timer_);
+    timer_ = 0;
+  }
+  auto refuse = [&](std::uint8_t code, const std::string& why) {
+    log::info(kLog, peer_, ": CONNACK ", int(code), ": ", why);
+    send_packet(Connack{false, code});
+    close(why);
+  };
+
+  // Realm: "user@realm" selects the realm, otherwise the configured default realm (SPEC §7).
+  std::string realm_name = broker_.options().default_realm;
+  std::string authid;
+  if (c.username) {
+    authid = *c.username;
+    auto at = c.username->rfind('@');
+    if (at != std::string::npos) {
+      authid = c.username->substr(0, at);
+      realm_name = c.username->substr(at + 1);
+    }
+  }
+  fox::Error error;
+  Realm* realm = broker_.router().realm(realm_name, &error);
+  if (!realm) {
+    refuse(kConnackBadUsernameOrPassword, "no such realm '" + realm_name + "'");
+    return;
+  }
+
+  // MQTT-3.1.3-7/8: a zero-byte client id needs clean session; the broker then assigns one.
+  std::string client_id = c.client_id;
+  if (client_id.empty()) {
+    if (!c.clean_session) {
+      refuse(kConnackIdentifierRejected, "empty client id with clean session = 0");
+      return;
+    }
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "fox-%016" PRIx64, broker_.router().env().random64());
+    client_id = buf;
+  }
+
+  // Session takeover (MQTT-3.1.4-2): the connection already using this client id is closed.
+  std::shared_ptr<Session> session = broker_.find(realm_name, client_id);
+  if (session && session->connection()) {
+    Connection* old = session->connection();
+    log::info(kLog, peer_, ": client id '", client_id, "' taken over from ", old->peer_);
+    old->publish_will();
+    session->detach();
+    old->session_.reset();
+    old->close("taken over by a new connection");
+  }
+  bool present = false;
+  if (session && (c.clean_session || session->clean())) {
+    broker_.remove(*session);  // MQTT-3.1.2-6: clean session discards the previous state
+    session.reset();
+  }
+  if (session) {
+    present = true;
+  } else {
+    SessionInfo info;
+    info.authid = authid.empty() ? client_id : authid;
+    info.transport = transport_name_;
+    info.serializer = "mqtt";
+    info.peer_address = peer_;
+    session = std::make_shared<Session>(broker_, *realm, client_id, c.clean_session,
+                                        std::move(info));
+    broker_.add(session);
+  }
+
+  session_ = session;
+  will_ = std::move(c.will);
+  keep_alive_s_ = c.keep_alive;
+  connected_ = true;
+  // MQTT-3.2.2-1/2: session present only for a resumed persistent session (never for 3.1).
+  bool session_present = present && c.protocol_level >= kProtocolLevel311;
+  send_packet(Connack{session_present, kConnackAccepted});
+  log::debug(kLog, peer_, ": '", client_id, "' connected to realm ", realm_name,
+             c.clean_session ? " (clean session)" : " (persistent session)");
+  session_->attach(this);
+  start_keepalive();
+}
+
+}  // namespace fox::mqtt

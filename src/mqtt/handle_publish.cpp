@@ -1,0 +1,29 @@
+// PUBLISH from a client, with its QoS 1 (PUBACK) and QoS 2 (PUBREC) answers. The acknowledgements
+// of messages the broker sends (PUBACK, PUBREC, PUBREL, PUBCOMP) are dispatched in connection.cpp.
+#include "core/log.hpp"
+#include "mqtt/broker.hpp"
+
+namespace fox::mqtt {
+
+void Connection::handle_publish(Publish& p) {
+  // The codec already refused wildcards and bad UTF-8 in the topic (MQTT-3.3.2-2).
+  std::uint16_t id = p.packet_id;
+  switch (p.qos) {
+    case 0:
+      session_->publish(std::move(p));
+      break;
+    case 1:
+      session_->publish(std::move(p));
+      send_packet(Puback{id});
+      break;
+    case 2:
+      // Deliver once: a DUP retransmission of an id not yet released is not published again.
+      if (session_->qos2_first_time(id)) session_->publish(std::move(p));
+      send_packet(Pubrec{id});
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace fox::mqtt

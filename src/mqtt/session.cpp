@@ -1,0 +1,284 @@
+// MQTT session state: subscriptions, outbound QoS flows, the in-flight window and the queue.
+#include <algorithm>
+
+#include "core/log.hpp"
+#include "core/payload.hpp"
+#include "core/topic.hpp"
+#include "mqtt/broker.hpp"
+
+namespace fox::mqtt {
+namespace {
+constexpr const char* kLog = "mqtt";
+
+// Internal request ids for the router: MQTT has its own packet ids, the router only needs them to
+// route its answer back, and all answers of one call arrive before the call returns.
+constexpr Id kSubscribeRequest = 1;
+}  // namespace
+
+bool filter_matches(const TopicParts& filter, const TopicParts& topic) {
+  if (!topic.empty() && !topic[0].empty() && topic[0][0] == '$' && !filter.empty() &&
+      (filter[0] == "+" || filter[0] == "#")) {
+    return false;
+  }
+  std::size_t i = 0;
+  for (; i < filter.size(); ++i) {
+    if (filter[i] == "#") return true;
+    if (i >= topic.size()) return false;
+    if (filter[i] != "+" && filter[i] != topic[i]) return false;
+  }
+  return i == topic.size();
+}
+
+Session::Session(Broker& broker, Realm& realm, std::string client_id, bool clean, SessionInfo info)
+    : broker_(broker), realm_(&realm), realm_name_(realm.name()), client_id_(std::move(client_id)),
+      clean_(clean) {
+  session_id_ = realm_->join(*this, std::move(info));
+}
+
+Session::~Session() {
+  if (realm_) realm_->leave(session_id_);
+}
+
+void Session::attach(Connection* conn) {
+  conn_ = conn;
+  // MQTT-4.4.0-1: unacknowledged PUBLISH and PUBREL packets are sent again on reconnect.
+  for (auto& f : inflight_) {
+    if (f.stage == Stage::kWaitComp) {
+      conn_->send_packet(Pubrel{f.packet_id});
+    } else {
+      send_publish(f.msg, f.packet_id, /*dup=*/true);
+    }
+  }
+  fill_window();
+}
+
+void Session::detach() { conn_ = nullptr; }
+
+// ---- inbound -------------------------------------------------------------------------------
+
+void Session::publish(Publish&& p) {
+  Publication pub;
+  pub.topic = split_topic(p.topic, kMqttSeparator);
+  pub.uri = join_topic(pub.topic, kWampSeparator);
+  pub.payload = std::move(p.payload);
+  pub.qos = p.qos;
+  pub.retain = p.retain;
+  PublishOptions o;
+  o.exclude_me = false;  // MQTT delivers a message to its publisher when it subscribed
+  if (p.retain) o.raw["retain"] = true;
+  realm_->publish(session_id_, 0, std::move(pub), o);
+}
+
+std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& topics) {
+  std::vector<std::uint8_t> codes;
+  holding_ = true;
+  for (const auto& t : topics) {
+    std::uint8_t qos = std::min<std::uint8_t>(t.qos, 2);
+    auto existing = subs_.find(t.filter);
+    if (existing != subs_.end()) {
+      // MQTT-3.8.4-3: a subscription with the same filter replaces the old one (new QoS); the
+      // retained messages are sent again.
+      existing->second.qos = qos;
+    }
+    TopicParts parts = split_topic(t.filter, kMqttSeparator);
+    TopicParts router_parts = parts;
+    for (auto& p : router_parts) {
+      if (p == "+") p = "*";
+    }
+    SubscribeOptions o;
+    o.raw["retained"] = true;
+    pending_subscription_ = 0;
+    pending_failed_ = false;
+    current_filter_ = t.filter;
+    if (existing == subs_.end()) {
+      // Registered before the router answers, so retained replay finds the granted QoS.
+      subs_[t.filter] = Subscription{parts, qos, 0};
+    }
+    realm_->subscribe(session_id_, kSubscribeRequest, router_parts, o);
+    if (pending_failed_ || pending_subscription_ == 0) {
+      if (existing == subs_.end()) subs_.erase(t.filter);
+      codes.push_back(kSubackFailure);
+      continue;
+    }
+    subs_[t.filter].id = pending_subscription_;
+    sub_by_id_[pending_subscription_] = t.filter;
+    codes.push_back(qos);
+  }
+  return codes;
+}
+
+void Session::release_held() {
+  holding_ = false;
+  std::vector<Outgoing> held;
+  held.swap(held_);
+  for (auto& m : held) deliver(std::move(m));
+}
+
+void Session::unsubscribe(const std::vector<std::string>& filters) {
+  for (const auto& f : filters) {
+    auto it = subs_.find(f);
+    if (it == subs_.end()) continue;
+    Id id = it->second.id;
+    subs_.erase(it);
+    // The router subscription is per (topic, match): another filter of this session can map to
+    // the same id only if it is the same filter, so the id is free now.
+    sub_by_id_.erase(id);
+    realm_->unsubscribe(session_id_, 0, id);
+  }
+}
+
+void Session::on_puback(std::uint16_t id) {
+  auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                         [&](const Inflight& f) { return f.packet_id == id; });
+  if (it == inflight_.end() || it->stage != Stage::kWaitAck) return;
+  inflight_.erase(it);
+  fill_window();
+}
+
+void Session::on_pubrec(std::uint16_t id) {
+  auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                         [&](const Inflight& f) { return f.packet_id == id; });
+  if (it == inflight_.end()) return;
+  if (it->stage == Stage::kWaitRec) {
+    it->stage = Stage::kWaitComp;
+    it->msg.payload.reset();  // the message itself is delivered; only the id stays reserved
+  }
+  if (conn_) conn_->send_packet(Pubrel{id});
+}
+
+void Session::on_pubcomp(std::uint16_t id) {
+  auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                         [&](const Inflight& f) { return f.packet_id == id; });
+  if (it == inflight_.end() || it->stage != Stage::kWaitComp) return;
+  inflight_.erase(it);
+  fill_window();
+}
+
+// ---- outbound ------------------------------------------------------------------------------
+
+void Session::send_subscribed(Id request, Id subscription) {
+  if (request == kSubscribeRequest) pending_subscription_ = subscription;
+}
+
+void Session::send_error(RequestType type, Id, const fox::Error& error) {
+  if (type == RequestType::kSubscribe) pending_failed_ = true;
+  log::debug(kLog, client_id_, ": router refused a request: ", error.uri);
+}
+
+void Session::send_subscription_revoked(Id subscription, const std::string&) {
+  auto it = sub_by_id_.find(subscription);
+  if (it == sub_by_id_.end()) return;
+  subs_.erase(it->second);
+  sub_by_id_.erase(it);
+}
+
+std::uint8_t Session::granted_for(const TopicParts& topic) const {
+  int best = -1;
+  for (const auto& [text, s] : subs_) {
+    if (s.qos > best && filter_matches(s.filter, topic)) best = s.qos;
+  }
+  return static_cast<std::uint8_t>(std::max(best, 0));
+}
+
+void Session::send_event(const fox::Event& event) {
+  const Publication& p = *event.publication;
+  std::uint8_t granted;
+  if (event.retained_replay) {
+    // During subscribe() the router replays right after SUBSCRIBED, before our map knows the
+    // id: the filter being added is current_filter_.
+    auto it = sub_by_id_.find(event.subscription);
+    const std::string* filter = it != sub_by_id_.end() ? &it->second : nullptr;
+    if (!filter && event.subscription == pending_subscription_) filter = &current_filter_;
+    auto sub = filter ? subs_.find(*filter) : subs_.end();
+    if (sub == subs_.end()) return;
+    granted = sub->second.qos;
+  } else {
+    // Overlapping subscriptions of this session each get the Event: deliver once, at the highest
+    // QoS granted among the matching filters (MQTT-3.3.5-1).
+    if (p.id != 0 && p.id == last_publication_) return;
+    last_publication_ = p.id;
+    granted = granted_for(p.topic);
+  }
+  Outgoing m;
+  m.qos = std::min<std::uint8_t>(static_cast<std::uint8_t>(p.qos), granted);
+  m.retain = event.retained_replay;
+  m.topic = join_topic(p.topic, kMqttSeparator);
+  if (m.qos == 0 && !m.retain && conn_ && !holding_) {
+    // QoS 0 live messages are the same bytes for every receiver of this subscription: encode
+    // once per Event (slot 3 of the shared cache belongs to MQTT).
+    auto& slot = event.encoded.slot[3];
+    if (!slot) {
+      std::string bytes;
+      std::string payload = p.payload ? *p.payload : payload_from_args(p.args);
+      encode_publish(m.topic, payload, 0, false, false, 0, bytes);
+      slot = std::make_shared<const std::string>(std::move(bytes));
+    }
+    conn_->send_shared(slot);
+    return;
+  }
+  m.payload = std::make_shared<const std::string>(p.payload ? *p.payload
+                                                            : payload_from_args(p.args));
+  deliver(std::move(m));
+}
+
+void Session::deliver(Outgoing m) {
+  if (holding_) {
+    held_.push_back(std::move(m));
+    return;
+  }
+  if (m.qos == 0) {
+    if (conn_) send_publish(m, 0, false);
+    return;  // QoS 0 is not kept for an absent client
+  }
+  if (conn_ && inflight_.size() < broker_.options().inflight_window && queue_.empty()) {
+    std::uint16_t id = next_packet_id();
+    Stage stage = m.qos == 1 ? Stage::kWaitAck : Stage::kWaitRec;
+    send_publish(m, id, false);
+    inflight_.push_back({id, std::move(m), stage});
+    return;
+  }
+  if (queue_.size() >= broker_.options().session_queue) {
+    // Drop policy: the oldest queued message goes, the newest is kept (a sensor's latest value
+    // matters most). Counted per session and broker-wide.
+    queue_.pop_front();
+    ++dropped_;
+    broker_.count_drop();
+    if (dropped_ == 1 || dropped_ % 1000 == 0) {
+      log::warn(kLog, client_id_, ": session queue full (", broker_.options().session_queue,
+                "), dropped the oldest message (", dropped_, " dropped so far)");
+    }
+  }
+  queue_.push_back(std::move(m));
+}
+
+void Session::fill_window() {
+  while (conn_ && !queue_.empty() && inflight_.size() < broker_.options().inflight_window) {
+    Outgoing m = std::move(queue_.front());
+    queue_.pop_front();
+    std::uint16_t id = next_packet_id();
+    send_publish(m, id, false);
+    Stage stage = m.qos == 1 ? Stage::kWaitAck : Stage::kWaitRec;
+    inflight_.push_back({id, std::move(m), stage});
+  }
+}
+
+void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup) {
+  if (!conn_) return;
+  std::string bytes;
+  encode_publish(m.topic, m.payload ? std::string_view(*m.payload) : std::string_view(), m.qos,
+                 m.retain, dup, packet_id, bytes);
+  conn_->send_bytes(std::move(bytes));
+}
+
+std::uint16_t Session::next_packet_id() {
+  // 1..65535, wrapping, never an id still in flight (MQTT-2.3.1-4). The window is small, so the
+  // scan is short.
+  for (;;) {
+    last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+    bool used = std::any_of(inflight_.begin(), inflight_.end(),
+                            [&](const Inflight& f) { return f.packet_id == last_packet_id_; });
+    if (!used) return last_packet_id_;
+  }
+}
+
+}  // namespace fox::mqtt
