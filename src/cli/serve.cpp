@@ -87,36 +87,17 @@ private:
               " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, status page /)");
 
     if (config_.rawsocket_port != 0) {
-      net::TcpServerOptions o;
-      o.name = "rawsocket";
-      o.bind = config_.bind;
-      o.port = config_.rawsocket_port;
-      o.max_queue = 2 * config_.limits.session_queue;  // header + payload per message
-      o.max_connections = config_.limits.max_connections;
-      rawsocket_ = std::make_unique<net::TcpServer>(
-          &loop_, o,
-          wamp::rawsocket_factory(*router_, session, config_.limits.max_message_size));
-      if (!rawsocket_->start(&error)) {
-        log::error("rawsocket", error);
-        return false;
-      }
-      log::info("rawsocket", "listening on ", config_.bind, ":", rawsocket_->port(),
-                " (WAMP RawSocket: json, msgpack, cbor)");
+      // Each RawSocket message is two buffers (header + shared payload), hence twice the bound.
+      rawsocket_ = start_tcp("rawsocket", config_.rawsocket_port, 2 * config_.limits.session_queue,
+                             wamp::rawsocket_factory(*router_, session,
+                                                     config_.limits.max_message_size),
+                             "WAMP RawSocket: json, msgpack, cbor");
+      if (!rawsocket_) return false;
     }
     if (config_.mqtt_port != 0) {
-      net::TcpServerOptions o;
-      o.name = "mqtt";
-      o.bind = config_.bind;
-      o.port = config_.mqtt_port;
-      o.max_queue = config_.limits.session_queue;
-      o.max_connections = config_.limits.max_connections;
-      mqtt_tcp_ = std::make_unique<net::TcpServer>(&loop_, o, mqtt::tcp_factory(*mqtt_));
-      if (!mqtt_tcp_->start(&error)) {
-        log::error("mqtt", error);
-        return false;
-      }
-      log::info("mqtt", "listening on ", config_.bind, ":", mqtt_tcp_->port(),
-                " (MQTT 3.1.1 and 3.1)");
+      mqtt_tcp_ = start_tcp("mqtt", config_.mqtt_port, config_.limits.session_queue,
+                            mqtt::tcp_factory(*mqtt_), "MQTT 3.1.1 and 3.1");
+      if (!mqtt_tcp_) return false;
     }
     if (config_.fox_port != 0) {
       log::warn("fox", "the FOX cluster protocol is not implemented yet: port ", config_.fox_port,
@@ -127,6 +108,25 @@ private:
                 config_.data, " is not used)");
     }
     return true;
+  }
+
+  // A plain TCP listener on the configured address; nullptr (after a log line) if it cannot listen.
+  std::unique_ptr<net::TcpServer> start_tcp(const char* name, int port, std::uint64_t max_queue,
+                                            net::TcpServer::Factory factory, const char* what) {
+    net::TcpServerOptions o;
+    o.name = name;
+    o.bind = config_.bind;
+    o.port = port;
+    o.max_queue = max_queue;
+    o.max_connections = config_.limits.max_connections;
+    auto server = std::make_unique<net::TcpServer>(&loop_, o, std::move(factory));
+    std::string error;
+    if (!server->start(&error)) {
+      log::error(name, error);
+      return nullptr;
+    }
+    log::info(name, "listening on ", config_.bind, ":", server->port(), " (", what, ")");
+    return server;
   }
 
   void stop() {

@@ -82,14 +82,15 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(http_get(flag_port)[0], 200)
 
     def test_port_in_use_exits_1(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            s.listen()
-            port = s.getsockname()[1]
-            fox = Fox(port=port, ready=False)
-            self.assertEqual(fox.proc.wait(10), 1)
-            self.assertIn(str(port), fox.log())
-            fox.stop()
+        for which in ("port", "rawsocket_port", "mqtt_port"):
+            with self.subTest(listener=which), socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                s.listen()
+                port = s.getsockname()[1]
+                fox = Fox(ready=False, **{which: port})
+                self.assertEqual(fox.proc.wait(10), 1)
+                self.assertIn(str(port), fox.log())
+                fox.stop()
 
     def test_bind_127_0_0_1_opens_no_wildcard_socket(self):
         # libwebsockets 4.1 with IPv6 binds an IPv4 literal to every address unless told not to
