@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/topic.hpp"
+#include "router/kv_value.hpp"
 
 namespace fox {
 
@@ -64,6 +65,18 @@ struct Audience {
 
 }  // namespace
 
+namespace {
+
+void clear_options(Subscription& sub, Id session) {
+  auto& options = sub.subscriber_options;
+  if (options.empty()) return;
+  options.erase(std::remove_if(options.begin(), options.end(),
+                               [session](const SubscriberOptions& o) { return o.session == session; }),
+                options.end());
+}
+
+}  // namespace
+
 Broker::Broker(IdCounter& subscription_ids, RouterEnv& env) : ids_(subscription_ids), env_(env) {}
 Broker::~Broker() = default;
 
@@ -98,6 +111,7 @@ Broker::SubscribeOutcome Broker::subscribe(SessionEntry& session, const TopicPar
 
 Broker::Removal Broker::remove_subscriber(Subscription& sub, Id session) {
   Removal removal{sub.id, false};
+  clear_options(sub, session);
   auto& subscribers = sub.subscribers;
   subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
                                    [session](const SessionEntry* s) { return s->id == session; }),
@@ -165,6 +179,10 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
     base_details["publisher_authrole"] = publication->publisher_authrole;
   }
 
+  // The publication's value, parsed at most once and only if some subscriber has a filter.
+  bool value_ready = false;
+  PublicationValue value;
+
   std::size_t sent = 0;
   for (TrieEntry* entry : matches) {
     const auto& sub = *static_cast<Subscription*>(entry);
@@ -176,6 +194,18 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
     if (sub.pattern) event.details["topic"] = publication->uri;
     for (SessionEntry* subscriber : sub.subscribers) {
       if (!audience.admits(*subscriber)) continue;
+      if (!sub.subscriber_options.empty()) {
+        if (const SubscriberOptions* o = subscriber_options(sub, subscriber->id)) {
+          if (o->mute) continue;
+          if (o->has_filter) {
+            if (!value_ready) {
+              value = publication_value(*publication);
+              value_ready = true;
+            }
+            if (!value_matches(o->filter, value)) continue;
+          }
+        }
+      }
       subscriber->peer->send_event(event);
       ++sent;
     }
@@ -183,6 +213,26 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
   matches.clear();
   if (outer) publishing_ = false;
   return sent;
+}
+
+void Broker::set_subscriber_options(Id subscription, SubscriberOptions options) {
+  auto it = by_id_.find(subscription);
+  if (it == by_id_.end()) return;
+  Subscription& sub = *it->second;
+  clear_options(sub, options.session);
+  sub.subscriber_options.push_back(std::move(options));
+}
+
+void Broker::clear_subscriber_options(Id subscription, Id session) {
+  auto it = by_id_.find(subscription);
+  if (it != by_id_.end()) clear_options(*it->second, session);
+}
+
+const SubscriberOptions* Broker::subscriber_options(const Subscription& sub, Id session) {
+  for (const auto& o : sub.subscriber_options) {
+    if (o.session == session) return &o;
+  }
+  return nullptr;
 }
 
 const Subscription* Broker::find(Id subscription) const {

@@ -16,6 +16,15 @@
 
 namespace fox {
 
+// What one subscriber asked for on top of the shared subscription (fox `filter`, and `mute`
+// while a snapshot subscription waits for its replay). Only subscribers that asked have one.
+struct SubscriberOptions {
+  Id session = 0;
+  bool has_filter = false;
+  Json filter;               // compared like `when` (kv_value.hpp) against each event's value
+  bool mute = false;         // no live events (snapshot subscription)
+};
+
 struct Subscription : TrieEntry {
   Id id = 0;
   TopicParts topic;
@@ -24,6 +33,7 @@ struct Subscription : TrieEntry {
   bool pattern = false;            // matches other topics than its own: EVENT gets details.topic
   std::uint64_t created_ms = 0;
   std::vector<SessionEntry*> subscribers;  // in subscription order
+  std::vector<SubscriberOptions> subscriber_options;  // empty on the fast path
 };
 
 class Broker {
@@ -54,6 +64,12 @@ public:
   // The router ends one subscriber's subscription on its own (snapshot done, revocation): the
   // subscriber is told through Peer::send_subscription_revoked. False when not subscribed.
   bool revoke(Id session, Id subscription, const std::string& reason, Removal* removal);
+
+  // Per-subscriber options (filter, mute); `options.session` names the subscriber. Replaces any
+  // earlier options of that subscriber. clear_subscriber_options() removes them.
+  void set_subscriber_options(Id subscription, SubscriberOptions options);
+  void clear_subscriber_options(Id subscription, Id session);
+  static const SubscriberOptions* subscriber_options(const Subscription& sub, Id session);
 
   // Lookups for the meta API and for revocation.
   const Subscription* find(Id subscription) const;

@@ -5,6 +5,7 @@
 #include "core/topic.hpp"
 #include "router/broker.hpp"
 #include "router/dealer.hpp"
+#include "router/kv.hpp"
 #include "router/meta.hpp"
 #include "router/router.hpp"
 #include "router/session.hpp"
@@ -39,7 +40,7 @@ bool valid_pattern(const TopicParts& parts, MatchPolicy match, bool allow_empty_
 
 }  // namespace
 
-struct Realm::Impl {
+struct Realm::Impl : KvHost {
   Router& router;
   RouterEnv& env;
   IdCounter subscription_ids;
@@ -47,9 +48,28 @@ struct Realm::Impl {
   SessionMap sessions;
   Broker broker;
   Dealer dealer;
+  Kv kv;
 
   Impl(Router& r)
-      : router(r), env(r.env()), broker(subscription_ids, env), dealer(registration_ids, env) {}
+      : router(r),
+        env(r.env()),
+        broker(subscription_ids, env),
+        dealer(registration_ids, env),
+        kv(*this, env) {}
+
+  // KvHost
+  Id next_publication_id() override { return router.next_publication_id(); }
+  SessionEntry* find_session(Id id) override { return session(id); }
+  void deliver(const PublicationPtr& publication, const PublishOptions& options) override {
+    broker.publish(publication, options);
+  }
+  const Subscription* find_subscription(Id id) override { return broker.find(id); }
+  void revoke(Id session, Id subscription, const std::string& reason) override {
+    Broker::Removal removal;
+    if (!broker.revoke(session, subscription, reason, &removal)) return;
+    kv.unsubscribed(session, subscription);
+    subscription_removed(session, removal);
+  }
 
   SessionEntry* session(Id id) {
     auto it = sessions.find(id);
@@ -88,6 +108,8 @@ Realm::~Realm() = default;
 
 std::size_t Realm::session_count() const { return impl_->sessions.size(); }
 
+void Realm::set_kv_options(const KvOptions& options) { impl_->kv.set_options(options); }
+
 Id Realm::join(Peer& peer, SessionInfo info) {
   Id id = 0;
   // Random ids (WAMP "global scope"); a collision is astronomically rare, but retried.
@@ -115,6 +137,8 @@ void Realm::leave(Id session) {
   auto subscriptions = impl_->broker.remove_session(session);
   for (const auto& removal : subscriptions) impl_->subscription_removed(session, removal);
   for (const auto& removal : registrations) impl_->registration_removed(session, removal);
+  // Its waiters dropped, its wills and testaments published, other waiters re-checked.
+  impl_->kv.leave(session, entry->info);
   impl_->publish_meta("wamp.session.on_leave",
                       Json::array({session, entry->info.authid, entry->info.authrole}));
 }
@@ -127,7 +151,20 @@ void Realm::subscribe(Id session, Id request, const TopicParts& topic,
     entry->peer->send_error(RequestType::kSubscribe, request, make_error(kInvalidUri));
     return;
   }
+  KvSubscribe kv;
+  Error error;
+  if (!parse_kv_subscribe(options.raw, &kv, &error)) {
+    entry->peer->send_error(RequestType::kSubscribe, request, error);
+    return;
+  }
   auto outcome = impl_->broker.subscribe(*entry, topic, options.match);
+  if (kv.has_filter || kv.snapshot) {
+    // A snapshot subscriber gets its replay only, no live events.
+    impl_->broker.set_subscriber_options(
+        outcome.subscription, SubscriberOptions{session, kv.has_filter, kv.filter, kv.snapshot});
+  } else if (!outcome.added) {
+    impl_->broker.clear_subscriber_options(outcome.subscription, session);  // latest options win
+  }
   entry->peer->send_subscribed(request, outcome.subscription);
   if (outcome.created) {
     const Subscription* sub = impl_->broker.find(outcome.subscription);
@@ -137,6 +174,11 @@ void Realm::subscribe(Id session, Id request, const TopicParts& topic,
   if (outcome.added) {
     impl_->publish_meta("wamp.subscription.on_subscribe",
                         Json::array({session, outcome.subscription}));
+  }
+  if (kv.replays()) {
+    if (const Subscription* sub = impl_->broker.find(outcome.subscription)) {
+      impl_->kv.subscribed(*entry, *sub, kv);
+    }
   }
 }
 
@@ -150,12 +192,14 @@ void Realm::unsubscribe(Id session, Id request, Id subscription) {
     return;
   }
   entry->peer->send_unsubscribed(request);
+  impl_->kv.unsubscribed(session, subscription);
   impl_->subscription_removed(session, removal);
 }
 
 bool Realm::revoke_subscription(Id session, Id subscription, const std::string& reason) {
   Broker::Removal removal;
   if (!impl_->broker.revoke(session, subscription, reason, &removal)) return false;
+  impl_->kv.unsubscribed(session, subscription);
   impl_->subscription_removed(session, removal);
   return true;
 }
@@ -172,13 +216,21 @@ void Realm::publish(Id session, Id request, Publication pub, const PublishOption
     }
     return;
   }
-  pub.id = router_.next_publication_id();
   pub.publisher = session;
   pub.publisher_authid = entry->info.authid;
   pub.publisher_authrole = entry->info.authrole;
   pub.disclose_publisher = options.disclose_me;
+  // retain/when/will (or the MQTT retain flag): the KV path decides when (and whether) the
+  // publication applies; it gets its id then.
+  if (uses_kv(pub, options.raw)) {
+    impl_->kv.publish(session, request, std::move(pub), options);
+    return;
+  }
+  pub.id = router_.next_publication_id();
   const Id id = pub.id;
-  impl_->broker.publish(std::make_shared<const Publication>(std::move(pub)), options);
+  auto publication = std::make_shared<const Publication>(std::move(pub));
+  impl_->broker.publish(publication, options);
+  impl_->kv.record(publication);
   if (options.acknowledge) entry->peer->send_published(request, id);
 }
 
@@ -228,6 +280,7 @@ void Realm::call(Id session, Id request, const TopicParts& procedure, Json args,
   if (!entry) return;
   const std::string uri = join_topic(procedure);
   if (is_reserved_procedure(uri)) {
+    if (impl_->kv.handle_call(*entry, request, uri, args, kwargs)) return;
     MetaContext context{impl_->sessions, impl_->broker, impl_->dealer};
     if (handle_meta_call(context, *entry->peer, request, uri, args, kwargs)) return;
   }

@@ -19,6 +19,11 @@ bool valid_realm_name(const std::string& name) {
 Router::Router(RouterEnv& env) : env_(env) {}
 Router::~Router() = default;
 
+void Router::set_kv_options(const KvOptions& options) {
+  kv_options_ = options;
+  for (auto& [name, realm] : realms_) realm->set_kv_options(options);
+}
+
 void Router::set_allowed_realms(std::vector<std::string> names) { allowed_ = std::move(names); }
 
 Realm* Router::realm(const std::string& name, Error* error) {
@@ -36,7 +41,10 @@ Realm* Router::realm(const std::string& name, Error* error) {
     if (!allowed) return refuse();
   }
   auto& slot = realms_[name];
-  if (!slot) slot = std::make_unique<Realm>(*this, name);
+  if (!slot) {
+    slot = std::make_unique<Realm>(*this, name);
+    slot->set_kv_options(kv_options_);
+  }
   return slot.get();
 }
 

@@ -1,6 +1,8 @@
 // Router commands: what protocol sessions ask of the router. Pure and synchronous (no sockets,
 // no SQLite, no clock except RouterEnv). Answers go back through the session's Peer.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -62,6 +64,12 @@ struct CallOptions {
 
 enum class CancelMode { kSkip, kKill, kKillNoWait };
 
+// Retained state and history limits of a realm (SPEC §5).
+struct KvOptions {
+  std::size_t history_size = 10000;         // publications kept for `after` replay (ring)
+  std::uint64_t retained_wait_ms = 30000;   // `after` + `retained`: how long the replay waits
+};
+
 class Router {
 public:
   explicit Router(RouterEnv& env);
@@ -76,6 +84,9 @@ public:
   // Restrict realms to a list (config `realms`); "*" in the list allows any valid name.
   void set_allowed_realms(std::vector<std::string> names);
   RouterEnv& env() { return env_; }
+  // KV limits for every realm, existing and future.
+  void set_kv_options(const KvOptions& options);
+  const KvOptions& kv_options() const { return kv_options_; }
   // Publication ids: increasing in [1, 2^53] per router. The one place to swap for the store's
   // event ids (SPEC §8).
   Id next_publication_id() { return publication_ids_.next(); }
@@ -83,6 +94,7 @@ public:
 private:
   RouterEnv& env_;
   IdCounter publication_ids_;
+  KvOptions kv_options_;
   std::vector<std::string> allowed_;   // empty = every valid name
   std::map<std::string, std::unique_ptr<Realm>> realms_;
 };
@@ -121,6 +133,7 @@ public:
   bool revoke_subscription(Id session, Id subscription, const std::string& reason);
 
   std::size_t session_count() const;
+  void set_kv_options(const KvOptions& options);
 
 private:
   struct Impl;

@@ -111,6 +111,7 @@ Json Session::router_roles() {
                    {"subscriber_blackwhite_listing", true},
                    {"pattern_based_subscription", true},
                    {"subscription_revocation", true},
+                   {"event_retention", true},
                    {"session_meta_api", true},
                    {"subscription_meta_api", true}}}};
   Json dealer = {{"features",
@@ -121,7 +122,8 @@ Json Session::router_roles() {
                    {"pattern_based_registration", true},
                    {"shared_registration", true},
                    {"session_meta_api", true},
-                   {"registration_meta_api", true}}}};
+                   {"registration_meta_api", true},
+                   {"testament_meta_api", true}}}};
   return {{"broker", broker}, {"dealer", dealer}};
 }
 
