@@ -8,5 +8,11 @@ namespace fox::cli {
 
 int version_main(const std::vector<std::string>& args);
 int serve_main(const std::vector<std::string>& args);
+// Client tools (cmd_<name>.cpp).
+int pub_main(const std::vector<std::string>& args);
+int sub_main(const std::vector<std::string>& args);
+int call_main(const std::vector<std::string>& args);
+int register_main(const std::vector<std::string>& args);
+int lock_main(const std::vector<std::string>& args);
 
 }  // namespace fox::cli

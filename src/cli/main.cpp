@@ -12,8 +12,13 @@ const char kUsage[] =
     "commands:\n"
     "  serve     run the broker (WAMP router + MQTT broker); fox serve --help\n"
     "  version   print version, commit, architecture and library versions\n"
+    "  pub       publish one event (WAMP, or MQTT with --mqtt); fox pub --help\n"
+    "  sub       print events as JSON lines; fox sub --help\n"
+    "  call      call a procedure; fox call --help\n"
+    "  register  answer calls (--echo or --exec CMD); fox register --help\n"
+    "  lock      the resource-lock demo client (when/watch/will mutex); fox lock --help\n"
     "\n"
-    "Client tools (pub, sub, call, register, lock, bench) are not implemented yet.\n";
+    "fox bench is not implemented yet.\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -26,6 +31,11 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "serve") return fox::cli::serve_main(args);
   if (command == "version" || command == "--version") return fox::cli::version_main(args);
+  if (command == "pub") return fox::cli::pub_main(args);
+  if (command == "sub") return fox::cli::sub_main(args);
+  if (command == "call") return fox::cli::call_main(args);
+  if (command == "register") return fox::cli::register_main(args);
+  if (command == "lock") return fox::cli::lock_main(args);
   std::fprintf(stderr, "fox: unknown command '%s'\n%s", command.c_str(), kUsage);
   return 2;
 }

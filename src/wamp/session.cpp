@@ -196,6 +196,18 @@ void Session::handle(Hello& m) {
   auto authid = m.details.find("authid");
   info_.authid = (authid != m.details.end() && authid->is_string()) ? authid->get<std::string>()
                                                                      : std::string("anonymous");
+  // WAMP: a router revokes a subscription with UNSUBSCRIBED(0, details) only for subscribers that
+  // announced subscription_revocation; for others the subscription just ends.
+  const Json* features = &m.details;
+  for (const char* key : {"roles", "subscriber", "features"}) {
+    auto it = features->is_object() ? features->find(key) : features->end();
+    features = (it != features->end()) ? &*it : nullptr;
+    if (!features) break;
+  }
+  if (features && features->is_object()) {
+    auto it = features->find("subscription_revocation");
+    revocation_ = it != features->end() && it->is_boolean() && it->get<bool>();
+  }
   info_.authrole = "anonymous";
   info_.authmethod = "anonymous";
   info_.authprovider = "static";
@@ -508,6 +520,7 @@ void Session::send_event(const fox::Event& event) {
 }
 
 void Session::send_subscription_revoked(Id subscription, const std::string& reason) {
+  if (!revocation_) return;
   send_message(Unsubscribed{0, {{"subscription", subscription}, {"reason", reason}}});
 }
 

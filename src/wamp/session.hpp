@@ -94,6 +94,7 @@ private:
   Id session_id_ = 0;
   RouterEnv::TimerId handshake_timer_ = 0;
   bool closing_ = false;
+  bool revocation_ = false;  // the client announced subscriber feature subscription_revocation
 };
 
 }  // namespace fox::wamp

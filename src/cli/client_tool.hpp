@@ -1,0 +1,31 @@
+// Glue shared by the client subcommands: usage errors, joining the router, leaving it.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "cli/client_common.hpp"
+#include "cli/mqtt_client.hpp"
+#include "cli/wamp_client.hpp"
+
+namespace fox::cli {
+
+// Prints "fox CMD: MESSAGE (fox CMD --help)" to stderr; returns 2.
+int usage_error(const std::string& cmd, const std::string& message);
+
+// Connects `client` to args.url/args.realm and calls on_joined after WELCOME. A connection
+// failure or a lost session prints "fox CMD: why" and finishes with 1. Returns 0 when started,
+// else the exit code (2 for a bad --url).
+int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, const std::string& cmd,
+               std::function<void()> on_joined);
+
+// GOODBYE, then finish(code).
+void leave_and_finish(ClientLoop& loop, WampClient& client, int code);
+
+// Connects `client` to args.mqtt (HOST:PORT) with a fresh client id; same contract as start_wamp.
+int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,
+               std::function<void()> on_connected);
+
+// Prints a WAMP error to stderr as "fox CMD: URI: message".
+void print_wamp_error(const std::string& cmd, const WampError& error);
+
+}  // namespace fox::cli

@@ -1,0 +1,275 @@
+#include "cli/mqtt_client.hpp"
+
+#include <cstring>
+
+namespace fox::cli {
+
+namespace {
+constexpr std::uint64_t kConnectTimeoutMs = 10'000;
+}
+
+struct MqttClient::WriteReq {
+  uv_write_t req;
+  std::string bytes;
+  MqttClient* client;
+  std::function<void()> written;
+};
+
+MqttClient::MqttClient(uv_loop_t* loop, UvRouterEnv& timers) : loop_(loop), timers_(timers) {}
+
+MqttClient::~MqttClient() { shutdown(); }
+
+void MqttClient::connect(const std::string& host, int port, const std::string& client_id,
+                         std::uint16_t keep_alive_s, std::function<void()> on_connected,
+                         ErrorFn on_error) {
+  where_ = host + ":" + std::to_string(port);
+  port_ = port;
+  on_connected_ = std::move(on_connected);
+  on_error_ = std::move(on_error);
+  connect_packet_.protocol_level = mqtt::kProtocolLevel311;
+  connect_packet_.clean_session = true;
+  connect_packet_.keep_alive = keep_alive_s;
+  connect_packet_.client_id = client_id;
+  decoder_.set_protocol_level(mqtt::kProtocolLevel311);
+  connect_timer_ = timers_.start_timer(kConnectTimeoutMs, [this] {
+    connect_timer_ = 0;
+    if (!connected_) fail("no CONNACK from " + where_ + " within 10 s");
+  });
+
+  resolve_.data = this;
+  struct addrinfo hints;
+  std::memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  std::string service = std::to_string(port);
+  int r = uv_getaddrinfo(loop_, &resolve_, [](uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
+    auto* self = static_cast<MqttClient*>(req->data);
+    if (self->shut_down_) {
+      uv_freeaddrinfo(res);
+      return;
+    }
+    if (status != 0 || !res) {
+      if (res) uv_freeaddrinfo(res);
+      self->fail(std::string("cannot resolve ") + self->where_ + ": " + uv_strerror(status));
+      return;
+    }
+    uv_tcp_init(self->loop_, &self->tcp_);
+    self->tcp_.data = self;
+    self->tcp_open_ = true;
+    self->connect_req_.data = self;
+    int c = uv_tcp_connect(&self->connect_req_, &self->tcp_, res->ai_addr, [](uv_connect_t* creq, int st) {
+      auto* me = static_cast<MqttClient*>(creq->data);
+      if (me->shut_down_ || st == UV_ECANCELED) return;
+      if (st != 0) {
+        me->fail("cannot connect to " + me->where_ + ": " + uv_strerror(st));
+        return;
+      }
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&me->tcp_),
+                    [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+                      buf->base = new char[suggested];
+                      buf->len = suggested;
+                    },
+                    [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+                      auto* client = static_cast<MqttClient*>(s->data);
+                      client->on_read(nread, buf);
+                      delete[] buf->base;
+                    });
+      me->write(me->connect_packet_);
+    });
+    uv_freeaddrinfo(res);
+    if (c != 0) self->fail("cannot connect to " + self->where_ + ": " + uv_strerror(c));
+  }, host.c_str(), service.c_str(), &hints);
+  if (r != 0) {
+    connect_timer_ = timers_.start_timer(0, [this, r] {
+      fail(std::string("cannot resolve ") + where_ + ": " + uv_strerror(r));
+    });
+  }
+}
+
+std::uint16_t MqttClient::next_packet_id() {
+  packet_id_ = static_cast<std::uint16_t>(packet_id_ == 65535 ? 1 : packet_id_ + 1);
+  return packet_id_;
+}
+
+void MqttClient::write(const mqtt::Packet& packet, std::function<void()> written) {
+  if (!tcp_open_ || failed_ || shut_down_) return;
+  auto* w = new WriteReq{};
+  w->bytes = mqtt::encode(packet);
+  w->client = this;
+  w->written = std::move(written);
+  w->req.data = w;
+  if (w->bytes.empty()) {
+    delete w;
+    fail("cannot encode an MQTT packet (too large?)");
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  int r = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
+                   [](uv_write_t* req, int status) {
+                     auto* wr = static_cast<WriteReq*>(req->data);
+                     MqttClient* self = wr->client;
+                     auto fn = std::move(wr->written);
+                     delete wr;
+                     if (status == UV_ECANCELED || self->shut_down_) return;
+                     if (status != 0) {
+                       self->fail("write to " + self->where_ + " failed: " + uv_strerror(status));
+                       return;
+                     }
+                     if (fn) fn();
+                   });
+  if (r != 0) {
+    delete w;
+    fail("write to " + where_ + " failed: " + uv_strerror(r));
+  }
+}
+
+void MqttClient::publish(const std::string& topic, std::string payload, std::uint8_t qos,
+                         bool retain, std::function<void()> done) {
+  mqtt::Publish p;
+  p.topic = topic;
+  p.payload = std::move(payload);
+  p.qos = qos;
+  p.retain = retain;
+  if (qos > 0) {
+    p.packet_id = next_packet_id();
+    puback_[p.packet_id] = std::move(done);
+    write(p);
+  } else {
+    write(p, std::move(done));
+  }
+}
+
+void MqttClient::subscribe(const std::string& filter, std::uint8_t qos,
+                           std::function<void(std::uint8_t)> on_suback, MessageFn on_message) {
+  mqtt::Subscribe s;
+  s.packet_id = next_packet_id();
+  s.topics.push_back({filter, qos});
+  suback_[s.packet_id] = std::move(on_suback);
+  on_message_ = std::move(on_message);
+  write(s);
+}
+
+void MqttClient::disconnect(std::function<void()> done) {
+  if (disconnecting_) return;
+  disconnecting_ = true;
+  disconnect_done_ = std::move(done);
+  if (!connected_ || failed_ || !tcp_open_) {
+    auto fn = std::move(disconnect_done_);
+    if (fn) fn();
+    return;
+  }
+  write(mqtt::Disconnect{}, [this] {
+    close_tcp();
+    auto fn = std::move(disconnect_done_);
+    disconnect_done_ = nullptr;
+    if (fn) fn();
+  });
+}
+
+void MqttClient::close_tcp() {
+  if (!tcp_open_) return;
+  tcp_open_ = false;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+}
+
+void MqttClient::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (auto* id : {&ping_timer_, &connect_timer_}) {
+    if (*id) timers_.cancel_timer(*id);
+    *id = 0;
+  }
+  uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));
+  close_tcp();
+}
+
+void MqttClient::fail(const std::string& why) {
+  if (failed_ || shut_down_) return;
+  failed_ = true;
+  if (connect_timer_) timers_.cancel_timer(connect_timer_);
+  connect_timer_ = 0;
+  if (ping_timer_) timers_.cancel_timer(ping_timer_);
+  ping_timer_ = 0;
+  close_tcp();
+  if (disconnecting_) {
+    auto fn = std::move(disconnect_done_);
+    disconnect_done_ = nullptr;
+    if (fn) fn();
+    return;
+  }
+  auto fn = std::move(on_error_);
+  on_error_ = nullptr;
+  if (fn) fn(why);
+}
+
+void MqttClient::schedule_ping() {
+  if (connect_packet_.keep_alive == 0) return;
+  // Half the keep-alive: the broker allows 1.5 × keep-alive of silence.
+  ping_timer_ = timers_.start_timer(connect_packet_.keep_alive * 500u, [this] {
+    ping_timer_ = 0;
+    write(mqtt::Pingreq{});
+    schedule_ping();
+  });
+}
+
+void MqttClient::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (shut_down_ || failed_) return;
+  if (nread < 0) {
+    if (disconnecting_) {
+      close_tcp();
+      return;
+    }
+    fail(nread == UV_EOF ? "the broker at " + where_ + " closed the connection"
+                         : "read from " + where_ + " failed: " + uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  decoder_.feed(buf->base, static_cast<std::size_t>(nread));
+  while (!failed_ && !shut_down_) {
+    mqtt::DecodeResult r = decoder_.next();
+    if (std::holds_alternative<mqtt::NeedMore>(r)) break;
+    if (auto* e = std::get_if<mqtt::DecodeError>(&r)) {
+      fail("bad packet from the broker: " + e->reason);
+      return;
+    }
+    on_packet(std::get<mqtt::Packet>(r));
+  }
+}
+
+void MqttClient::on_packet(mqtt::Packet& packet) {
+  if (auto* c = std::get_if<mqtt::Connack>(&packet)) {
+    if (c->return_code != mqtt::kConnackAccepted) {
+      fail("the broker refused the connection (CONNACK return code " +
+           std::to_string(c->return_code) + ")");
+      return;
+    }
+    connected_ = true;
+    if (connect_timer_) timers_.cancel_timer(connect_timer_);
+    connect_timer_ = 0;
+    schedule_ping();
+    if (on_connected_) on_connected_();
+  } else if (auto* p = std::get_if<mqtt::Publish>(&packet)) {
+    if (p->qos == 1) write(mqtt::Puback{p->packet_id});
+    if (p->qos == 2) write(mqtt::Pubrec{p->packet_id});
+    if (on_message_) {
+      MessageFn fn = on_message_;
+      fn(*p);
+    }
+  } else if (auto* a = std::get_if<mqtt::Puback>(&packet)) {
+    auto it = puback_.find(a->packet_id);
+    if (it == puback_.end()) return;
+    auto fn = std::move(it->second);
+    puback_.erase(it);
+    if (fn) fn();
+  } else if (auto* s = std::get_if<mqtt::Suback>(&packet)) {
+    auto it = suback_.find(s->packet_id);
+    if (it == suback_.end()) return;
+    auto fn = std::move(it->second);
+    suback_.erase(it);
+    if (fn) fn(s->return_codes.empty() ? mqtt::kSubackFailure : s->return_codes[0]);
+  } else if (auto* rel = std::get_if<mqtt::Pubrel>(&packet)) {
+    write(mqtt::Pubcomp{rel->packet_id});
+  }
+  // PINGRESP, UNSUBACK: nothing to do.
+}
+
+}  // namespace fox::cli

@@ -1,0 +1,76 @@
+// A minimal MQTT 3.1.1 client over plain libuv TCP, for `fox pub/sub --mqtt HOST:PORT`:
+// CONNECT (clean session), PUBLISH QoS 0/1, SUBSCRIBE, PINGREQ keep-alive, DISCONNECT.
+// Incoming QoS 1 PUBLISHes are acknowledged. Errors are reported once through the ErrorFn.
+#pragma once
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "cli/client_common.hpp"
+#include "mqtt/codec.hpp"
+#include "mqtt/packet.hpp"
+
+namespace fox::cli {
+
+class MqttClient {
+public:
+  using ErrorFn = std::function<void(const std::string& why)>;
+  using MessageFn = std::function<void(const mqtt::Publish& publish)>;
+
+  MqttClient(uv_loop_t* loop, UvRouterEnv& timers);
+  ~MqttClient();
+  MqttClient(const MqttClient&) = delete;
+  MqttClient& operator=(const MqttClient&) = delete;
+
+  // Resolves HOST, connects, sends CONNECT; on_connected after CONNACK 0.
+  void connect(const std::string& host, int port, const std::string& client_id,
+               std::uint16_t keep_alive_s, std::function<void()> on_connected, ErrorFn on_error);
+  // QoS 0: done once the bytes are written; QoS 1: done on PUBACK.
+  void publish(const std::string& topic, std::string payload, std::uint8_t qos, bool retain,
+               std::function<void()> done);
+  // on_suback gets the granted QoS (or 0x80 = refused).
+  void subscribe(const std::string& filter, std::uint8_t qos,
+                 std::function<void(std::uint8_t)> on_suback, MessageFn on_message);
+  // DISCONNECT, then closes the socket; done afterwards.
+  void disconnect(std::function<void()> done);
+  // Closes the socket now (from ClientLoop::on_shutdown); no callback runs afterwards.
+  void shutdown();
+
+private:
+  struct WriteReq;
+  void write(const mqtt::Packet& packet, std::function<void()> written = nullptr);
+  void on_read(ssize_t nread, const uv_buf_t* buf);
+  void on_packet(mqtt::Packet& packet);
+  void fail(const std::string& why);
+  void close_tcp();
+  void schedule_ping();
+  std::uint16_t next_packet_id();
+
+  uv_loop_t* loop_;
+  UvRouterEnv& timers_;
+  uv_getaddrinfo_t resolve_{};
+  uv_connect_t connect_req_{};
+  uv_tcp_t tcp_{};
+  bool tcp_open_ = false;
+  bool connected_ = false;
+  bool failed_ = false;
+  bool disconnecting_ = false;
+  bool shut_down_ = false;
+  std::string where_;  // "HOST:PORT" for messages
+  int port_ = 0;
+  mqtt::Connect connect_packet_;
+  std::function<void()> on_connected_;
+  ErrorFn on_error_;
+  std::function<void()> disconnect_done_;
+  mqtt::StreamDecoder decoder_{mqtt::kDefaultMaxPacketSize, mqtt::Direction::kFromServer};
+  std::uint16_t packet_id_ = 0;
+  std::map<std::uint16_t, std::function<void()>> puback_;
+  std::map<std::uint16_t, std::function<void(std::uint8_t)>> suback_;
+  MessageFn on_message_;
+  RouterEnv::TimerId ping_timer_ = 0;
+  RouterEnv::TimerId connect_timer_ = 0;
+};
+
+}  // namespace fox::cli
