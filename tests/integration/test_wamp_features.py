@@ -239,6 +239,17 @@ class RpcTest(WampTestCase):
         self.assertEqual(results, list(range(8)))
         self.assertEqual(peak[0], 2)
 
+    async def test_pattern_registrations_receive_the_concrete_procedure(self):
+        callee, caller = await self.join("rawsocket", "msgpack"), await self.join()
+
+        def who(details=None):
+            return details.procedure
+        await callee.register(who, "it.rpc.pat", options=RegisterOptions(match="prefix",
+                                                                         details_arg="details"))
+        await callee.register(lambda: "exact", "it.rpc.pat.exact")
+        self.assertEqual(await caller.call("it.rpc.pat.any.thing"), "it.rpc.pat.any.thing")
+        self.assertEqual(await caller.call("it.rpc.pat.exact"), "exact")
+
     async def test_callee_leaving_fails_its_pending_calls_with_canceled(self):
         callee, caller = await self.join(), await self.join()
         started = asyncio.Event()
@@ -302,16 +313,26 @@ class MetaApiTest(WampTestCase):
         lst = await a.call("wamp.registration.list")
         self.assertIn(reg.id, lst["exact"])
 
+    async def test_a_testament_is_published_when_its_session_leaves(self):
+        watcher, mortal = await self.join(), await self.join("rawsocket", "cbor")
+        got = Collector()
+        await watcher.subscribe(got, "it.meta.testament")
+        await mortal.call("wamp.session.add_testament", "it.meta.testament", ["gone"], {"why": "left"})
+        await close(mortal)
+        (args, kwargs), = await got.wait(1)
+        self.assertEqual((args, kwargs), (("gone",), {"why": "left"}))
+
     async def test_welcome_announces_the_implemented_features(self):
         a = await self.join()
         broker = a._router_roles["broker"]
         dealer = a._router_roles["dealer"]
         for f in ("publisher_exclusion", "publisher_identification", "subscriber_blackwhite_listing",
-                  "pattern_based_subscription", "session_meta_api", "subscription_meta_api"):
+                  "pattern_based_subscription", "session_meta_api", "subscription_meta_api",
+                  "subscription_revocation", "event_retention"):
             self.assertTrue(getattr(broker, f), f)
         for f in ("progressive_call_results", "call_canceling", "call_timeout",
                   "caller_identification", "shared_registration", "registration_meta_api",
-                  "pattern_based_registration"):
+                  "pattern_based_registration", "testament_meta_api"):
             self.assertTrue(getattr(dealer, f), f)
 
 
