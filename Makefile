@@ -5,7 +5,7 @@ BUILD ?= build
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
-.PHONY: all deps build cross test test-native test-cross run clean distclean
+.PHONY: all deps build cross test test-native test-cross run bench clean distclean
 
 all: build
 
@@ -44,6 +44,10 @@ test: test-native test-cross
 
 run: build
 	$(BUILD)/native/fox serve $(RUN_ARGS)
+
+# Throughput with SQLite (--data, sync normal and full) against --memory; not a test.
+bench: build
+	/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -160,6 +160,12 @@ bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
       } else {
         c->memory = v.get<bool>();
       }
+    } else if (key == "sync") {
+      ok = get_string(v, file, key, &c->sync, error);
+      if (ok && c->sync != "normal" && c->sync != "full") {
+        *error = key_error(file, key, "expected \"normal\" or \"full\"");
+        ok = false;
+      }
     } else if (key == "log_level") {
       log::Level level;
       ok = get_string(v, file, key, &c->log_level, error);
@@ -195,6 +201,7 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       {"--bind", true},        {"--port", true},    {"--mqtt-port", true},
       {"--rawsocket-port", true}, {"--fox-port", true}, {"--data", true},
       {"--memory", false},     {"--log-level", true}, {"--config", true},
+      {"--sync", true},
       {"--cluster", true},     {"--node", true},    {"--role", true},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -265,6 +272,9 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       config->data = value;
     } else if (flag == "--memory") {
       config->memory = true;
+    } else if (flag == "--sync") {
+      if (value != "normal" && value != "full") return bad("expected normal or full");
+      config->sync = value;
     } else if (flag == "--log-level") {
       log::Level level;
       if (!log::parse_level(value, &level)) return bad("expected debug, info, warn or error");
@@ -292,13 +302,17 @@ Runs the broker. With no flags: a single node on the embedded defaults.
   --mqtt-port N          MQTT 3.1.1/3.1 over TCP (default 1883, 0 = off); MQTT over
                          WebSocket is served at /mqtt on --port
   --fox-port N           FOX cluster protocol (default 1735, 0 = off) [not implemented yet]
-  --data DIR             SQLite data directory (default ./fox-data)  [not implemented yet:
-                         fox keeps everything in memory and says so at start]
-  --memory               no persistence (the only mode until SQLite lands)
+  --data DIR             data directory (default ./fox-data, created): the SQLite database
+                         DIR/fox.db keeps event history, retained values, wills and MQTT
+                         persistent sessions across restarts
+  --memory               no persistence: everything in memory, --data is not used
+  --sync normal|full     SQLite durability (default normal: an acknowledged publication
+                         survives a crash of fox; full: also a power loss, slower)
   --log-level LEVEL      debug | info | warn | error (default info)
   --config FILE          JSON config: the flags as keys (bind, port, mqtt_port, rawsocket_port,
-                         fox_port, data, memory, log_level) plus mqtt_default_realm, limits
-                         and realms; flags win over the file
+                         fox_port, data, memory, sync, log_level) plus mqtt_default_realm,
+                         limits (history_max_rows, history_max_age seconds, ...) and realms;
+                         flags win over the file
   --cluster FILE, --node NAME, --role ROLE
                          cluster mode                                 [not implemented yet]
 

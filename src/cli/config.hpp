@@ -26,6 +26,7 @@ struct ServeConfig {
   int fox_port = 1735;
   std::string data = "./fox-data";
   bool memory = false;
+  std::string sync = "normal";  // SQLite synchronous: "normal" (survives a crash) or "full" (power loss)
   std::string log_level = "info";
   std::string config_file;
   std::string mqtt_default_realm = "realm1";

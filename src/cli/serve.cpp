@@ -15,6 +15,7 @@
 #include "net/ws_server.hpp"
 #include "mqtt/transports.hpp"
 #include "router/router.hpp"
+#include "store/sqlite_store.hpp"
 #include "wamp/transports.hpp"
 
 namespace fox::cli {
@@ -30,11 +31,15 @@ public:
     router_->set_allowed_realms(config_.realms);
   }
   ~Server() {
+    // The store is closed first (run() did): what the teardown below changes (sessions leaving,
+    // their wills) is not written, so wills stay registered and apply at the next start.
+    if (store_) store_->close();
     http_.reset();
     rawsocket_.reset();
     mqtt_tcp_.reset();
     mqtt_.reset();
     router_.reset();
+    store_.reset();
     env_.reset();
     uv_loop_close(&loop_);
   }
@@ -44,6 +49,7 @@ public:
     if (!start()) return 1;
     log::info("serve", "fox ready");
     uv_run(&loop_, UV_RUN_DEFAULT);
+    if (store_) store_->close();   // the last commit
     log::info("serve", "stopped");
     return 0;
   }
@@ -74,6 +80,7 @@ private:
     mo.session_queue = config_.limits.session_queue;
     mo.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     mqtt_ = std::make_unique<mqtt::Broker>(*router_, mo);
+    if (!config_.memory && !open_store()) return false;
 
     http_ = std::make_unique<net::WsServer>(&loop_, ws);
     http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
@@ -103,11 +110,52 @@ private:
       log::warn("fox", "the FOX cluster protocol is not implemented yet: port ", config_.fox_port,
                 " not opened");
     }
-    if (!config_.memory) {
-      log::warn("store", "SQLite persistence is not implemented yet: running in memory (",
-                config_.data, " is not used)");
-    }
     return true;
+  }
+
+  // SQLite (SPEC §8): open (a corrupt, newer or locked database is fatal: one line, exit 1),
+  // seed the event ids, apply the wills of the previous process, restore MQTT persistent
+  // sessions, and commit once per loop turn from a prepare and a check hook.
+  bool open_store() {
+    store::SqliteOptions so;
+    so.dir = config_.data;
+    so.sync_full = config_.sync == "full";
+    so.history_max_rows = config_.limits.history_max_rows;
+    so.history_max_age_s = config_.limits.history_max_age_s;
+    std::string error;
+    store_ = store::SqliteStore::open(so, &error);
+    if (!store_) {
+      log::error("store", error);
+      return false;
+    }
+    router_->seed_publication_ids(store_->id_seed());
+    Router* router = router_.get();
+    store_->set_id_source([router] { return router->last_publication_id(); });
+    router_->set_storage(store_.get());
+    auto wills = store_->load_wills();
+    router_->apply_stale_wills(wills);
+    std::size_t sessions = mqtt_->restore(store_->load_mqtt_sessions());
+    store_->flush();
+    for (uv_prepare_t* h : {&prepare_}) {
+      uv_prepare_init(&loop_, h);
+      h->data = this;
+      uv_prepare_start(h, [](uv_prepare_t* p) { static_cast<Server*>(p->data)->flush(); });
+      uv_unref(reinterpret_cast<uv_handle_t*>(h));
+    }
+    uv_check_init(&loop_, &check_);
+    check_.data = this;
+    uv_check_start(&check_, [](uv_check_t* c) { static_cast<Server*>(c->data)->flush(); });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+    hooks_ = true;
+    log::info("store", "SQLite ", store_->path(), " (WAL, synchronous=", config_.sync,
+              "), event ids from ", store_->id_seed() + 1, ", ", wills.size(),
+              " will(s) applied, ", sessions, " MQTT persistent session(s) restored");
+    return true;
+  }
+
+  // Group commit: every write of this loop turn in one transaction, then the acknowledgements.
+  void flush() {
+    if (store_) store_->flush();
   }
 
   // A plain TCP listener on the configured address; nullptr (after a log line) if it cannot listen.
@@ -136,6 +184,12 @@ private:
     if (rawsocket_) rawsocket_->stop();
     if (mqtt_tcp_) mqtt_tcp_->stop();
     env_->cancel_all();
+    if (hooks_) {
+      flush();
+      uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+      uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+      hooks_ = false;
+    }
     for (uv_signal_t* h : {&sigint_, &sigterm_}) {
       if (h->data) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     }
@@ -154,8 +208,12 @@ private:
   uv_loop_t loop_;
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t stop_timer_{};
+  uv_prepare_t prepare_{};
+  uv_check_t check_{};
+  bool hooks_ = false;
   bool stopping_ = false;
   std::unique_ptr<UvRouterEnv> env_;
+  std::unique_ptr<store::SqliteStore> store_;   // null with --memory
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::TcpServer> rawsocket_;

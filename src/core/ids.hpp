@@ -17,6 +17,9 @@ public:
     next_ = next_ >= kMaxId ? 1 : next_ + 1;
     return next_;
   }
+  // The last id handed out; seed() makes the next one `last + 1` (ids restored from a store).
+  Id last() const { return next_; }
+  void seed(Id last) { next_ = last >= kMaxId ? 0 : last; }
 
 private:
   Id next_ = 0;

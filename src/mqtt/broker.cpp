@@ -1,5 +1,7 @@
 #include "mqtt/broker.hpp"
 
+#include "core/log.hpp"
+
 namespace fox::mqtt {
 
 Broker::Broker(Router& router, BrokerOptions options)
@@ -27,7 +29,40 @@ void Broker::add(const std::shared_ptr<Session>& session) {
 
 void Broker::remove(const Session& session) {
   auto it = sessions_.find({session.realm_name(), session.client_id()});
-  if (it != sessions_.end() && it->second.get() == &session) sessions_.erase(it);
+  if (it != sessions_.end() && it->second.get() == &session) {
+    if (!session.clean()) {
+      if (MqttSessionStore* s = store()) s->delete_session(session.realm_name(), session.client_id());
+    }
+    sessions_.erase(it);
+  }
+}
+
+MqttSessionStore* Broker::store() const {
+  Storage* storage = router_.storage();
+  return storage ? storage->mqtt_sessions() : nullptr;
+}
+
+std::size_t Broker::restore(const std::vector<StoredMqttSession>& sessions) {
+  std::size_t restored = 0;
+  for (const StoredMqttSession& stored : sessions) {
+    fox::Error error;
+    Realm* realm = router_.realm(stored.realm, &error);
+    if (!realm) {
+      log::warn("mqtt", "persistent session '", stored.client_id, "' of realm ", stored.realm,
+                " dropped: the realm is not allowed any more");
+      if (MqttSessionStore* s = store()) s->delete_session(stored.realm, stored.client_id);
+      continue;
+    }
+    SessionInfo info;
+    info.authid = stored.client_id;
+    info.transport = "mqtt";
+    info.serializer = "mqtt";
+    auto session = std::make_shared<Session>(*this, *realm, stored.client_id, false, std::move(info));
+    session->restore(stored);
+    sessions_[{session->realm_name(), session->client_id()}] = session;
+    ++restored;
+  }
+  return restored;
 }
 
 }  // namespace fox::mqtt

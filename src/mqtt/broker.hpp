@@ -19,6 +19,7 @@
 #include "mqtt/packet.hpp"
 #include "router/peer.hpp"
 #include "router/router.hpp"
+#include "router/storage.hpp"
 
 namespace fox::mqtt {
 
@@ -49,6 +50,7 @@ struct Outgoing {
   std::shared_ptr<const std::string> payload;
   std::uint8_t qos = 0;
   bool retain = false;
+  std::uint64_t seq = 0;                 // row of a persistent session's message (0 = not stored)
 };
 
 class Session final : public Peer, public std::enable_shared_from_this<Session> {
@@ -66,6 +68,9 @@ public:
   // queue drains.
   void attach(Connection* conn);
   void detach();
+  // A persistent session read back from the store at start: subscriptions active again (no
+  // retained replay), queued and in-flight messages restored; detached until its client returns.
+  void restore(const StoredMqttSession& stored);
 
   // Inbound (from the client).
   void publish(Publish&& p);
@@ -114,12 +119,19 @@ private:
   void fill_window();
   std::uint16_t next_packet_id();
   std::uint8_t granted_for(const TopicParts& topic) const;
+  // Persistent session rows (no-ops for a clean session or without a store).
+  void store_subscriptions();
+  void store_message(const Outgoing& msg, std::uint16_t packet_id, int stage);
+  void store_update(const Outgoing& msg, std::uint16_t packet_id, int stage);
+  void store_delete(const Outgoing& msg);
 
   Broker& broker_;
   Realm* realm_;
   std::string realm_name_;
   std::string client_id_;
   bool clean_;
+  MqttSessionStore* store_ = nullptr;   // set for a persistent session when there is a store
+  std::uint64_t next_seq_ = 0;
   Id session_id_ = 0;
   Connection* conn_ = nullptr;
   std::map<std::string, Subscription> subs_;       // by filter text
@@ -163,8 +175,12 @@ private:
   void start_keepalive();
   void check_keepalive();
   void publish_will();
+  // PUBACK / PUBREC once the publication is committed (SPEC §8); a failed commit closes the
+  // connection (MQTT 3.1.1 has no negative acknowledgement: the client sends it again).
+  void ack_after_commit(Packet ack);
 
   Broker& broker_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for callbacks that outlive us
   Transport& transport_;
   std::string transport_name_;
   std::string peer_;
@@ -191,6 +207,10 @@ public:
   void add(const std::shared_ptr<Session>& session);
   void remove(const Session& session);
   std::size_t session_count() const { return sessions_.size(); }
+  // The store of persistent sessions (nullptr in --memory mode).
+  MqttSessionStore* store() const;
+  // At start: the persistent sessions of the previous process. Returns how many were restored.
+  std::size_t restore(const std::vector<StoredMqttSession>& sessions);
   void count_drop() { ++dropped_total_; }
   std::uint64_t dropped_total() const { return dropped_total_; }
 

@@ -14,16 +14,30 @@ void Connection::handle_publish(Publish& p) {
       break;
     case 1:
       session_->publish(std::move(p));
-      send_packet(Puback{id});
+      ack_after_commit(Puback{id});
       break;
     case 2:
       // Deliver once: a DUP retransmission of an id not yet released is not published again.
       if (session_->qos2_first_time(id)) session_->publish(std::move(p));
-      send_packet(Pubrec{id});
+      ack_after_commit(Pubrec{id});
       break;
     default:
       break;
   }
+}
+
+// Without a store this sends at once (as before SQLite). With one, after the loop turn's commit.
+void Connection::ack_after_commit(Packet ack) {
+  std::weak_ptr<bool> alive = alive_;
+  broker_.router().after_commit([this, alive, ack = std::move(ack)](bool ok) {
+    if (alive.expired() || closed_) return;
+    if (ok) {
+      send_packet(ack);
+    } else {
+      log::warn("mqtt", peer_, ": storage failure, closing without acknowledging");
+      close("storage failure");
+    }
+  });
 }
 
 }  // namespace fox::mqtt

@@ -32,7 +32,81 @@ bool filter_matches(const TopicParts& filter, const TopicParts& topic) {
 Session::Session(Broker& broker, Realm& realm, std::string client_id, bool clean, SessionInfo info)
     : broker_(broker), realm_(&realm), realm_name_(realm.name()), client_id_(std::move(client_id)),
       clean_(clean) {
+  if (!clean_) store_ = broker_.store();
   session_id_ = realm_->join(*this, std::move(info));
+  if (store_) store_->save_session(realm_name_, client_id_, {});
+}
+
+void Session::restore(const StoredMqttSession& stored) {
+  // Subscriptions come back without retained replay: the client saw those values already.
+  MqttSessionStore* store = store_;
+  store_ = nullptr;   // nothing to write: the rows are what we read
+  for (const auto& [filter, granted] : stored.subscriptions) {
+    TopicParts parts = split_topic(filter, kMqttSeparator);
+    TopicParts router_parts = parts;
+    for (auto& p : router_parts) {
+      if (p == "+") p = "*";
+    }
+    pending_subscription_ = 0;
+    pending_failed_ = false;
+    std::uint8_t qos = static_cast<std::uint8_t>(std::clamp(granted, 0, 2));
+    subs_[filter] = Subscription{parts, qos, 0};
+    realm_->subscribe(session_id_, kSubscribeRequest, router_parts, SubscribeOptions{});
+    if (pending_failed_ || pending_subscription_ == 0) {
+      subs_.erase(filter);
+      continue;
+    }
+    subs_[filter].id = pending_subscription_;
+    sub_by_id_[pending_subscription_] = filter;
+  }
+  for (const StoredMqttMessage& m : stored.messages) {
+    Outgoing out;
+    out.topic = m.topic;
+    out.payload = std::make_shared<const std::string>(m.payload);
+    out.qos = static_cast<std::uint8_t>(std::clamp(m.qos, 1, 2));
+    out.retain = m.retain;
+    out.seq = m.seq;
+    next_seq_ = std::max(next_seq_, m.seq);
+    if (m.packet_id != 0) {
+      Stage stage = m.stage == 2 ? Stage::kWaitComp : m.stage == 1 ? Stage::kWaitRec : Stage::kWaitAck;
+      if (stage == Stage::kWaitComp) out.payload.reset();
+      inflight_.push_back({m.packet_id, std::move(out), stage});
+      last_packet_id_ = m.packet_id;
+    } else {
+      queue_.push_back(std::move(out));
+    }
+  }
+  store_ = store;
+  if (store_ && stored.subscriptions.size() != subs_.size()) store_subscriptions();
+}
+
+void Session::store_subscriptions() {
+  if (!store_) return;
+  std::vector<std::pair<std::string, int>> subs;
+  subs.reserve(subs_.size());
+  for (const auto& [filter, sub] : subs_) subs.emplace_back(filter, sub.qos);
+  store_->save_session(realm_name_, client_id_, subs);
+}
+
+void Session::store_message(const Outgoing& m, std::uint16_t packet_id, int stage) {
+  if (!store_) return;
+  StoredMqttMessage row;
+  row.seq = m.seq;
+  row.topic = m.topic;
+  if (m.payload) row.payload = *m.payload;
+  row.qos = m.qos;
+  row.retain = m.retain;
+  row.packet_id = packet_id;
+  row.stage = stage;
+  store_->save_message(realm_name_, client_id_, row);
+}
+
+void Session::store_update(const Outgoing& m, std::uint16_t packet_id, int stage) {
+  if (store_ && m.seq != 0) store_->update_message(realm_name_, client_id_, m.seq, packet_id, stage);
+}
+
+void Session::store_delete(const Outgoing& m) {
+  if (store_ && m.seq != 0) store_->delete_message(realm_name_, client_id_, m.seq);
 }
 
 Session::~Session() {
@@ -104,6 +178,7 @@ std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& 
     sub_by_id_[pending_subscription_] = t.filter;
     codes.push_back(qos);
   }
+  store_subscriptions();
   return codes;
 }
 
@@ -125,12 +200,14 @@ void Session::unsubscribe(const std::vector<std::string>& filters) {
     sub_by_id_.erase(id);
     realm_->unsubscribe(session_id_, 0, id);
   }
+  store_subscriptions();
 }
 
 void Session::on_puback(std::uint16_t id) {
   auto it = std::find_if(inflight_.begin(), inflight_.end(),
                          [&](const Inflight& f) { return f.packet_id == id; });
   if (it == inflight_.end() || it->stage != Stage::kWaitAck) return;
+  store_delete(it->msg);
   inflight_.erase(it);
   fill_window();
 }
@@ -142,6 +219,7 @@ void Session::on_pubrec(std::uint16_t id) {
   if (it->stage == Stage::kWaitRec) {
     it->stage = Stage::kWaitComp;
     it->msg.payload.reset();  // the message itself is delivered; only the id stays reserved
+    store_update(it->msg, id, 2);
   }
   if (conn_) conn_->send_packet(Pubrel{id});
 }
@@ -150,6 +228,7 @@ void Session::on_pubcomp(std::uint16_t id) {
   auto it = std::find_if(inflight_.begin(), inflight_.end(),
                          [&](const Inflight& f) { return f.packet_id == id; });
   if (it == inflight_.end() || it->stage != Stage::kWaitComp) return;
+  store_delete(it->msg);
   inflight_.erase(it);
   fill_window();
 }
@@ -170,6 +249,7 @@ void Session::send_subscription_revoked(Id subscription, const std::string&) {
   if (it == sub_by_id_.end()) return;
   subs_.erase(it->second);
   sub_by_id_.erase(it);
+  store_subscriptions();
 }
 
 std::uint8_t Session::granted_for(const TopicParts& topic) const {
@@ -230,9 +310,11 @@ void Session::deliver(Outgoing m) {
     if (conn_) send_publish(m, 0, false);
     return;  // QoS 0 is not kept for an absent client
   }
+  if (store_) m.seq = ++next_seq_;
   if (conn_ && inflight_.size() < broker_.options().inflight_window && queue_.empty()) {
     std::uint16_t id = next_packet_id();
     Stage stage = m.qos == 1 ? Stage::kWaitAck : Stage::kWaitRec;
+    store_message(m, id, static_cast<int>(stage));
     send_publish(m, id, false);
     inflight_.push_back({id, std::move(m), stage});
     return;
@@ -240,6 +322,7 @@ void Session::deliver(Outgoing m) {
   if (queue_.size() >= broker_.options().session_queue) {
     // Drop policy: the oldest queued message goes, the newest is kept (a sensor's latest value
     // matters most). Counted per session and broker-wide.
+    store_delete(queue_.front());
     queue_.pop_front();
     ++dropped_;
     broker_.count_drop();
@@ -248,6 +331,7 @@ void Session::deliver(Outgoing m) {
                 "), dropped the oldest message (", dropped_, " dropped so far)");
     }
   }
+  store_message(m, 0, 0);
   queue_.push_back(std::move(m));
 }
 
@@ -258,6 +342,7 @@ void Session::fill_window() {
     std::uint16_t id = next_packet_id();
     send_publish(m, id, false);
     Stage stage = m.qos == 1 ? Stage::kWaitAck : Stage::kWaitRec;
+    store_update(m, id, static_cast<int>(stage));
     inflight_.push_back({id, std::move(m), stage});
   }
 }

@@ -4,6 +4,7 @@
 
 #include "core/topic.hpp"
 #include "router/kv_value.hpp"
+#include "router/storage.hpp"
 
 namespace fox {
 
@@ -64,7 +65,8 @@ bool parse_kv_publish(const Publication& pub, const Json& raw, KvPublish* out, E
 bool parse_kv_subscribe(const Json& raw, KvSubscribe* out, Error* error) {
   *out = KvSubscribe{};
   if (!raw.is_object() || raw.empty()) return true;
-  for (const char* key : {"retained", "retainedState"}) {
+  // `get_retained` is the WAMP event-retention spelling; the other two are fox-wamp's.
+  for (const char* key : {"retained", "retainedState", "get_retained"}) {
     bool value = false;
     if (!flag(raw, key, &value)) {
       *error = make_error(kInvalidArgument, std::string(key) + " must be a boolean");
@@ -107,6 +109,44 @@ Kv::~Kv() {
 void Kv::set_options(const KvOptions& options) {
   options_ = options;
   history_->set_capacity(options.history_size);
+}
+
+void Kv::attach_storage(Storage& storage, const std::string& realm) {
+  storage_ = &storage;
+  realm_ = realm;
+  retained_ = storage.retained_store(realm);
+  history_ = storage.history_store(realm);
+}
+
+void Kv::acknowledge(Id session, Id request, Id publication) {
+  host_.after_commit([this, session, request, publication](bool ok) {
+    SessionEntry* entry = host_.find_session(session);
+    if (!entry) return;
+    if (ok) {
+      entry->peer->send_published(request, publication);
+    } else {
+      entry->peer->send_error(RequestType::kPublish, request,
+                              make_error("wamp.error.runtime_error",
+                                         "storage failure: the publication was not committed"));
+    }
+  });
+}
+
+void Kv::apply_stale_will(const StoredWill& stored) {
+  if (storage_) storage_->erase_will(stored.realm, stored.key);
+  Pending pending;
+  pending.session = stored.owner;
+  pending.pub.topic = stored.topic;
+  pending.pub.uri = stored.key;
+  if (!stored.value.is_null()) pending.pub.args = Json::array({stored.value});
+  pending.pub.publisher = stored.owner;
+  pending.pub.publisher_authid = stored.authid;
+  pending.pub.publisher_authrole = stored.authrole;
+  pending.pub.disclose_publisher = stored.disclose;
+  pending.pub.retain = true;
+  pending.kv.retain = true;
+  apply(std::move(pending));
+  settle();
 }
 
 std::size_t Kv::waiter_count() const {
@@ -209,6 +249,18 @@ void Kv::apply(Pending pending) {
       will.disclose = live->disclose_publisher;
       will.authid = live->publisher_authid;
       will.authrole = live->publisher_authrole;
+      if (storage_) {
+        StoredWill stored;
+        stored.realm = realm_;
+        stored.key = key;
+        stored.topic = will.topic;
+        stored.value = will.value;
+        stored.owner = will.owner;
+        stored.disclose = will.disclose;
+        stored.authid = will.authid;
+        stored.authrole = will.authrole;
+        storage_->put_will(stored);
+      }
       wills_by_session_[will.owner].push_back(key);
       wills_[key] = std::move(will);
     }
@@ -217,11 +269,7 @@ void Kv::apply(Pending pending) {
   }
   host_.deliver(live, pending.options);
   history_->append(live);
-  if (pending.options.acknowledge) {
-    if (SessionEntry* entry = host_.find_session(pending.session)) {
-      entry->peer->send_published(pending.request, id);
-    }
-  }
+  if (pending.options.acknowledge) acknowledge(pending.session, pending.request, id);
   if (pending.kv.retain) release_replays();
 }
 
@@ -235,6 +283,7 @@ void Kv::clear_will(const std::string& key) {
     if (keys.empty()) wills_by_session_.erase(owned);
   }
   wills_.erase(it);
+  if (storage_) storage_->erase_will(realm_, key);
 }
 
 // Re-checks the waiters of every changed key, FIFO: the first whose `when` holds is applied, and
@@ -293,6 +342,7 @@ void Kv::leave(Id session, const SessionInfo& /*info*/) {
     if (it == wills_.end() || it->second.owner != session) continue;
     Will will = std::move(it->second);
     wills_.erase(it);
+    if (storage_) storage_->erase_will(realm_, key);
     Pending pending;
     pending.session = session;
     pending.pub.topic = std::move(will.topic);
@@ -489,7 +539,7 @@ void Kv::replay_expired(std::uint64_t waiter_id) {
 }
 
 void Kv::end_snapshot(Id session, Id subscription) {
-  host_.revoke(session, subscription, "snapshot complete");
+  host_.revoke(session, subscription, "fox.snapshot.complete");
 }
 
 void Kv::unsubscribed(Id session, Id subscription) {

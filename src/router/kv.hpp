@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,8 @@ class KvHost {
 public:
   virtual ~KvHost() = default;
   virtual Id next_publication_id() = 0;
+  // Runs fn(ok) after the writes made so far committed (at once without a store).
+  virtual void after_commit(std::function<void(bool ok)> fn) = 0;
   virtual SessionEntry* find_session(Id session) = 0;
   // Live delivery to subscribers (broker) of an applied publication.
   virtual void deliver(const PublicationPtr& publication, const PublishOptions& options) = 0;
@@ -63,6 +66,9 @@ bool uses_kv(const Publication& pub, const Json& raw_options);
 bool parse_kv_publish(const Publication& pub, const Json& raw_options, KvPublish* out, Error* error);
 bool parse_kv_subscribe(const Json& raw_options, KvSubscribe* out, Error* error);
 
+class Storage;
+struct StoredWill;
+
 class Kv {
 public:
   Kv(KvHost& host, RouterEnv& env);
@@ -71,6 +77,13 @@ public:
   Kv& operator=(const Kv&) = delete;
 
   void set_options(const KvOptions& options);
+  // Persistent engine: retained state and history in `storage`, wills written through.
+  void attach_storage(Storage& storage, const std::string& realm);
+  // A will left by a session of a previous process: the key becomes the will value.
+  void apply_stale_will(const StoredWill& will);
+  // PUBLISHED once the publication is committed; ERROR wamp.error.runtime_error when the
+  // commit failed.
+  void acknowledge(Id session, Id request, Id publication);
 
   // A publication that needs the KV path; id, publisher fields already filled except the id.
   void publish(Id session, Id request, Publication pub, const PublishOptions& options);
@@ -138,6 +151,8 @@ private:
 
   KvHost& host_;
   RouterEnv& env_;
+  Storage* storage_ = nullptr;
+  std::string realm_;
   KvOptions options_;
   std::unique_ptr<RetainedStore> retained_;
   std::unique_ptr<HistoryStore> history_;

@@ -9,6 +9,7 @@
 #include "router/meta.hpp"
 #include "router/router.hpp"
 #include "router/session.hpp"
+#include "router/storage.hpp"
 
 namespace fox {
 
@@ -59,6 +60,7 @@ struct Realm::Impl : KvHost {
 
   // KvHost
   Id next_publication_id() override { return router.next_publication_id(); }
+  void after_commit(std::function<void(bool ok)> fn) override { router.after_commit(std::move(fn)); }
   SessionEntry* find_session(Id id) override { return session(id); }
   void deliver(const PublicationPtr& publication, const PublishOptions& options) override {
     broker.publish(publication, options);
@@ -102,13 +104,17 @@ struct Realm::Impl : KvHost {
 };
 
 Realm::Realm(Router& router, std::string name)
-    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router)) {}
+    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router)) {
+  if (Storage* storage = router.storage()) impl_->kv.attach_storage(*storage, name_);
+}
 
 Realm::~Realm() = default;
 
 std::size_t Realm::session_count() const { return impl_->sessions.size(); }
 
 void Realm::set_kv_options(const KvOptions& options) { impl_->kv.set_options(options); }
+
+void Realm::apply_stale_will(const StoredWill& will) { impl_->kv.apply_stale_will(will); }
 
 Id Realm::join(Peer& peer, SessionInfo info) {
   Id id = 0;
@@ -231,7 +237,7 @@ void Realm::publish(Id session, Id request, Publication pub, const PublishOption
   auto publication = std::make_shared<const Publication>(std::move(pub));
   impl_->broker.publish(publication, options);
   impl_->kv.record(publication);
-  if (options.acknowledge) entry->peer->send_published(request, id);
+  if (options.acknowledge) impl_->kv.acknowledge(session, request, id);
 }
 
 void Realm::register_procedure(Id session, Id request, const TopicParts& procedure,

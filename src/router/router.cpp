@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "router/storage.hpp"
+
 namespace fox {
 
 namespace {
@@ -22,6 +24,25 @@ Router::~Router() = default;
 void Router::set_kv_options(const KvOptions& options) {
   kv_options_ = options;
   for (auto& [name, realm] : realms_) realm->set_kv_options(options);
+}
+
+void Router::after_commit(std::function<void(bool ok)> fn) {
+  if (storage_) {
+    storage_->after_commit(std::move(fn));
+  } else {
+    fn(true);
+  }
+}
+
+void Router::apply_stale_wills(const std::vector<StoredWill>& wills) {
+  for (const StoredWill& will : wills) {
+    Realm* r = realm(will.realm, nullptr);
+    if (r) {
+      r->apply_stale_will(will);
+    } else if (storage_) {
+      storage_->erase_will(will.realm, will.key);
+    }
+  }
 }
 
 void Router::set_allowed_realms(std::vector<std::string> names) { allowed_ = std::move(names); }

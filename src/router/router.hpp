@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,8 @@
 namespace fox {
 
 class Realm;
+class Storage;
+struct StoredWill;
 
 // Who a session is. Filled by the protocol session before join().
 struct SessionInfo {
@@ -90,9 +93,24 @@ public:
   // Publication ids: increasing in [1, 2^53] per router. The one place to swap for the store's
   // event ids (SPEC §8).
   Id next_publication_id() { return publication_ids_.next(); }
+  Id last_publication_id() const { return publication_ids_.last(); }
+  // Ids restored from the store: the next id is `last + 1`.
+  void seed_publication_ids(Id last) { publication_ids_.seed(last); }
+
+  // A persistent engine (store/); nullptr (the default, --memory) = memory engines and
+  // acknowledgements at once. Set before the first realm exists; it must outlive the router.
+  void set_storage(Storage* storage) { storage_ = storage; }
+  Storage* storage() const { return storage_; }
+  // Runs `fn(true)` once every write made so far is committed (at once without a store);
+  // `fn(false)` when that commit failed.
+  void after_commit(std::function<void(bool ok)> fn);
+  // Wills of sessions of a previous process (all gone): each key becomes its will value.
+  // A will of a realm that no longer exists is dropped.
+  void apply_stale_wills(const std::vector<StoredWill>& wills);
 
 private:
   RouterEnv& env_;
+  Storage* storage_ = nullptr;
   IdCounter publication_ids_;
   KvOptions kv_options_;
   std::vector<std::string> allowed_;   // empty = every valid name
@@ -134,6 +152,8 @@ public:
 
   std::size_t session_count() const;
   void set_kv_options(const KvOptions& options);
+  // A will whose session is gone (see Router::apply_stale_wills).
+  void apply_stale_will(const StoredWill& will);
 
 private:
   struct Impl;

@@ -39,14 +39,22 @@ class Fox:
     """One running `fox serve`. Use as a context manager, or call stop()."""
 
     def __init__(self, *args, ready=True, timeout=10.0, port=None, rawsocket_port=None,
-                 mqtt_port=None, extra_env=None):
+                 mqtt_port=None, extra_env=None, memory=True, data_dir=None):
+        """memory=True (the default) passes --memory; memory=False passes --data DIR (data_dir,
+        or a fresh directory under the work directory): the SQLite engine."""
         self.port = port or free_port()
         self.rawsocket_port = free_port() if rawsocket_port is None else rawsocket_port
         self.mqtt_port = free_port() if mqtt_port is None else mqtt_port
         self.workdir = tempfile.mkdtemp(prefix="fox-it-")
+        if memory:
+            storage = ["--memory"]
+            self.data_dir = None
+        else:
+            self.data_dir = data_dir or os.path.join(self.workdir, "data")
+            storage = ["--data", self.data_dir]
         argv = [FOX_BIN, "serve", "--bind", "127.0.0.1", "--port", str(self.port),
                 "--rawsocket-port", str(self.rawsocket_port), "--mqtt-port", str(self.mqtt_port),
-                "--fox-port", "0", "--memory"] + list(args)
+                "--fox-port", "0"] + storage + list(args)
         env = dict(os.environ)
         env.update(extra_env or {})
         self.stderr_path = os.path.join(self.workdir, "stderr.log")

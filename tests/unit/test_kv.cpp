@@ -436,7 +436,7 @@ TEST_CASE("a snapshot subscription replays and is then revoked, also with nothin
   Id id = subscribe_with(f, s, sub, "k.*", Json{{"retained", true}, {"snapshot", true}});
   CHECK(sub.log == std::vector<std::string>{"subscribed", "event", "event", "revoked"});
   REQUIRE(sub.revoked.size() == 1);
-  CHECK(sub.revoked[0] == std::make_pair(id, std::string("snapshot complete")));
+  CHECK(sub.revoked[0] == std::make_pair(id, std::string("fox.snapshot.complete")));
   f.publish(p, "k.1", Json::array({3}), nullptr, opts(kRetain));
   CHECK(sub.events.size() == 2);  // nothing after the end
   Id id2 = subscribe_with(f, se, empty, "none", Json{{"snapshot", true}});

@@ -1,0 +1,84 @@
+// What the router (and the MQTT sessions) need from a persistent engine (store/). Without one
+// (--memory) the router uses its memory engines (kv_store.hpp) and every "after commit" action
+// runs at once. No SQLite here: store/ implements these interfaces, the loop glue (cli/serve)
+// commits once per loop turn by calling the engine's flush().
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "router/kv_store.hpp"
+#include "router/types.hpp"
+
+namespace fox {
+
+// Acknowledgements that must wait until the writes made so far are durable. `fn(true)` runs after
+// the transaction holding every write made before the call committed; `fn(false)` when that
+// transaction failed (the writes are lost: answer with an error, never with a success).
+class CommitGate {
+public:
+  virtual ~CommitGate() = default;
+  virtual void after_commit(std::function<void(bool ok)> fn) = 0;
+};
+
+// A `will` registration (publish option `will`, SPEC §5) as stored: applied when its session
+// leaves, or at the next start when the process died first.
+struct StoredWill {
+  std::string realm;
+  std::string key;          // dotted topic
+  TopicParts topic;
+  Json value;               // null = delete the key
+  Id owner = 0;             // session id that registered it
+  bool disclose = false;
+  std::string authid, authrole;
+};
+
+// One QoS>=1 message of a persistent MQTT session: queued (packet_id 0) or in flight.
+struct StoredMqttMessage {
+  std::uint64_t seq = 0;    // order within the session
+  std::string topic;        // slashed MQTT topic
+  std::string payload;
+  int qos = 1;
+  bool retain = false;
+  std::uint16_t packet_id = 0;  // 0 = still queued
+  int stage = 0;                // 0 wait PUBACK, 1 wait PUBREC, 2 wait PUBCOMP
+};
+
+struct StoredMqttSession {
+  std::string realm, client_id;
+  std::vector<std::pair<std::string, int>> subscriptions;  // MQTT filter, granted QoS
+  std::vector<StoredMqttMessage> messages;                 // in seq order
+};
+
+// MQTT clean-session=false state. Every call is one row write in the current transaction.
+class MqttSessionStore {
+public:
+  virtual ~MqttSessionStore() = default;
+  virtual void save_session(const std::string& realm, const std::string& client_id,
+                            const std::vector<std::pair<std::string, int>>& subscriptions) = 0;
+  virtual void delete_session(const std::string& realm, const std::string& client_id) = 0;
+  virtual void save_message(const std::string& realm, const std::string& client_id,
+                            const StoredMqttMessage& message) = 0;
+  virtual void update_message(const std::string& realm, const std::string& client_id,
+                              std::uint64_t seq, std::uint16_t packet_id, int stage) = 0;
+  virtual void delete_message(const std::string& realm, const std::string& client_id,
+                              std::uint64_t seq) = 0;
+  virtual std::vector<StoredMqttSession> load_mqtt_sessions() = 0;
+};
+
+// A persistent engine: per-realm retained/history engines, wills, MQTT sessions, commit gate.
+class Storage : public CommitGate {
+public:
+  virtual std::unique_ptr<RetainedStore> retained_store(const std::string& realm) = 0;
+  virtual std::unique_ptr<HistoryStore> history_store(const std::string& realm) = 0;
+  virtual void put_will(const StoredWill& will) = 0;
+  virtual void erase_will(const std::string& realm, const std::string& key) = 0;
+  // Every will stored by a previous process (at start every session is gone).
+  virtual std::vector<StoredWill> load_wills() = 0;
+  virtual MqttSessionStore* mqtt_sessions() = 0;
+};
+
+}  // namespace fox

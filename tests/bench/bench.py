@@ -1,0 +1,131 @@
+"""fox throughput benchmark (not a test): SQLite (--data) against memory (--memory).
+
+  make bench                      # or: /usr/bin/python3 tests/bench/bench.py [--n N] [--window W]
+
+Measures, for each storage mode, with pipelined clients on 127.0.0.1 (pre-encoded frames, a
+window of outstanding requests, no waiting per message):
+  - WAMP: acknowledged retained publishes/s over RawSocket (JSON), distinct keys, counted at the
+    PUBLISHED answers (each one is sent only after its group commit in --data mode);
+  - MQTT: QoS 1 publishes/s over TCP, counted at the PUBACKs (same rule).
+Prints one table and the persistent/memory ratio (the target is >= 50 %).
+"""
+import argparse
+import os
+import socket
+import struct
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from harness import Fox  # noqa: E402
+from raw_wamp import JSON, PUBLISHED, RawSocketClient, WELCOME, encode, hello  # noqa: E402
+from mqtt_client import connect_packet, publish_packet  # noqa: E402
+
+
+def wamp_retained(fox, n, window):
+    c = RawSocketClient(fox.rawsocket_port, JSON, timeout=30.0)
+    c.send_msg(hello("realm1"))
+    assert c.recv_msg()[0] == WELCOME
+    frames = []
+    for i in range(1, n + 1):
+        body = encode(JSON, [16, i, {"acknowledge": True, "retain": True}, f"bench.key{i}",
+                             [{"i": i, "v": "x" * 40}]])
+        frames.append(struct.pack(">I", len(body)) + body)
+    sock = c.sock
+    sent = acked = 0
+    start = time.perf_counter()
+    while acked < n:
+        if sent < n and sent - acked < window:
+            upto = min(n, acked + window)
+            sock.sendall(b"".join(frames[sent:upto]))
+            sent = upto
+        msg = c.recv_msg(timeout=30.0)
+        assert msg is not None and msg[0] == PUBLISHED, msg
+        acked += 1
+    elapsed = time.perf_counter() - start
+    c.close()
+    return n / elapsed
+
+
+def mqtt_qos1(fox, n, window):
+    s = socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=30.0)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(connect_packet(client_id="bench-pub", clean=True))
+    buf = b""
+    while len(buf) < 4:
+        buf += s.recv(4 - len(buf))
+    assert buf[0] == 0x20 and buf[3] == 0, buf
+    payload = b'{"v": "' + b"x" * 40 + b'"}'
+    packets = [publish_packet(f"bench/m{i % 100}", payload, qos=1, pid=(i % 65535) + 1)
+               for i in range(n)]
+    sent = acked = 0
+    pending = b""
+    start = time.perf_counter()
+    while acked < n:
+        if sent < n and sent - acked < window:
+            upto = min(n, acked + window)
+            s.sendall(b"".join(packets[sent:upto]))
+            sent = upto
+        data = s.recv(65536)
+        assert data, "connection closed"
+        pending += data
+        whole = len(pending) // 4       # PUBACK = 40 02 id id
+        acked += whole
+        pending = pending[whole * 4:]
+    elapsed = time.perf_counter() - start
+    s.close()
+    return n / elapsed
+
+
+def run(mode, args):
+    if mode == "memory":
+        fox = Fox("--log-level", "warn", ready=False)
+    else:
+        data = tempfile.mkdtemp(prefix="fox-bench-")
+        fox = Fox("--log-level", "warn", "--sync", mode.split("-")[1], memory=False,
+                  data_dir=data, ready=False)
+    try:
+        # --log-level warn hides "fox ready": wait until the ports answer.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or fox.proc.poll() is not None:
+                    raise RuntimeError("fox did not start:\n" + fox.log())
+                time.sleep(0.05)
+        wamp_best = max(wamp_retained(fox, args.n, args.window) for _ in range(args.repeat))
+        mqtt_best = max(mqtt_qos1(fox, args.n, args.window) for _ in range(args.repeat))
+        fox.stop()
+    finally:
+        fox.__exit__(None, None, None)
+    return wamp_best, mqtt_best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--n", type=int, default=20000, help="messages per run (default 20000)")
+    p.add_argument("--window", type=int, default=1000, help="outstanding requests (default 1000)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per figure, best kept (default 3)")
+    p.add_argument("--modes", default="memory,data-normal,data-full")
+    args = p.parse_args()
+    results = {}
+    for mode in args.modes.split(","):
+        results[mode] = run(mode, args)
+    print(f"\nfox bench: n={args.n}, window={args.window}, best of {args.repeat}")
+    print(f"{'mode':<14}{'WAMP retained+ack /s':>22}{'MQTT QoS1 /s':>16}")
+    for mode, (w, m) in results.items():
+        print(f"{mode:<14}{w:>22,.0f}{m:>16,.0f}")
+    if "memory" in results:
+        mw, mm = results["memory"]
+        for mode, (w, m) in results.items():
+            if mode != "memory":
+                print(f"{mode}: {100 * w / mw:.0f} % of memory (WAMP), {100 * m / mm:.0f} % (MQTT)")
+
+
+if __name__ == "__main__":
+    main()
