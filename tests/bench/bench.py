@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from harness import Fox  # noqa: E402
 from raw_wamp import JSON, PUBLISHED, RawSocketClient, WELCOME, encode, hello  # noqa: E402
-from mqtt_client import connect_packet, publish_packet  # noqa: E402
+from mqtt_client import connect_packet, publish_packet, subscribe_packet  # noqa: E402
 
 
 def wamp_retained(fox, n, window):
@@ -80,6 +80,67 @@ def mqtt_qos1(fox, n, window):
     return n / elapsed
 
 
+def _connect(fox, client_id):
+    s = socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=30.0)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(connect_packet(client_id=client_id, clean=True))
+    buf = b""
+    while len(buf) < 4:
+        buf += s.recv(4 - len(buf))
+    assert buf[0] == 0x20 and buf[3] == 0, buf
+    return s
+
+
+def mqtt_qos1_end_to_end(fox, n, window):
+    """QoS 1 from a publisher through fox to a QoS 1 subscriber that PUBACKs every delivery:
+    messages/s counted at the subscriber (what a broker is for), the publisher kept `window`
+    deliveries ahead. The subscriber's parsing is minimal (fixed topic length)."""
+    sub = _connect(fox, "bench-sub")
+    sub.sendall(subscribe_packet(1, [("bench/e2e", 1)]))
+    got = b""
+    while len(got) < 5:
+        got += sub.recv(5 - len(got))
+    assert got[0] == 0x90, got  # SUBACK
+    pub = _connect(fox, "bench-pub")
+    payload = b'{"v": "' + b"x" * 40 + b'"}'
+    packets = [publish_packet("bench/e2e", payload, qos=1, pid=(i % 65535) + 1) for i in range(n)]
+    one = len(publish_packet("bench/e2e", payload, qos=1, pid=1))  # every delivery has this size
+    sent = acked = delivered = 0
+    pub_pending = sub_pending = b""
+    pub.setblocking(False)
+    start = time.perf_counter()
+    while delivered < n:
+        # Flow control on deliveries: fox acknowledges the publisher at once, so pacing on its
+        # PUBACKs alone would overflow the subscriber's session queue (and measure drops).
+        if sent < n and sent - delivered < window:
+            upto = min(n, delivered + window)
+            pub.setblocking(True)
+            pub.sendall(b"".join(packets[sent:upto]))
+            pub.setblocking(False)
+            sent = upto
+        try:
+            pub_pending += pub.recv(65536)
+            whole = len(pub_pending) // 4
+            acked += whole
+            pub_pending = pub_pending[whole * 4:]
+        except BlockingIOError:
+            pass
+        data = sub.recv(262144)
+        assert data, "subscriber connection closed"
+        sub_pending += data
+        count = len(sub_pending) // one
+        if count:
+            acks = b"".join(b"\x40\x02" + sub_pending[i * one + 2 + 2 + 9:i * one + 2 + 2 + 9 + 2]
+                            for i in range(count))
+            sub.sendall(acks)
+            sub_pending = sub_pending[count * one:]
+            delivered += count
+    elapsed = time.perf_counter() - start
+    pub.close()
+    sub.close()
+    return n / elapsed
+
+
 def run(mode, args):
     if mode == "memory":
         fox = Fox("--log-level", "warn", ready=False)
@@ -100,10 +161,11 @@ def run(mode, args):
                 time.sleep(0.05)
         wamp_best = max(wamp_retained(fox, args.n, args.window) for _ in range(args.repeat))
         mqtt_best = max(mqtt_qos1(fox, args.n, args.window) for _ in range(args.repeat))
+        e2e_best = max(mqtt_qos1_end_to_end(fox, args.n, args.window) for _ in range(args.repeat))
         fox.stop()
     finally:
         fox.__exit__(None, None, None)
-    return wamp_best, mqtt_best
+    return wamp_best, mqtt_best, e2e_best
 
 
 def main():
@@ -117,14 +179,16 @@ def main():
     for mode in args.modes.split(","):
         results[mode] = run(mode, args)
     print(f"\nfox bench: n={args.n}, window={args.window}, best of {args.repeat}")
-    print(f"{'mode':<14}{'WAMP retained+ack /s':>22}{'MQTT QoS1 /s':>16}")
-    for mode, (w, m) in results.items():
-        print(f"{mode:<14}{w:>22,.0f}{m:>16,.0f}")
+    print(f"{'mode':<14}{'WAMP retained+ack /s':>22}{'MQTT QoS1 pub /s':>18}"
+          f"{'MQTT QoS1 pub->sub /s':>23}")
+    for mode, (w, m, e) in results.items():
+        print(f"{mode:<14}{w:>22,.0f}{m:>18,.0f}{e:>23,.0f}")
     if "memory" in results:
-        mw, mm = results["memory"]
-        for mode, (w, m) in results.items():
+        mw, mm, me = results["memory"]
+        for mode, (w, m, e) in results.items():
             if mode != "memory":
-                print(f"{mode}: {100 * w / mw:.0f} % of memory (WAMP), {100 * m / mm:.0f} % (MQTT)")
+                print(f"{mode}: {100 * w / mw:.0f} % of memory (WAMP), {100 * m / mm:.0f} % "
+                      f"(MQTT publish only), {100 * e / me:.0f} % (MQTT publisher -> subscriber)")
 
 
 if __name__ == "__main__":
