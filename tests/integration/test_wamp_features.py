@@ -9,35 +9,9 @@ import unittest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import (CallOptions, PublishOptions, RegisterOptions, SubscribeOptions)
 
-from harness import Fox
-from wamp_client import SERIALIZERS, TRANSPORTS, Collector, close, connect
+from wamp_client import SERIALIZERS, TRANSPORTS, Collector, WampTestCase, close
 
 COMBOS = list(itertools.product(TRANSPORTS, SERIALIZERS))
-
-
-class WampTestCase(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
-
-    async def asyncSetUp(self):
-        self.clients = []
-
-    async def asyncTearDown(self):
-        for c in self.clients:
-            try:
-                await close(c)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-
-    async def join(self, transport="websocket", serializer="json"):
-        c = await connect(self.fox, transport, serializer)
-        self.clients.append(c)
-        return c
 
 
 class PubSubTest(WampTestCase):

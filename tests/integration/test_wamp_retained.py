@@ -13,8 +13,7 @@ from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError, SerializationError
 from autobahn.wamp.types import PublishOptions, SubscribeOptions
 
-from harness import Fox
-from wamp_client import Collector, close, connect
+from wamp_client import Collector, WampTestCase, close
 
 _EXTRA = {}
 for _cls in (message.Publish, message.Subscribe):
@@ -50,28 +49,7 @@ def on_revoked(client):
     return revoked
 
 
-class RetainedTest(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
-
-    async def asyncSetUp(self):
-        self.clients = []
-
-    async def asyncTearDown(self):
-        for c in self.clients:
-            with contextlib.suppress(Exception):
-                await close(c)
-
-    async def join(self, transport="websocket", serializer="json"):
-        c = await connect(self.fox, transport, serializer)
-        self.clients.append(c)
-        return c
-
+class RetainedTest(WampTestCase):
     async def publish(self, client, topic, *args, **options):
         extra = {k: options.pop(k) for k in list(options) if k in ("merge", "when", "watch", "will")}
         with extra_options("Publish", **extra):

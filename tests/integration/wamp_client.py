@@ -2,7 +2,8 @@
 RawSocket with the json, msgpack or cbor serializer. (autobahn's asyncio `run()` helper does not
 work on Python 3.11, so the factories are driven directly.)"""
 import asyncio
-from urllib.parse import urlparse
+import contextlib
+import unittest
 
 import txaio
 
@@ -107,3 +108,30 @@ class Collector:
                 await self._cond.wait_for(lambda: len(self.items) >= n)
         await asyncio.wait_for(enough(), timeout)
         return self.items
+
+
+class WampTestCase(unittest.IsolatedAsyncioTestCase):
+    """One fox per test class; `await self.join(transport, serializer)` gives a joined client that
+    is closed after the test."""
+
+    @classmethod
+    def setUpClass(cls):
+        from harness import Fox
+        cls.fox = Fox()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fox.stop() == 0, cls.fox.log()
+
+    async def asyncSetUp(self):
+        self.clients = []
+
+    async def asyncTearDown(self):
+        for c in self.clients:
+            with contextlib.suppress(Exception):  # already gone
+                await close(c)
+
+    async def join(self, transport="websocket", serializer="json"):
+        c = await connect(self.fox, transport, serializer)
+        self.clients.append(c)
+        return c
