@@ -90,7 +90,7 @@ Session::Session(Router& router, Transport& transport, Serializer serializer, Se
   if (options_.handshake_timeout_ms > 0) {
     handshake_timer_ = router_.env().start_timer(options_.handshake_timeout_ms, [this] {
       handshake_timer_ = 0;
-      if (state_ != State::kWaitHello || closing_) return;
+      if (state_ == State::kEstablished || state_ == State::kClosed || closing_) return;
       log::info(kLog, info_.peer_address, ": no HELLO within ", options_.handshake_timeout_ms,
                 " ms, closing");
       closing_ = true;
@@ -137,6 +137,16 @@ void Session::on_message(std::string_view bytes) {
     return;
   }
   Message& msg = decoded.message();
+  if (state_ == State::kWaitAuthenticate) {
+    if (auto* auth = std::get_if<Authenticate>(&msg)) {
+      handle(*auth);
+    } else {
+      protocol_violation(std::string("received ") +
+                         std::string(message_name(static_cast<int>(message_type(msg)))) +
+                         " while waiting for AUTHENTICATE");
+    }
+    return;
+  }
   if (state_ == State::kWaitHello) {
     if (auto* hello = std::get_if<Hello>(&msg)) {
       handle(*hello);
@@ -174,18 +184,12 @@ void Session::on_message(std::string_view bytes) {
       msg);
 }
 
+Authenticator& Session::authenticator() {
+  static AnonymousAuthenticator anonymous;  // stateless: one for every session
+  return options_.authenticator ? *options_.authenticator : anonymous;
+}
+
 void Session::handle(Hello& m) {
-  // Authentication is not implemented yet: only anonymous sessions can join.
-  auto methods = m.details.find("authmethods");
-  if (methods != m.details.end() && methods->is_array() && !methods->empty()) {
-    bool anonymous = std::any_of(methods->begin(), methods->end(), [](const Json& v) {
-      return v.is_string() && v.get<std::string>() == "anonymous";
-    });
-    if (!anonymous) {
-      abort("wamp.error.no_auth_method", "no offered authentication method is supported");
-      return;
-    }
-  }
   fox::Error error;
   Realm* realm = router_.realm(m.realm, &error);
   if (!realm) {
@@ -193,9 +197,6 @@ void Session::handle(Hello& m) {
           "no such realm: " + m.realm);
     return;
   }
-  auto authid = m.details.find("authid");
-  info_.authid = (authid != m.details.end() && authid->is_string()) ? authid->get<std::string>()
-                                                                     : std::string("anonymous");
   // WAMP: a router revokes a subscription with UNSUBSCRIBED(0, details) only for subscribers that
   // announced subscription_revocation; for others the subscription just ends.
   const Json* features = &m.details;
@@ -208,10 +209,47 @@ void Session::handle(Hello& m) {
     auto it = features->find("subscription_revocation");
     revocation_ = it != features->end() && it->is_boolean() && it->get<bool>();
   }
-  info_.authrole = "anonymous";
-  info_.authmethod = "anonymous";
-  info_.authprovider = "static";
-  realm_ = realm;
+  pending_realm_ = realm;
+  realm_name_ = m.realm;
+  hello_details_ = std::move(m.details);
+  apply(authenticator().hello(realm_name_, hello_details_));
+}
+
+void Session::handle(Authenticate& m) {
+  AuthOutcome outcome =
+      authenticator().authenticate(realm_name_, hello_details_, m.signature, m.extra);
+  if (outcome.kind == AuthOutcome::Kind::kChallenge) {
+    outcome = AuthOutcome::abort("wamp.error.authentication_failed", "a second challenge");
+  }
+  apply(outcome);
+}
+
+void Session::apply(const AuthOutcome& outcome) {
+  switch (outcome.kind) {
+    case AuthOutcome::Kind::kAbort:
+      abort(outcome.reason, outcome.message);
+      return;
+    case AuthOutcome::Kind::kChallenge: {
+      state_ = State::kWaitAuthenticate;
+      Challenge c;
+      c.authmethod = outcome.challenge_method;
+      c.extra = outcome.extra.is_object() ? outcome.extra : Json::object();
+      send_message(c);
+      return;
+    }
+    case AuthOutcome::Kind::kWelcome:
+      welcome(outcome);
+      return;
+  }
+}
+
+void Session::welcome(const AuthOutcome& outcome) {
+  info_.authid = outcome.authid;
+  info_.authrole = outcome.authrole;
+  info_.authmethod = outcome.authmethod;
+  info_.authprovider = outcome.authprovider;
+  realm_ = pending_realm_;
+  pending_realm_ = nullptr;
   state_ = State::kEstablished;
   if (handshake_timer_) {
     router_.env().cancel_timer(handshake_timer_);
@@ -220,14 +258,15 @@ void Session::handle(Hello& m) {
   session_id_ = realm_->join(*this, info_);
   Welcome w;
   w.session = session_id_;
-  w.details = {{"realm", m.realm},
+  w.details = {{"realm", realm_name_},
                {"authid", info_.authid},
                {"authrole", info_.authrole},
                {"authmethod", info_.authmethod},
                {"authprovider", info_.authprovider},
                {"roles", router_roles()}};
   send_message(w);
-  log::debug(kLog, info_.peer_address, ": session ", session_id_, " joined realm ", m.realm);
+  log::debug(kLog, info_.peer_address, ": session ", session_id_, " joined realm ", realm_name_,
+             " as ", info_.authid, " (", info_.authrole, ")");
 }
 
 void Session::handle(Goodbye&) {

@@ -9,6 +9,7 @@
 
 #include "router/peer.hpp"
 #include "router/router.hpp"
+#include "wamp/authenticator.hpp"
 #include "wamp/codec.hpp"
 
 namespace fox::wamp {
@@ -25,7 +26,8 @@ public:
 };
 
 struct SessionOptions {
-  std::uint64_t handshake_timeout_ms = 10000;  // no HELLO within → close
+  std::uint64_t handshake_timeout_ms = 10000;  // no HELLO (or no AUTHENTICATE) within → close
+  Authenticator* authenticator = nullptr;      // nullptr = anonymous
 };
 
 class Session final : public Peer {
@@ -62,9 +64,13 @@ public:
   static Json router_roles();
 
 private:
-  enum class State { kWaitHello, kEstablished, kClosed };
+  enum class State { kWaitHello, kWaitAuthenticate, kEstablished, kClosed };
 
   void handle(Hello& m);
+  void handle(Authenticate& m);
+  void apply(const AuthOutcome& outcome);
+  Authenticator& authenticator();
+  void welcome(const AuthOutcome& outcome);
   void handle(Goodbye& m);
   void handle(Publish& m);
   void handle(Subscribe& m);
@@ -91,6 +97,9 @@ private:
   SessionOptions options_;
   State state_ = State::kWaitHello;
   Realm* realm_ = nullptr;
+  Realm* pending_realm_ = nullptr;   // between CHALLENGE and AUTHENTICATE
+  std::string realm_name_;
+  Json hello_details_;
   Id session_id_ = 0;
   RouterEnv::TimerId handshake_timer_ = 0;
   bool closing_ = false;
