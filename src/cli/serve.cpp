@@ -41,7 +41,12 @@ public:
     router_.reset();
     store_.reset();
     env_.reset();
-    uv_loop_close(&loop_);
+    if (!clean_exit_) return;  // start failed: the process exits at once, nothing to tidy
+    // The destructors above closed their timers; let the loop run their close callbacks (which
+    // free them), close the safety timer, and only then close the loop itself.
+    if (stopping_) uv_close(reinterpret_cast<uv_handle_t*>(&stop_timer_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop_) != 0) log::debug("serve", "libuv loop still had open handles");
   }
 
   int run() {
@@ -50,6 +55,7 @@ public:
     log::info("serve", "fox ready");
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (store_) store_->close();   // the last commit
+    clean_exit_ = true;
     log::info("serve", "stopped");
     return 0;
   }
@@ -212,6 +218,7 @@ private:
   uv_check_t check_{};
   bool hooks_ = false;
   bool stopping_ = false;
+  bool clean_exit_ = false;
   std::unique_ptr<UvRouterEnv> env_;
   std::unique_ptr<store::SqliteStore> store_;   // null with --memory
   std::unique_ptr<Router> router_;

@@ -284,10 +284,11 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
         // per-connection scratch buffer, since the frame bytes are shared between connections.
         if (conn->scratch_.size() < LWS_PRE + f.size()) conn->scratch_.resize(LWS_PRE + f.size());
         std::memcpy(conn->scratch_.data() + LWS_PRE, f.data(), f.size());
+        const int size = static_cast<int>(f.size());
         int w = lws_write(wsi, conn->scratch_.data() + LWS_PRE, f.size(),
                           o.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        conn->out_.pop_front();
-        if (w < static_cast<int>(f.size())) return -1;
+        conn->out_.pop_front();  // `f` and `o` are gone from here on
+        if (w < size) return -1;
       }
       if (conn->scratch_.size() > 64 * 1024) {
         conn->scratch_.clear();
