@@ -78,6 +78,7 @@ private:
     ws.max_message_size = config_.limits.max_message_size;
     ws.max_queue = config_.limits.session_queue;
     ws.status_page = http::status_page(FOX_VERSION);
+    ws.limits = &limits_;
     wamp::SessionOptions session;
     session.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     mqtt::BrokerOptions mo;
@@ -172,7 +173,7 @@ private:
     o.bind = config_.bind;
     o.port = port;
     o.max_queue = max_queue;
-    o.max_connections = config_.limits.max_connections;
+    o.limits = &limits_;
     auto server = std::make_unique<net::TcpServer>(&loop_, o, std::move(factory));
     std::string error;
     if (!server->start(&error)) {
@@ -212,6 +213,8 @@ private:
 
   const ServeConfig& config_;
   uv_loop_t loop_;
+  net::ConnectionLimits limits_{config_.limits.max_connections,
+                                config_.limits.max_connections_per_ip};
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t stop_timer_{};
   uv_prepare_t prepare_{};

@@ -168,11 +168,18 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
   c->peer_ = peer_name(&c->tcp_);
   self->all_.push_back(c);
   ++self->connections_;
-  if (self->stopped_ || self->connections_ > self->options_.max_connections) {
-    log::warn(self->options_.name, c->peer_, ": refused, ", self->options_.max_connections,
-              " connections already open");
+  if (self->stopped_) {
     c->abort();
     return;
+  }
+  if (self->options_.limits) {
+    std::string why;
+    if (!self->options_.limits->admit(address_without_port(c->peer_), &why)) {
+      log::warn(self->options_.name, c->peer_, ": refused, ", why);
+      c->abort();
+      return;
+    }
+    c->admitted_ = true;
   }
   c->handler_ = self->factory_(*c);
   if (!c->handler_ || c->closed_) {
@@ -218,6 +225,7 @@ void TcpServer::on_check(uv_check_t* check) {
 
 void TcpServer::forget(TcpConnection* c) {
   --connections_;
+  if (c->admitted_ && options_.limits) options_.limits->release(address_without_port(c->peer_));
   all_.erase(std::remove(all_.begin(), all_.end(), c), all_.end());
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
 }

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/connection_limits.hpp"
+
 namespace fox::net {
 
 class TcpServer;
@@ -52,6 +54,7 @@ private:
   std::vector<uv_buf_t> bufs_;
   std::unique_ptr<TcpHandler> handler_;
   std::string peer_;
+  bool admitted_ = false;  // counted in the server's ConnectionLimits
   char read_buf_[64 * 1024];
 };
 
@@ -60,7 +63,7 @@ struct TcpServerOptions {
   std::string bind = "0.0.0.0";
   int port = 0;
   std::size_t max_queue = 10000;        // frames queued per connection
-  std::size_t max_connections = 10000;
+  ConnectionLimits* limits = nullptr;   // shared by every listener; nullptr = no limit
 };
 
 class TcpServer {

@@ -235,6 +235,16 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       lws_get_peer_simple(wsi, peer, sizeof peer);
       conn->peer_ = peer;
       *slot = conn;
+      if (options_.limits) {
+        std::string why;
+        if (!options_.limits->admit(conn->peer_, &why)) {
+          log::warn("http", conn->peer_, ": WebSocket refused, ", why);
+          *slot = nullptr;
+          delete conn;
+          return -1;
+        }
+        conn->admitted_ = true;
+      }
       conn->handler_ = endpoint.make_handler(*conn);
       if (!conn->handler_) return -1;
       return 0;
@@ -303,6 +313,7 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       *slot = nullptr;
       conn->wsi_ = nullptr;
       conn->out_.clear();
+      if (conn->admitted_ && options_.limits) options_.limits->release(conn->peer_);
       if (conn->handler_) conn->handler_->on_close();
       delete conn;
       return 0;

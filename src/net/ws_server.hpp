@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/connection_limits.hpp"
+
 struct lws;
 struct lws_context;
 
@@ -50,6 +52,7 @@ private:
   };
   struct lws* wsi_ = nullptr;
   std::string subprotocol_, peer_;
+  bool admitted_ = false;
   std::deque<Out> out_;
   std::unique_ptr<WsHandler> handler_;
   std::string rx_;                 // the message being reassembled from fragments
@@ -73,6 +76,7 @@ struct WsServerOptions {
   std::size_t max_message_size = 16u * 1024 * 1024;
   std::size_t max_queue = 10000;             // outbound messages per connection
   std::string status_page;                   // body of GET / (text/html)
+  ConnectionLimits* limits = nullptr;        // WebSocket connections count; nullptr = no limit
 };
 
 class WsServer {

@@ -119,6 +119,45 @@ class ServeTest(unittest.TestCase):
                 addr_hex = local.split(":")[0]
                 self.assertEqual(addr_hex, "0100007F", f"listener on {local} is not 127.0.0.1")
 
+    def test_connections_per_ip_are_limited_across_listeners(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "fox.json")
+        with open(path, "w") as f:
+            json.dump({"limits": {"max_connections_per_ip": 2}}, f)
+        connect = b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01a"
+        with Fox("--config", path) as fox:
+            held = [socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=5),
+                    socket.create_connection(("127.0.0.1", fox.rawsocket_port), timeout=5)]
+            # Both are admitted once they get answers (accept order across listeners is free).
+            held[0].sendall(connect)
+            self.assertEqual(held[0].recv(4)[:1], b"\x20")
+            held[1].sendall(b"\x7f\xf1\x00\x00")
+            self.assertEqual(held[1].recv(4)[:1], b"\x7f")
+            third = socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=5)
+            third.sendall(connect)
+            try:
+                answer = third.recv(4)
+            except ConnectionResetError:  # closed with our CONNECT unread: a reset
+                answer = b""
+            self.assertEqual(answer, b"", "the third connection must be closed")
+            third.close()
+            fox.wait_log("limits.max_connections_per_ip")
+            held.pop().close()  # one slot frees up
+            deadline = time.monotonic() + 5
+            while True:  # the server notices the close asynchronously
+                s = socket.create_connection(("127.0.0.1", fox.mqtt_port), timeout=5)
+                s.sendall(connect)
+                try:
+                    got = s.recv(4)
+                except ConnectionResetError:
+                    got = b""
+                s.close()
+                if got or time.monotonic() > deadline:
+                    break
+            self.assertEqual(got[:1], b"\x20", "a CONNACK once a slot is free")
+            for h in held:
+                h.close()
+
     def test_version_names_every_library(self):
         code, out, _ = run_fox("version")
         self.assertEqual(code, 0)
