@@ -87,6 +87,7 @@ bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::s
     std::uint64_t n = value.get<std::uint64_t>();
     // handshake_timeout is given in seconds in the file, like every other duration there.
     if (key == "handshake_timeout") n *= 1000;
+    if (key == "history_max_rows") limits->history_max_rows_set = true;
     *it->second = n;
   }
   if (limits->max_message_size > 256u * 1024 * 1024) {

@@ -15,6 +15,7 @@ struct Limits {
   std::uint64_t session_queue = 10000;                  // messages queued for one session
   std::uint64_t handshake_timeout_ms = 10000;           // no HELLO/CONNECT within → close
   std::uint64_t history_max_rows = 1000000;
+  bool history_max_rows_set = false;                    // given in the config file
   std::uint64_t history_max_age_s = 0;                  // 0 = no age limit
 };
 

@@ -28,6 +28,15 @@ public:
     uv_loop_init(&loop_);
     env_ = std::make_unique<UvRouterEnv>(&loop_);
     router_ = std::make_unique<Router>(*env_);
+    if (config_.memory) {
+      // --memory: `after` replays from a ring per realm; 10 000 publications unless
+      // limits.history_max_rows says otherwise (its 1 000 000 default is for SQLite).
+      KvOptions kv;
+      kv.history_size = config_.limits.history_max_rows_set
+                            ? static_cast<std::size_t>(config_.limits.history_max_rows)
+                            : 10000;
+      router_->set_kv_options(kv);
+    }
     router_->set_allowed_realms(config_.realms);
   }
   ~Server() {
