@@ -15,6 +15,7 @@ public:
   explicit UvRouterEnv(uv_loop_t* loop);
   ~UvRouterEnv() override;
   std::uint64_t now_ms() override;
+  std::uint64_t monotonic_ms() override { return uv_now(loop_); }
   std::uint64_t random64() override;
   TimerId start_timer(std::uint64_t delay_ms, std::function<void()> fn) override;
   void cancel_timer(TimerId id) override;

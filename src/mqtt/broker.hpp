@@ -32,8 +32,10 @@ public:
   virtual ~Transport() = default;
   // Sends the bytes of one or more packets (possibly shared with other connections); false when
   // the outbound queue is full.
-  virtual bool send(std::shared_ptr<const std::string> bytes) = 0;
-  virtual void close() = 0;   // asynchronous: on_transport_closed() follows
+  // `force` queues even over the bound (a retained replay the client asked for).
+  virtual bool send(std::shared_ptr<const std::string> bytes, bool force) = 0;
+  virtual void close() = 0;   // after what is queued; asynchronous: on_transport_closed() follows
+  virtual void abort() = 0;   // now, dropping what is queued (a slow consumer)
 };
 
 struct BrokerOptions {
@@ -51,6 +53,7 @@ struct Outgoing {
   std::uint8_t qos = 0;
   bool retain = false;
   std::uint64_t seq = 0;                 // row of a persistent session's message (0 = not stored)
+  bool replay = false;                   // part of a retained replay burst (not queue-bounded)
 };
 
 class Session final : public Peer, public std::enable_shared_from_this<Session> {
@@ -158,10 +161,10 @@ public:
   void on_transport_closed();
 
   bool send_packet(const Packet& packet);
-  bool send_bytes(std::string bytes) {
-    return send_shared(std::make_shared<const std::string>(std::move(bytes)));
+  bool send_bytes(std::string bytes, bool force = false) {
+    return send_shared(std::make_shared<const std::string>(std::move(bytes)), force);
   }
-  bool send_shared(std::shared_ptr<const std::string> bytes);
+  bool send_shared(std::shared_ptr<const std::string> bytes, bool force = false);
   void close(const std::string& why);   // protocol error / takeover: the will is published
   const std::string& peer() const { return peer_; }
 

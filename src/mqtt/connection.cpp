@@ -13,7 +13,7 @@ Connection::Connection(Broker& broker, Transport& transport, std::string transpo
     : broker_(broker), transport_(transport), transport_name_(std::move(transport_name)),
       peer_(std::move(peer_address)), decoder_(broker.options().max_packet_size) {
   RouterEnv& env = broker_.router().env();
-  last_rx_ms_ = env.now_ms();
+  last_rx_ms_ = env.monotonic_ms();
   if (broker_.options().handshake_timeout_ms > 0) {
     timer_ = env.start_timer(broker_.options().handshake_timeout_ms, [this] {
       timer_ = 0;
@@ -33,7 +33,7 @@ Connection::~Connection() {
 void Connection::on_data(std::string_view bytes) {
   if (closing_ || closed_) return;
   decoder_.feed(bytes);
-  last_rx_ms_ = broker_.router().env().now_ms();
+  last_rx_ms_ = broker_.router().env().monotonic_ms();
   while (!closing_) {
     DecodeResult r = decoder_.next();
     if (std::holds_alternative<NeedMore>(r)) return;
@@ -107,13 +107,15 @@ bool Connection::send_packet(const Packet& packet) {
   return send_bytes(std::move(bytes));
 }
 
-bool Connection::send_shared(std::shared_ptr<const std::string> bytes) {
+bool Connection::send_shared(std::shared_ptr<const std::string> bytes, bool force) {
   if (closing_ || closed_) return false;
-  if (!transport_.send(std::move(bytes))) {
-    // A slow consumer: its socket queue is full. Disconnect it (its QoS>=1 messages stay in the
-    // session when it asked for a persistent one).
+  if (!transport_.send(std::move(bytes), force)) {
+    // A slow consumer: its socket queue is full. Cut it off now (a graceful close would wait for a
+    // reader that does not read); its QoS>=1 messages stay in the session when it asked for a
+    // persistent one, and its will is published when the transport reports the close.
     log::warn(kLog, peer_, ": outbound queue full (slow consumer), disconnecting");
-    close("outbound queue full");
+    closing_ = true;
+    transport_.abort();
     return false;
   }
   return true;
@@ -160,7 +162,7 @@ void Connection::start_keepalive() {
   // MQTT-3.1.2-24: no packet within 1.5 x keep-alive → disconnect. One timer per connection,
   // re-armed for the remaining time instead of on every packet.
   std::uint64_t limit = keep_alive_s_ * 1500ull;
-  std::uint64_t now = broker_.router().env().now_ms();
+  std::uint64_t now = broker_.router().env().monotonic_ms();
   std::uint64_t idle = now > last_rx_ms_ ? now - last_rx_ms_ : 0;
   std::uint64_t wait = idle >= limit ? 1 : limit - idle;
   timer_ = broker_.router().env().start_timer(wait, [this] {
@@ -171,8 +173,8 @@ void Connection::start_keepalive() {
 
 void Connection::check_keepalive() {
   if (closing_ || closed_) return;
-  std::uint64_t now = broker_.router().env().now_ms();
-  if (now - last_rx_ms_ >= keep_alive_s_ * 1500ull) {
+  std::uint64_t now = broker_.router().env().monotonic_ms();
+  if (now >= last_rx_ms_ && now - last_rx_ms_ >= keep_alive_s_ * 1500ull) {
     log::info(kLog, peer_, ": keep-alive of ", keep_alive_s_, " s expired, closing");
     close("keep-alive timeout");
     return;

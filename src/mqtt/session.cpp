@@ -148,6 +148,15 @@ std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& 
   holding_ = true;
   for (const auto& t : topics) {
     std::uint8_t qos = std::min<std::uint8_t>(t.qos, 2);
+    TopicParts levels = split_topic(t.filter, kMqttSeparator);
+    if (std::find(levels.begin(), levels.end(), "*") != levels.end()) {
+      // fox maps MQTT `+` to the router's one-level wildcard `*` (shared with WAMP), so a level
+      // that is exactly `*` cannot be told apart from `+`: refused (SUBACK 0x80).
+      log::info(kLog, client_id_, ": SUBSCRIBE ", t.filter,
+                " refused: a level that is exactly '*' is reserved");
+      codes.push_back(kSubackFailure);
+      continue;
+    }
     auto existing = subs_.find(t.filter);
     if (existing != subs_.end()) {
       // MQTT-3.8.4-3: a subscription with the same filter replaces the old one (new QoS); the
@@ -296,8 +305,15 @@ void Session::send_event(const fox::Event& event) {
     conn_->send_shared(slot);
     return;
   }
-  m.payload = std::make_shared<const std::string>(p.payload ? *p.payload
+  m.replay = event.replay;
+  // The payload bytes are shared by every QoS>=1 receiver of this Event (slot 4 of the cache), so
+  // a message queued for many offline sessions is stored once per subscription, not per session.
+  auto& payload = event.encoded.slot[4];
+  if (!payload) {
+    payload = std::make_shared<const std::string>(p.payload ? *p.payload
                                                             : payload_from_args(p.args));
+  }
+  m.payload = payload;
   deliver(std::move(m));
 }
 
@@ -352,7 +368,7 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
   std::string bytes;
   encode_publish(m.topic, m.payload ? std::string_view(*m.payload) : std::string_view(), m.qos,
                  m.retain, dup, packet_id, bytes);
-  conn_->send_bytes(std::move(bytes));
+  conn_->send_bytes(std::move(bytes), m.replay);
 }
 
 std::uint16_t Session::next_packet_id() {

@@ -29,9 +29,9 @@ std::string peer_name(uv_tcp_t* tcp) {
 }
 }  // namespace
 
-bool TcpConnection::send(Frame frame) {
+bool TcpConnection::send(Frame frame, bool force) {
   if (closing_ || closed_) return true;
-  if (pending_.size() + in_flight_.size() >= server_->options_.max_queue) return false;
+  if (!force && pending_.size() + in_flight_.size() >= server_->options_.max_queue) return false;
   pending_.push_back(std::move(frame));
   server_->mark_dirty(this);
   return true;
@@ -40,8 +40,13 @@ bool TcpConnection::send(Frame frame) {
 void TcpConnection::close() {
   if (closing_ || closed_) return;
   closing_ = true;
-  if (!writing_ && pending_.empty()) finish_close();
-  else server_->mark_dirty(this);
+  if (!writing_ && pending_.empty()) {
+    finish_close();
+    return;
+  }
+  server_->mark_dirty(this);
+  close_deadline_ = uv_now(server_->loop_) + 5000;
+  server_->closing_.push_back(this);
 }
 
 void TcpConnection::abort() {
@@ -137,7 +142,26 @@ bool TcpServer::start(std::string* error) {
   uv_check_start(&check_, on_check);
   uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
   uv_idle_init(loop_, &idle_);
+  uv_timer_init(loop_, &reaper_);
+  reaper_.data = this;
+  uv_timer_start(&reaper_, on_reap, 1000, 1000);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&reaper_));
   return true;
+}
+
+void TcpServer::on_reap(uv_timer_t* timer) {
+  auto* self = static_cast<TcpServer*>(timer->data);
+  if (self->closing_.empty()) return;
+  const std::uint64_t now = uv_now(self->loop_);
+  std::vector<TcpConnection*> due;
+  for (TcpConnection* c : self->closing_) {
+    if (!c->closed_ && now >= c->close_deadline_) due.push_back(c);
+  }
+  for (TcpConnection* c : due) {
+    log::info(self->options_.name, c->peer_, ": did not read its last messages within 5 s, "
+              "closing now");
+    c->abort();
+  }
 }
 
 void TcpServer::stop() {
@@ -146,6 +170,7 @@ void TcpServer::stop() {
   uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&reaper_), nullptr);
   std::vector<TcpConnection*> all = all_;
   for (TcpConnection* c : all) c->abort();
 }
@@ -228,6 +253,7 @@ void TcpServer::forget(TcpConnection* c) {
   if (c->admitted_ && options_.limits) options_.limits->release(address_without_port(c->peer_));
   all_.erase(std::remove(all_.begin(), all_.end(), c), all_.end());
   dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), c), dirty_.end());
+  closing_.erase(std::remove(closing_.begin(), closing_.end(), c), closing_.end());
 }
 
 }  // namespace fox::net

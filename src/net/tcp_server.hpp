@@ -6,6 +6,7 @@
 #pragma once
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,9 +32,10 @@ public:
   using Frame = std::shared_ptr<const std::string>;
   // Queues bytes (possibly shared with other connections). Returns false when the queue is over
   // its bound (the caller decides what to do: normally disconnect a slow consumer).
-  bool send(Frame frame);
+  // `force` queues even over the bound (a replay burst the client asked for).
+  bool send(Frame frame, bool force = false);
   bool send(std::string bytes) { return send(std::make_shared<const std::string>(std::move(bytes))); }
-  // Flushes what is queued, then closes.
+  // Flushes what is queued, then closes; a peer that does not read is cut off after 5 s.
   void close();
   // Closes now, dropping what is queued.
   void abort();
@@ -55,6 +57,7 @@ private:
   std::unique_ptr<TcpHandler> handler_;
   std::string peer_;
   bool admitted_ = false;  // counted in the server's ConnectionLimits
+  std::uint64_t close_deadline_ = 0;  // uv_now() after which a graceful close becomes abort()
   char read_buf_[64 * 1024];
 };
 
@@ -82,6 +85,7 @@ private:
   static void on_connection(uv_stream_t* server, int status);
   void mark_dirty(TcpConnection* c);
   static void on_check(uv_check_t* check);
+  static void on_reap(uv_timer_t* timer);
   void forget(TcpConnection* c);
 
   uv_loop_t* loop_;
@@ -90,11 +94,13 @@ private:
   uv_tcp_t listener_{};
   uv_check_t check_{};
   uv_idle_t idle_{};
+  uv_timer_t reaper_{};                  // aborts graceful closes past their deadline
   bool listening_ = false, stopped_ = false;
   int port_ = 0;
   std::size_t connections_ = 0;
   std::vector<TcpConnection*> all_;     // every open connection (for stop())
   std::vector<TcpConnection*> dirty_;   // connections with frames to flush this turn
+  std::vector<TcpConnection*> closing_; // graceful closes still flushing
 };
 
 }  // namespace fox::net

@@ -63,9 +63,9 @@ std::string uri_of(struct lws* wsi) {
 }
 }  // namespace
 
-bool WsConnection::send(Frame frame, bool binary) {
+bool WsConnection::send(Frame frame, bool binary, bool force) {
   if (closing_ || !wsi_) return true;
-  if (out_.size() >= max_queue_) return false;
+  if (!force && out_.size() >= max_queue_) return false;
   out_.push_back({std::move(frame), binary});
   if (out_.size() == 1) lws_callback_on_writable(wsi_);
   return true;
@@ -78,6 +78,14 @@ void WsConnection::close(int code, std::string reason) {
   close_reason_ = std::move(reason);
   if (close_reason_.size() > 120) close_reason_.resize(120);  // control frames are ≤125 bytes
   lws_callback_on_writable(wsi_);
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+void WsConnection::abort() {
+  if (!wsi_) return;
+  closing_ = true;
+  out_.clear();
+  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 WsServer::WsServer(uv_loop_t* loop, WsServerOptions options)

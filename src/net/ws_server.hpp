@@ -37,9 +37,13 @@ public:
   using Frame = std::shared_ptr<const std::string>;
   // Queues one WebSocket message; the bytes may be shared with other connections.
   // Returns false when the connection's outbound queue is over its bound (the caller decides).
-  bool send(Frame frame, bool binary);
-  // Sends a close frame with this status code and reason, then ends the connection.
+  // `force` queues even over the bound (a replay burst the client asked for).
+  bool send(Frame frame, bool binary, bool force = false);
+  // Sends a close frame with this status code and reason, then ends the connection; a peer that
+  // does not read is cut off after 5 s.
   void close(int code, std::string reason);
+  // Ends the connection now, dropping what is queued (a slow consumer).
+  void abort();
   const std::string& subprotocol() const { return subprotocol_; }
   const std::string& peer_address() const { return peer_; }
   std::size_t queued_messages() const { return out_.size(); }

@@ -96,26 +96,29 @@ bool Dealer::unregister(Id session, Id registration, Removal* removal) {
 }
 
 std::vector<Dealer::Removal> Dealer::remove_session(Id session) {
-  // As caller first, so that nothing is sent to the leaving session afterwards. Queued calls
-  // go first: freeing a slot below must not dispatch another call of the leaving caller.
+  // As callee first: a call of the leaving session that frees a slot below must not hand a queued
+  // call to the leaving session's own registrations.
+  std::vector<Removal> removals;
+  auto it = by_session_.find(session);
+  if (it != by_session_.end()) {
+    std::vector<Registration*> mine = std::move(it->second);
+    by_session_.erase(it);
+    removals.reserve(mine.size());
+    for (Registration* reg : mine) removals.push_back(remove_callee(*reg, session));
+  }
+
+  // Then as caller. Queued calls go first: freeing a slot below must not dispatch another call of
+  // the leaving caller.
   std::vector<PendingCall*> queued, invoked;
-  for (auto it = calls_.lower_bound(CallKey(session, 0));
-       it != calls_.end() && it->first.first == session; ++it) {
-    (it->second->invocation == 0 ? queued : invoked).push_back(it->second.get());
+  for (auto c = calls_.lower_bound(CallKey(session, 0));
+       c != calls_.end() && c->first.first == session; ++c) {
+    (c->second->invocation == 0 ? queued : invoked).push_back(c->second.get());
   }
   for (PendingCall* call : queued) finish(*call, false);
   for (PendingCall* call : invoked) {
     call->callee->peer->send_interrupt(call->invocation, "killnowait");
     finish(*call, true);
   }
-
-  std::vector<Removal> removals;
-  auto it = by_session_.find(session);
-  if (it == by_session_.end()) return removals;
-  std::vector<Registration*> mine = std::move(it->second);
-  by_session_.erase(it);
-  removals.reserve(mine.size());
-  for (Registration* reg : mine) removals.push_back(remove_callee(*reg, session));
   return removals;
 }
 

@@ -497,6 +497,7 @@ void Kv::replay(SessionEntry& session, const Subscription& sub,
     }
     if (retained) event.details["retained"] = true;
     event.retained_replay = retained;
+    event.replay = true;
     session.peer->send_event(event);
   }
 }

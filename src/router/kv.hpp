@@ -79,6 +79,8 @@ public:
   void set_options(const KvOptions& options);
   // Persistent engine: retained state and history in `storage`, wills written through.
   void attach_storage(Storage& storage, const std::string& realm);
+  // Ids up to `id` count as applied for `retained` + `after` (seeded from the store at start).
+  void seed_applied(Id id) { last_retained_id_ = std::max(last_retained_id_, id); }
   // A will left by a session of a previous process: the key becomes the will value.
   void apply_stale_will(const StoredWill& will);
   // PUBLISHED once the publication is committed; ERROR wamp.error.runtime_error when the

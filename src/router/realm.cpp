@@ -105,7 +105,12 @@ struct Realm::Impl : KvHost {
 
 Realm::Realm(Router& router, std::string name)
     : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router)) {
-  if (Storage* storage = router.storage()) impl_->kv.attach_storage(*storage, name_);
+  if (Storage* storage = router.storage()) {
+    impl_->kv.attach_storage(*storage, name_);
+    // Every event id handed out before this realm was opened (by a previous process, too) is
+    // already committed: `retained` + `after` need not wait for those.
+    impl_->kv.seed_applied(router.last_publication_id());
+  }
 }
 
 Realm::~Realm() = default;

@@ -55,11 +55,25 @@ Realm* Router::realm(const std::string& name, Error* error) {
     }
     return nullptr;
   };
-  if (!valid_realm_name(name)) return refuse();
+  if (!valid_realm_name(name) || name.size() > kMaxRealmNameLength) return refuse();
+  bool listed = false;
   if (!allowed_.empty()) {
-    bool allowed = std::any_of(allowed_.begin(), allowed_.end(),
-                               [&](const std::string& entry) { return entry == "*" || entry == name; });
-    if (!allowed) return refuse();
+    listed = std::find(allowed_.begin(), allowed_.end(), name) != allowed_.end();
+    bool wildcard = std::find(allowed_.begin(), allowed_.end(), "*") != allowed_.end();
+    if (!listed && !wildcard) return refuse();
+  }
+  auto found = realms_.find(name);
+  if (found != realms_.end()) return found->second.get();
+  // Realms created on demand by clients are bounded: each costs memory (broker, dealer, history)
+  // and they are never dropped. Realms named in the configuration are always allowed.
+  if (!listed && realms_.size() >= kMaxAutoRealms) {
+    if (error) {
+      *error = Error{};
+      error->uri = "wamp.error.no_such_realm";
+      error->args = Json::array({"too many realms (at most " + std::to_string(kMaxAutoRealms) +
+                                 " are created on demand; list more in the config)"});
+    }
+    return nullptr;
   }
   auto& slot = realms_[name];
   if (!slot) {

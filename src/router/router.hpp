@@ -73,6 +73,11 @@ struct KvOptions {
   std::uint64_t retained_wait_ms = 30000;   // `after` + `retained`: how long the replay waits
 };
 
+// Realm names are at most this long; at most kMaxAutoRealms realms are created on demand
+// (realms listed in the configuration do not count against it).
+inline constexpr std::size_t kMaxRealmNameLength = 255;
+inline constexpr std::size_t kMaxAutoRealms = 1000;
+
 class Router {
 public:
   explicit Router(RouterEnv& env);

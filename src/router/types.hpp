@@ -43,7 +43,8 @@ using PublicationPtr = std::shared_ptr<const Publication>;
 // Per-serializer cache of an encoded message shared by every receiver of one subscription.
 // Protocol sessions fill and read it (index = serializer number); the router only owns it.
 struct EncodedCache {
-  std::shared_ptr<const std::string> slot[4];
+  // 0-2: WAMP EVENT per serializer, 3: MQTT QoS 0 PUBLISH, 4: MQTT payload bytes.
+  std::shared_ptr<const std::string> slot[5];
 };
 
 // One EVENT for one subscription: the same object goes to every subscriber of that subscription,
@@ -53,6 +54,8 @@ struct Event {
   PublicationPtr publication;
   Json details = Json::object();  // WAMP EVENT.Details: topic (pattern match), publisher, retained
   bool retained_replay = false;   // delivered from retained state, not live
+  bool replay = false;            // history or retained replay to one new subscriber: a burst the
+                                  // subscriber asked for, not counted against its queue bound
   mutable EncodedCache encoded;
 };
 

@@ -10,6 +10,7 @@ namespace fox::wamp {
 namespace {
 
 constexpr const char* kLog = "wamp";
+constexpr int kMaxHashParts = 3;  // in-band `#` parts in one subscription
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -193,8 +194,11 @@ void Session::handle(Hello& m) {
   fox::Error error;
   Realm* realm = router_.realm(m.realm, &error);
   if (!realm) {
-    abort(error.uri.empty() ? "wamp.error.no_such_realm" : error.uri,
-          "no such realm: " + m.realm);
+    std::string why = "no such realm: " + m.realm;
+    if (error.args.is_array() && !error.args.empty() && error.args[0].is_string()) {
+      why = error.args[0].get<std::string>();
+    }
+    abort(error.uri.empty() ? "wamp.error.no_such_realm" : error.uri, why);
     return;
   }
   // WAMP: a router revokes a subscription with UNSUBSCRIBED(0, details) only for subscribers that
@@ -336,6 +340,17 @@ void Session::handle(Subscribe& m) {
                 ? valid_prefix(m.topic)
                 : valid_uri(topic, o.match == MatchPolicy::kExact,
                             o.match == MatchPolicy::kWildcard);
+  if (ok && o.match == MatchPolicy::kExact) {
+    // Each in-band `#` multiplies the work of matching a publication against the pattern:
+    // at most kMaxHashParts, never two in a row (`a.#.#` means `a.#`).
+    int hashes = 0;
+    for (std::size_t i = 0; i < topic.size(); ++i) {
+      if (topic[i] != "#") continue;
+      ++hashes;
+      if (i > 0 && topic[i - 1] == "#") ok = false;
+    }
+    if (hashes > kMaxHashParts) ok = false;
+  }
   if (!ok) {
     error_reply(MessageType::kSubscribe, m.request, "wamp.error.invalid_uri",
                 "invalid topic: " + m.topic);
@@ -472,14 +487,16 @@ void Session::handle(wamp::Error& m) {
 
 // ---- outbound ------------------------------------------------------------------------------
 
-void Session::send_bytes(std::shared_ptr<const std::string> bytes) {
+void Session::send_bytes(std::shared_ptr<const std::string> bytes, bool force) {
   if (closing_) return;
-  if (!transport_.send(std::move(bytes))) {
-    // A slow consumer: its queue is full. Disconnect it rather than grow without bound.
+  if (!transport_.send(std::move(bytes), force)) {
+    // A slow consumer: its queue is full. Cut it off now (a graceful close would wait for a
+    // reader that does not read); the session leaves its realm when the transport reports the
+    // close, so its registrations and calls end too.
     log::warn(kLog, info_.peer_address, ": session ", session_id_,
               " outbound queue full (slow consumer), disconnecting");
     closing_ = true;
-    transport_.close("outbound queue full");
+    transport_.abort("outbound queue full");
   }
 }
 
@@ -555,7 +572,7 @@ void Session::send_event(const fox::Event& event) {
           encode_event(serializer_, event.subscription, p.id, event.details, p.args, p.kwargs));
     }
   }
-  send_bytes(slot);
+  send_bytes(slot, event.replay);
 }
 
 void Session::send_subscription_revoked(Id subscription, const std::string& reason) {

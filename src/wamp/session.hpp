@@ -20,9 +20,13 @@ public:
   virtual ~Transport() = default;
   // Sends one encoded WAMP message (the bytes may be shared with other sessions). Returns false
   // when the connection's outbound queue is full.
-  virtual bool send(std::shared_ptr<const std::string> bytes) = 0;
-  // Ends the connection (asynchronously: the transport later calls Session::on_transport_closed).
+  // `force` queues even over the bound (a replay burst the client asked for).
+  virtual bool send(std::shared_ptr<const std::string> bytes, bool force) = 0;
+  // Ends the connection after what is queued (asynchronously: the transport later calls
+  // Session::on_transport_closed).
   virtual void close(const std::string& reason) = 0;
+  // Ends the connection now, dropping what is queued (a slow consumer).
+  virtual void abort(const std::string& reason) = 0;
 };
 
 struct SessionOptions {
@@ -83,7 +87,7 @@ private:
   void handle(wamp::Error& m);
 
   void send_message(const Message& message);
-  void send_bytes(std::shared_ptr<const std::string> bytes);
+  void send_bytes(std::shared_ptr<const std::string> bytes, bool force = false);
   void abort(const std::string& reason, const std::string& message);
   void protocol_violation(const std::string& message);
   void error_reply(MessageType request_type, Id request, const std::string& uri,

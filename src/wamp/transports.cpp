@@ -1,5 +1,6 @@
 #include "wamp/transports.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "core/log.hpp"
@@ -17,10 +18,11 @@ public:
 
   void on_message(std::string_view data, bool) override { session_.on_message(data); }
   void on_close() override { session_.on_transport_closed(); }
-  bool send(std::shared_ptr<const std::string> bytes) override {
-    return conn_.send(std::move(bytes), binary_);
+  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
+    return conn_.send(std::move(bytes), binary_, force);
   }
   void close(const std::string& reason) override { conn_.close(1000, reason); }
+  void abort(const std::string&) override { conn_.abort(); }
 
 private:
   static SessionInfo info(net::WsConnection& conn, Serializer serializer) {
@@ -74,7 +76,8 @@ public:
         conn_.close();
         return;
       }
-      client_max_ = h.client_max;
+      // The 24-bit length field holds at most 2^24 - 1, whatever the client announced.
+      client_max_ = std::min<std::uint32_t>(h.client_max, 0xFFFFFF);
       if (timer_) {
         router_.env().cancel_timer(timer_);
         timer_ = 0;
@@ -120,7 +123,7 @@ public:
     if (session_) session_->on_transport_closed();
   }
 
-  bool send(std::shared_ptr<const std::string> bytes) override {
+  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
     if (bytes->size() > client_max_) {
       log::warn("rawsocket", conn_.peer_address(), ": a message of ", bytes->size(),
                 " bytes is over the client's maximum of ", client_max_, ", closing");
@@ -129,13 +132,15 @@ public:
     }
     // Header and payload go out as two buffers of the same coalesced write: the payload bytes
     // stay shared with the other receivers.
-    if (!conn_.send(rawsocket::frame_header(rawsocket::FrameType::kMessage,
-                                            static_cast<std::uint32_t>(bytes->size())))) {
+    if (!conn_.send(std::make_shared<const std::string>(rawsocket::frame_header(
+                        rawsocket::FrameType::kMessage, static_cast<std::uint32_t>(bytes->size()))),
+                    force)) {
       return false;
     }
-    return conn_.send(std::move(bytes));
+    return conn_.send(std::move(bytes), force);
   }
   void close(const std::string&) override { conn_.close(); }
+  void abort(const std::string&) override { conn_.abort(); }
 
 private:
   Router& router_;

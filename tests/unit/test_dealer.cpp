@@ -528,3 +528,25 @@ TEST_CASE("unregistering removes the procedure and an unknown one is no_such_reg
   f.call(sc, "p");
   CHECK(caller.errors.back().error.uri == "wamp.error.no_such_procedure");
 }
+
+TEST_CASE("a leaving callee that is also a caller is not handed a queued call") {
+  Fixture f;
+  FakePeer leaver, stayer, x, y;
+  Id sl = f.join(leaver), ss = f.join(stayer), sx = f.join(x), sy = f.join(y);
+  RegisterOptions o;
+  o.invoke = InvokePolicy::kFirst;
+  o.concurrency = 1;
+  f.register_procedure(sl, leaver, "p", o);
+  f.register_procedure(ss, stayer, "p", o);
+  f.call(sl, "p");  // runs on the leaver itself (first)
+  f.call(sx, "p");  // runs on the stayer
+  f.call(sy, "p");  // queued: both callees are busy
+  REQUIRE(leaver.invocations.size() == 1);
+  REQUIRE(stayer.invocations.size() == 1);
+  f.realm->leave(sl);
+  CHECK(leaver.invocations.size() == 1);    // nothing new for the session that left
+  CHECK(y.errors.empty());                  // Y still waits for the stayer
+  f.realm->yield(ss, stayer.invocations[0].request, Result{});
+  REQUIRE(stayer.invocations.size() == 2);  // Y's call reaches the stayer
+  CHECK(x.results.size() == 1);
+}

@@ -246,3 +246,18 @@ TEST_CASE("session ids are random in range and never collide") {
   realm->leave(ib);
   CHECK(realm->session_count() == 2);
 }
+
+TEST_CASE("realms created on demand are bounded but configured realms are always allowed") {
+  FakeEnv env;
+  Router router(env);
+  router.set_allowed_realms({"*", "configured"});
+  for (std::size_t i = 0; i < kMaxAutoRealms; ++i) {
+    REQUIRE(router.realm("r" + std::to_string(i), nullptr) != nullptr);
+  }
+  Error error;
+  CHECK(router.realm("one.too.many", &error) == nullptr);
+  CHECK(error.uri == "wamp.error.no_such_realm");
+  CHECK(router.realm("r7", nullptr) != nullptr);          // existing realms stay reachable
+  CHECK(router.realm("configured", nullptr) != nullptr);  // listed in the config
+  CHECK(router.realm(std::string(kMaxRealmNameLength + 1, 'a'), nullptr) == nullptr);
+}

@@ -19,7 +19,7 @@ public:
     decoder_.set_protocol_level(kProtocolLevel311);
     conn = broker.accept(*this, "mqtt", "test");
   }
-  bool send(std::shared_ptr<const std::string> bytes) override {
+  bool send(std::shared_ptr<const std::string> bytes, bool) override {
     if (closed) return false;
     decoder_.feed(*bytes);
     for (;;) {
@@ -33,6 +33,7 @@ public:
     }
   }
   void close() override { closed = true; }
+  void abort() override { closed = true; }
   void put(const Packet& p) { conn->on_data(encode(p)); }
   template <typename T> std::vector<T> all() const {
     std::vector<T> out;

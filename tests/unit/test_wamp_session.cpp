@@ -14,13 +14,14 @@ namespace {
 
 class FakeTransport : public Transport {
 public:
-  bool send(std::shared_ptr<const std::string> bytes) override {
+  bool send(std::shared_ptr<const std::string> bytes, bool) override {
     auto decoded = decode(Serializer::kJson, *bytes);
     REQUIRE(decoded.ok());
     sent.push_back(decoded.message());
     return true;
   }
   void close(const std::string& reason) override { closed = reason; }
+  void abort(const std::string& reason) override { closed = reason; }
   template <typename T> const T* last() const {
     return sent.empty() ? nullptr : std::get_if<T>(&sent.back());
   }
