@@ -64,7 +64,7 @@ public:
     log::info("serve", "fox ready");
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (store_) store_->close();   // the last commit
-    clean_exit_ = true;
+    clean_exit_ = !forced_stop_;
     log::info("serve", "stopped");
     return 0;
   }
@@ -215,6 +215,7 @@ private:
     stop_timer_.data = this;
     uv_timer_start(&stop_timer_, [](uv_timer_t* t) {
       log::warn("serve", "stop took over 1.5 s; exiting anyway");
+      static_cast<Server*>(t->data)->forced_stop_ = true;
       uv_stop(t->loop);
     }, 1500, 0);
     uv_unref(reinterpret_cast<uv_handle_t*>(&stop_timer_));
@@ -231,6 +232,7 @@ private:
   bool hooks_ = false;
   bool stopping_ = false;
   bool clean_exit_ = false;
+  bool forced_stop_ = false;  // the safety timer ended the loop with handles still closing
   std::unique_ptr<UvRouterEnv> env_;
   std::unique_ptr<store::SqliteStore> store_;   // null with --memory
   std::unique_ptr<Router> router_;

@@ -224,7 +224,7 @@ void Session::on_puback(std::uint16_t id) {
 void Session::on_pubrec(std::uint16_t id) {
   auto it = std::find_if(inflight_.begin(), inflight_.end(),
                          [&](const Inflight& f) { return f.packet_id == id; });
-  if (it == inflight_.end()) return;
+  if (it == inflight_.end() || it->stage == Stage::kWaitAck) return;  // a PUBREC for QoS 1: ignored
   if (it->stage == Stage::kWaitRec) {
     it->stage = Stage::kWaitComp;
     it->msg.payload.reset();  // the message itself is delivered; only the id stays reserved
