@@ -68,11 +68,7 @@ struct Audience {
 namespace {
 
 void clear_options(Subscription& sub, Id session) {
-  auto& options = sub.subscriber_options;
-  if (options.empty()) return;
-  options.erase(std::remove_if(options.begin(), options.end(),
-                               [session](const SubscriberOptions& o) { return o.session == session; }),
-                options.end());
+  if (!sub.subscriber_options.empty()) sub.subscriber_options.erase(session);
 }
 
 }  // namespace
@@ -219,8 +215,8 @@ void Broker::set_subscriber_options(Id subscription, SubscriberOptions options) 
   auto it = by_id_.find(subscription);
   if (it == by_id_.end()) return;
   Subscription& sub = *it->second;
-  clear_options(sub, options.session);
-  sub.subscriber_options.push_back(std::move(options));
+  const Id session = options.session;
+  sub.subscriber_options[session] = std::move(options);
 }
 
 void Broker::clear_subscriber_options(Id subscription, Id session) {
@@ -229,10 +225,8 @@ void Broker::clear_subscriber_options(Id subscription, Id session) {
 }
 
 const SubscriberOptions* Broker::subscriber_options(const Subscription& sub, Id session) {
-  for (const auto& o : sub.subscriber_options) {
-    if (o.session == session) return &o;
-  }
-  return nullptr;
+  auto it = sub.subscriber_options.find(session);
+  return it == sub.subscriber_options.end() ? nullptr : &it->second;
 }
 
 const Subscription* Broker::find(Id subscription) const {

@@ -33,7 +33,9 @@ struct Subscription : TrieEntry {
   bool pattern = false;            // matches other topics than its own: EVENT gets details.topic
   std::uint64_t created_ms = 0;
   std::vector<SessionEntry*> subscribers;  // in subscription order
-  std::vector<SubscriberOptions> subscriber_options;  // empty on the fast path
+  // By subscriber session; empty on the fast path (a map: thousands of filtered subscribers of
+  // one topic must not make each publication quadratic).
+  std::unordered_map<Id, SubscriberOptions> subscriber_options;
 };
 
 class Broker {
