@@ -2,6 +2,7 @@
 // WebSocket, RawSocket, MQTT), so the bounds hold for the whole process.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -9,7 +10,7 @@ namespace fox::net {
 
 class ConnectionLimits {
 public:
-  ConnectionLimits(std::size_t max_total, std::size_t max_per_ip)
+  ConnectionLimits(std::uint64_t max_total, std::uint64_t max_per_ip)
       : max_total_(max_total), max_per_ip_(max_per_ip) {}
   // Counts a new connection from `ip`; false (and `why`) when a limit is reached, in which case
   // nothing was counted. Every admitted connection is released exactly once.
@@ -18,7 +19,7 @@ public:
   std::size_t total() const { return total_; }
 
 private:
-  std::size_t max_total_, max_per_ip_;
+  std::uint64_t max_total_, max_per_ip_;
   std::size_t total_ = 0;
   std::unordered_map<std::string, std::size_t> per_ip_;
 };
