@@ -270,6 +270,20 @@ void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure,
     caller.peer->send_error(RequestType::kCall, request, error);
     return;
   }
+  // Bounded: at most kMaxPendingCallsPerSession calls of one session wait or run at a time.
+  std::size_t pending = 0;
+  for (auto it = calls_.lower_bound(CallKey(caller.id, 0));
+       it != calls_.end() && it->first.first == caller.id && pending < kMaxPendingCallsPerSession;
+       ++it) {
+    ++pending;
+  }
+  if (pending >= kMaxPendingCallsPerSession) {
+    Error error = make_error("wamp.error.invalid_argument");
+    error.args = Json::array({"too many pending calls (at most " +
+                              std::to_string(kMaxPendingCallsPerSession) + " per session)"});
+    caller.peer->send_error(RequestType::kCall, request, error);
+    return;
+  }
   std::string uri = join_topic(procedure);
   Registration* reg = lookup(procedure, uri);
   if (!reg) {

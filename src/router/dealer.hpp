@@ -96,6 +96,7 @@ public:
   std::vector<const Registration*> all() const;
   std::size_t size() const { return by_id_.size(); }
   std::size_t pending_calls() const { return calls_.size(); }
+  static constexpr std::size_t kMaxPendingCallsPerSession = 1000;
 
 private:
   using Key = std::pair<std::string, MatchPolicy>;

@@ -192,6 +192,21 @@ void Kv::submit(Pending pending) {
     return;
   }
   if (pending.kv.watch) {
+    // Bounded: a session may keep at most kMaxWaitersPerSession publications waiting.
+    std::size_t& mine = waiting_[pending.session];
+    if (mine >= kMaxWaitersPerSession) {
+      if (pending.options.acknowledge) {
+        if (SessionEntry* entry = host_.find_session(pending.session)) {
+          entry->peer->send_error(
+              RequestType::kPublish, pending.request,
+              make_error(kInvalidArgument, "too many waiting publications (at most " +
+                                               std::to_string(kMaxWaitersPerSession) +
+                                               " per session)"));
+        }
+      }
+      return;
+    }
+    ++mine;
     std::string key = pending.pub.uri;
     waiters_[key].push_back(std::move(pending));
     return;
@@ -303,6 +318,9 @@ void Kv::settle() {
       Pending pending = std::move(*waiter);
       queue.erase(waiter);
       if (queue.empty()) waiters_.erase(it);
+      if (auto w = waiting_.find(pending.session); w != waiting_.end() && --w->second == 0) {
+        waiting_.erase(w);
+      }
       dirty_.push_front(key);
       apply(std::move(pending));
       break;
@@ -316,6 +334,7 @@ void Kv::settle() {
 
 void Kv::leave(Id session, const SessionInfo& /*info*/) {
   // 1. The session's own waiters never apply.
+  waiting_.erase(session);
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     auto& queue = it->second;
     queue.erase(std::remove_if(queue.begin(), queue.end(),
@@ -445,7 +464,12 @@ bool Kv::handle_call(SessionEntry& caller, Id request, const std::string& uri, c
   testament.options.exclude_me = exclude_me;
   testament.options.raw = std::move(options);
   testament.scope = scope;
-  testaments_[caller.id].push_back(std::move(testament));
+  auto& mine = testaments_[caller.id];
+  if (mine.size() >= kMaxTestamentsPerSession) {
+    return fail(kInvalidArgument, "too many testaments (at most " +
+                                      std::to_string(kMaxTestamentsPerSession) + " per session)");
+  }
+  mine.push_back(std::move(testament));
   caller.peer->send_result(request, Result{});
   return true;
 }

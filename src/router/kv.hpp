@@ -161,6 +161,9 @@ private:
   Id last_retained_id_ = 0;  // highest id of an applied retained publication
 
   std::unordered_map<std::string, std::deque<Pending>> waiters_;  // key → FIFO (watch)
+  std::unordered_map<Id, std::size_t> waiting_;                   // session → waiters it has
+  static constexpr std::size_t kMaxWaitersPerSession = 1000;
+  static constexpr std::size_t kMaxTestamentsPerSession = 100;
   std::deque<std::string> dirty_;   // keys changed since the last settle()
   bool settling_ = false;
 

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "router/dealer.hpp"
 #include "router_fakes.hpp"
 
 using namespace fox;
@@ -549,4 +550,18 @@ TEST_CASE("a leaving callee that is also a caller is not handed a queued call") 
   f.realm->yield(ss, stayer.invocations[0].request, Result{});
   REQUIRE(stayer.invocations.size() == 2);  // Y's call reaches the stayer
   CHECK(x.results.size() == 1);
+}
+
+TEST_CASE("one session can have at most a bounded number of pending calls") {
+  Fixture f;
+  FakePeer caller, callee;
+  Id sc = f.join(caller), se = f.join(callee);
+  RegisterOptions o;
+  o.concurrency = 1;
+  f.register_procedure(se, callee, "busy", o);
+  for (std::size_t i = 0; i < Dealer::kMaxPendingCallsPerSession; ++i) f.call(sc, "busy");
+  CHECK(caller.errors.empty());
+  f.call(sc, "busy");
+  REQUIRE(caller.errors.size() == 1);
+  CHECK(caller.errors[0].error.uri == "wamp.error.invalid_argument");
 }

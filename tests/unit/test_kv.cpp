@@ -622,3 +622,21 @@ TEST_CASE("add_testament checks its arguments") {
   CHECK(a.errors[1].error.uri == "wamp.error.invalid_uri");
   CHECK(a.errors[2].error.uri == "wamp.error.invalid_argument");
 }
+
+TEST_CASE("one session can keep at most a bounded number of publications waiting") {
+  Fixture f;
+  FakePeer holder, waiter;
+  Id h = f.join(holder), w = f.join(waiter);
+  f.publish(h, "lock", Json::array({"held"}), nullptr, opts(kRetain));
+  const Json wait = Json{{"retain", true}, {"when", nullptr}, {"watch", true}};
+  for (int i = 0; i < 1000; ++i) f.publish(w, "lock", Json::array({i}), nullptr, opts(wait, true));
+  CHECK(waiter.errors.empty());
+  f.publish(w, "lock", Json::array({"one more"}), nullptr, opts(wait, true));
+  REQUIRE(waiter.errors.size() == 1);
+  CHECK(waiter.errors[0].error.uri == "wamp.error.invalid_argument");
+  f.realm->leave(w);  // its waiters go; a new session may wait again
+  FakePeer again;
+  Id a = f.join(again);
+  f.publish(a, "lock", Json::array({"x"}), nullptr, opts(wait, true));
+  CHECK(again.errors.empty());
+}
