@@ -1,5 +1,6 @@
 // A realm: its sessions, broker and dealer, and the WAMP meta events about them.
 // Commands arrive from protocol sessions; answers leave through each session's Peer.
+#include <algorithm>
 #include <string>
 
 #include "core/topic.hpp"
@@ -16,6 +17,7 @@ namespace fox {
 namespace {
 
 constexpr const char* kInvalidUri = "wamp.error.invalid_uri";
+constexpr const char* kInvalidArgument = "wamp.error.invalid_argument";
 
 Error make_error(const char* uri, const std::string& message = {}) {
   Error error;
@@ -167,6 +169,19 @@ void Realm::subscribe(Id session, Id request, const TopicParts& topic,
   if (!parse_kv_subscribe(options.raw, &kv, &error)) {
     entry->peer->send_error(RequestType::kSubscribe, request, error);
     return;
+  }
+  if (kv.snapshot) {
+    // One subscription id per (topic, match): a snapshot would end the session's live
+    // subscription of the same topic. Refused instead of silently ending it.
+    const Subscription* existing = impl_->broker.find(join_topic(topic), options.match);
+    if (existing && std::find(existing->subscribers.begin(), existing->subscribers.end(), entry) !=
+                        existing->subscribers.end()) {
+      entry->peer->send_error(
+          RequestType::kSubscribe, request,
+          make_error(kInvalidArgument,
+                     "snapshot of a topic this session already subscribes to: unsubscribe first"));
+      return;
+    }
   }
   auto outcome = impl_->broker.subscribe(*entry, topic, options.match);
   if (kv.has_filter || kv.snapshot) {

@@ -640,3 +640,16 @@ TEST_CASE("one session can keep at most a bounded number of publications waiting
   f.publish(a, "lock", Json::array({"x"}), nullptr, opts(wait, true));
   CHECK(again.errors.empty());
 }
+
+TEST_CASE("a snapshot of a topic the session already subscribes to is refused and the live subscription stays") {
+  Fixture f;
+  FakePeer pub, sub;
+  Id p = f.join(pub), s = f.join(sub);
+  subscribe_with(f, s, sub, "live.t", Json::object());
+  subscribe_with(f, s, sub, "live.t", Json{{"retained", true}, {"snapshot", true}});
+  REQUIRE(sub.errors.size() == 1);
+  CHECK(sub.errors[0].error.uri == "wamp.error.invalid_argument");
+  CHECK(sub.revoked.empty());
+  f.publish(p, "live.t", Json::array({1}));
+  CHECK(sub.events.size() == 1);
+}
