@@ -15,6 +15,43 @@ set(FOX_DEPS_PREFIX "${CMAKE_BINARY_DIR}/deps")
 set(FOX_DEPS_INSTALL "${FOX_DEPS_PREFIX}/install")
 file(MAKE_DIRECTORY "${FOX_DEPS_INSTALL}/include")
 
+# fox's patches on a tree (third_party/patches/<dep>-*.patch) are applied by fetch-deps.sh, which
+# leaves .fox-patch-<name> holding the patch's SHA-256 in the tree. A tree whose markers do not
+# match the patches is refused (it would build without them); the patch set goes into a stamp
+# file that the library's configure step depends on, so a changed patch set rebuilds the library
+# (its inner build then recompiles the patched files). Patches and markers re-run this configure.
+function(fox_dep_patch_stamp dep out_var)
+  file(GLOB patches CONFIGURE_DEPENDS "${FOX_TP}/patches/${dep}-*.patch")
+  set(state "")
+  foreach(patch ${patches})
+    get_filename_component(name "${patch}" NAME_WLE)
+    set(marker "${FOX_TP}/${dep}/.fox-patch-${name}")
+    file(SHA256 "${patch}" sum)
+    set(applied "")
+    if(EXISTS "${marker}")
+      file(STRINGS "${marker}" applied LIMIT_COUNT 1)
+    endif()
+    if(NOT applied STREQUAL sum)
+      message(FATAL_ERROR "third_party/${dep} lacks patches/${name}.patch (or has an older "
+                          "version): run `make deps` (third_party/fetch-deps.sh) first")
+    endif()
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${patch}" "${marker}")
+    string(APPEND state "${sum} ${name}\n")
+  endforeach()
+  file(GLOB markers "${FOX_TP}/${dep}/.fox-patch-*")
+  foreach(marker ${markers})
+    get_filename_component(mname "${marker}" NAME)
+    string(REGEX REPLACE "^\\.fox-patch-" "" mname "${mname}")
+    if(NOT EXISTS "${FOX_TP}/patches/${mname}.patch")
+      message(FATAL_ERROR "third_party/${dep} carries patches/${mname}.patch, which is gone: run "
+                          "`make deps` (third_party/fetch-deps.sh) to fetch it afresh")
+    endif()
+  endforeach()
+  set(stamp "${FOX_DEPS_PREFIX}/${dep}.patches")
+  file(CONFIGURE OUTPUT "${stamp}" CONTENT "${state}")  # rewritten only when it changes
+  set(${out_var} "${stamp}" PARENT_SCOPE)
+endfunction()
+
 # Arguments every sub-build gets: same compilers, same toolchain, size-optimised release.
 set(fox_dep_cmake_args
   -DCMAKE_BUILD_TYPE=MinSizeRel
@@ -103,6 +140,16 @@ target_compile_definitions(fox_sqlite3 PUBLIC
   SQLITE_THREADSAFE=0 SQLITE_OMIT_LOAD_EXTENSION SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0
   SQLITE_OMIT_DEPRECATED SQLITE_OMIT_SHARED_CACHE SQLITE_DEFAULT_WAL_SYNCHRONOUS=1
   SQLITE_LIKE_DOESNT_MATCH_BLOBS SQLITE_OMIT_PROGRESS_CALLBACK)
+
+# A changed patch set of a tree reconfigures, and so rebuilds, the library built from it.
+foreach(pair libwebsockets:dep_lws libuv:dep_libuv mbedtls:dep_mbedtls
+             sqlite:dep_sqlite_amalgamation)
+  string(REPLACE ":" ";" pair "${pair}")
+  list(GET pair 0 tree)
+  list(GET pair 1 step_target)
+  fox_dep_patch_stamp(${tree} stamp)
+  ExternalProject_Add_StepDependencies(${step_target} configure ${stamp})
+endforeach()
 
 add_library(fox_deps INTERFACE)
 add_dependencies(fox_deps dep_lws dep_libuv dep_mbedtls)

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -17,7 +18,7 @@ const char kCommonHelp[] =
     "common flags:\n"
     "  --url URL       WAMP router WebSocket URL (default ws://127.0.0.1:9000/wamp; plain ws://\n"
     "                  only, wss:// is not supported)\n"
-    "  --realm REALM   WAMP realm (default realm1)\n"
+    "  --realm REALM   realm (default realm1; with --mqtt: the broker's default realm)\n"
     "  -h, --help      this help\n"
     "exit codes: 0 ok, 1 runtime failure (error URI and message on stderr), 2 bad usage\n";
 
@@ -107,6 +108,22 @@ bool parse_host_port(const std::string& text, std::string* host, int* port, std:
   return true;
 }
 
+bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error) {
+  if (text.empty()) {
+    *error = "expected HOST or HOST:PORT, got ''";
+    return false;
+  }
+  // No port given: "host", "[v6]", or a bare "v6::addr" (two colons or more cannot be HOST:PORT).
+  bool bracketed = text.front() == '[' && text.back() == ']' && text.size() > 2;
+  auto colons = std::count(text.begin(), text.end(), ':');
+  if (bracketed || (text.front() != '[' && colons != 1)) {
+    *host = bracketed ? text.substr(1, text.size() - 2) : text;
+    *port = kDefaultMqttPort;
+    return true;
+  }
+  return parse_host_port(text, host, port, error);
+}
+
 bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error) {
   out->text = text;
   if (text.rfind("wss://", 0) == 0) {
@@ -162,6 +179,15 @@ bool parse_count(const std::string& text, long long min, long long max, long lon
   }
   if (n < min || n > max) return false;
   *out = n;
+  return true;
+}
+
+bool parse_seconds(const std::string& text, std::uint64_t* ms) {
+  if (text.empty() || text.size() > 12) return false;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (!end || *end != '\0' || !(v >= 0) || v > 86400.0 * 365) return false;
+  *ms = static_cast<std::uint64_t>(v * 1000.0 + 0.5);
   return true;
 }
 

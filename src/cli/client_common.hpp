@@ -18,6 +18,7 @@ namespace fox::cli {
 
 inline constexpr const char* kDefaultUrl = "ws://127.0.0.1:9000/wamp";
 inline constexpr const char* kDefaultRealm = "realm1";
+inline constexpr int kDefaultMqttPort = 1883;
 
 // The flags every client tool takes (the help text fragment is kCommonHelp).
 extern const char kCommonHelp[];
@@ -35,7 +36,7 @@ struct ParsedArgs {
   // Common flags (always accepted).
   std::string url = kDefaultUrl;
   std::string realm = kDefaultRealm;
-  std::string mqtt;  // HOST:PORT, empty = WAMP
+  std::string mqtt;  // HOST[:PORT], empty = WAMP
 
   bool has(const std::string& flag) const { return present.count(flag) != 0; }
   std::string value(const std::string& flag) const {
@@ -60,6 +61,9 @@ bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error);
 
 // HOST:PORT (HOST may be [v6]).
 bool parse_host_port(const std::string& text, std::string* host, int* port, std::string* error);
+// The --mqtt value: HOST:PORT, or HOST alone for port 1883 (HOST may be [v6], or a bare IPv6
+// address, which then has no port).
+bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error);
 
 // A positional argument: JSON if it parses, else the text as a JSON string (so `fox pub t hello`
 // publishes ["hello"]).
@@ -67,6 +71,8 @@ Json parse_json_arg(const std::string& text);
 // A flag value that must be JSON.
 bool parse_json_strict(const std::string& text, Json* out);
 bool parse_count(const std::string& text, long long min, long long max, long long* out);
+// A number of seconds, fractions allowed, 0..one year → milliseconds.
+bool parse_seconds(const std::string& text, std::uint64_t* ms);
 
 // JSON text for output: binary values become WAMP's "\u0000"+base64 strings, invalid UTF-8 is
 // replaced; never throws.

@@ -45,14 +45,38 @@ int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, con
   std::string host;
   int port = 0;
   std::string error;
-  if (!parse_host_port(args.mqtt, &host, &port, &error)) return usage_error(cmd, "--mqtt: " + error);
-  loop.on_shutdown([&client] { client.shutdown(); });
+  if (!parse_mqtt_address(args.mqtt, &host, &port, &error)) {
+    return usage_error(cmd, "--mqtt: " + error);
+  }
   std::string client_id = "fox-" + cmd + "-" + std::to_string(getpid());
-  client.connect(host, port, client_id, 60, std::move(on_connected),
+  MqttLogin login;
+  if (args.has("--user")) {
+    if (args.value("--user").empty()) return usage_error(cmd, "--user must not be empty");
+    login.username = args.value("--user");
+  }
+  // The broker takes the realm from the user name, so --realm has to travel in it; without
+  // --user the client id stands in for the name (it is what the broker would use as authid).
+  if (args.has("--realm")) {
+    login.username = (login.username ? *login.username : client_id) + "@" + args.realm;
+  }
+  if (args.has("--password")) {
+    // MQTT-3.1.2-22: no password without a user name; --realm alone is not a user.
+    if (!args.has("--user")) return usage_error(cmd, "--password needs --user");
+    login.password = args.value("--password");
+  }
+  loop.on_shutdown([&client] { client.shutdown(); });
+  client.connect(host, port, client_id, 60, login, std::move(on_connected),
                  [&loop, cmd](const std::string& why) {
                    std::fprintf(stderr, "fox %s: %s\n", cmd.c_str(), why.c_str());
                    loop.finish(1);
                  });
+  return 0;
+}
+
+int refuse_mqtt_only_flags(const ParsedArgs& args, const std::string& cmd) {
+  for (const char* f : {"--qos", "--user", "--password"}) {
+    if (args.has(f)) return usage_error(cmd, std::string(f) + " needs --mqtt");
+  }
   return 0;
 }
 

@@ -21,9 +21,15 @@ int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, con
 // GOODBYE, then finish(code).
 void leave_and_finish(ClientLoop& loop, WampClient& client, int code);
 
-// Connects `client` to args.mqtt (HOST:PORT) with a fresh client id; same contract as start_wamp.
+// Connects `client` to args.mqtt (HOST[:PORT], default port 1883) with a fresh client id
+// "fox-CMD-PID"; same contract as start_wamp. The user name carries the realm (the broker's
+// rule USER@REALM): --user U --realm R → "U@R"; --user U → "U"; --realm R → "CLIENT_ID@R";
+// neither → no user name (the broker's default realm). --password needs --user. Bad flags → 2.
 int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,
                std::function<void()> on_connected);
+
+// Without --mqtt: --qos, --user and --password are usage errors (returns 2, else 0).
+int refuse_mqtt_only_flags(const ParsedArgs& args, const std::string& cmd);
 
 // Prints a WAMP error to stderr as "fox CMD: URI: message".
 void print_wamp_error(const std::string& cmd, const WampError& error);

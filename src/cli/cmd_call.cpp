@@ -1,25 +1,34 @@
 // `fox call PROC [ARG...]`: one call; prints the result as {"args":...,"kwargs":...}.
 #include <cstdio>
+#include <functional>
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
 
 namespace fox::cli {
 namespace {
+// Between attempts of --wait: short enough that the call follows a fresh registration at once,
+// long enough not to flood the router with CALLs.
+constexpr std::uint64_t kRetryMs = 100;
+
 const char kHelp[] =
-    "usage: fox call PROCEDURE [ARG...] [--kw JSON] [--timeout MS] [--url URL] [--realm REALM]\n"
+    "usage: fox call PROCEDURE [ARG...] [--kw JSON] [--timeout MS] [--wait SECONDS]\n"
+    "                [--url URL] [--realm REALM]\n"
     "\n"
     "Calls PROCEDURE once and prints the result as one JSON line {\"args\":[...],\"kwargs\":{...}}.\n"
     "Each ARG is parsed as JSON (text that is not JSON is sent as a string). An ERROR prints\n"
     "\"fox call: URI: message\" to stderr and exits 1.\n"
     "  --kw JSON      keyword arguments (a JSON object)\n"
-    "  --timeout MS   ask the router to cancel the call after MS milliseconds\n";
+    "  --timeout MS   ask the router to cancel the call after MS milliseconds\n"
+    "  --wait SECONDS while the answer is wamp.error.no_such_procedure, call again every 0.1 s\n"
+    "                 for up to SECONDS (fractions allowed), for a callee that is still starting\n"
+    "                 (default: no retry)\n";
 }  // namespace
 
 int call_main(const std::vector<std::string>& argv) {
   ParsedArgs a;
   std::string error;
-  if (!parse_flags(argv, {{"--kw", true}, {"--timeout", true}}, &a, &error)) {
+  if (!parse_flags(argv, {{"--kw", true}, {"--timeout", true}, {"--wait", true}}, &a, &error)) {
     return usage_error("call", error);
   }
   if (a.help) {
@@ -44,14 +53,25 @@ int call_main(const std::vector<std::string>& argv) {
     }
     options["timeout"] = ms;
   }
+  std::uint64_t wait_ms = 0;
+  if (a.has("--wait") && !parse_seconds(a.value("--wait"), &wait_ms)) {
+    return usage_error("call", "--wait must be a number of seconds");
+  }
   Json call_args = args.empty() && kwargs.is_null() ? Json(nullptr) : args;
 
   ClientLoop loop;
   WampClient client(loop.loop(), loop.timers());
-  loop.on_signal([&](int) { leave_and_finish(loop, client, 1); });
-  int rc = start_wamp(loop, client, a, "call", [&] {
+  bool stopping = false;  // no new attempt once a signal asked us to leave
+  std::uint64_t deadline = 0;
+  std::function<void()> attempt = [&] {
+    if (stopping) return;
     client.call(procedure, call_args, kwargs, options,
                 [&](const wamp::Result* result, const WampError* e) {
+                  if (e && e->uri == "wamp.error.no_such_procedure" && !stopping &&
+                      loop.timers().monotonic_ms() + kRetryMs <= deadline) {
+                    loop.timers().start_timer(kRetryMs, [&] { attempt(); });
+                    return;
+                  }
                   if (e) {
                     print_wamp_error("call", *e);
                     leave_and_finish(loop, client, 1);
@@ -64,6 +84,14 @@ int call_main(const std::vector<std::string>& argv) {
                       dump_json(result->kwargs.is_null() ? Json::object() : result->kwargs) + "}");
                   leave_and_finish(loop, client, 0);
                 });
+  };
+  loop.on_signal([&](int) {
+    stopping = true;
+    leave_and_finish(loop, client, 1);
+  });
+  int rc = start_wamp(loop, client, a, "call", [&] {
+    deadline = loop.timers().monotonic_ms() + wait_ms;
+    attempt();
   });
   if (rc != 0) return rc;
   return loop.run();

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
@@ -73,15 +72,6 @@ private:
   std::uint64_t hold_ms_;
   bool repeat_;
 };
-
-bool parse_seconds(const std::string& text, std::uint64_t* ms) {
-  if (text.empty() || text.size() > 12) return false;
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (!end || *end != '\0' || !(v >= 0) || v > 86400.0 * 365) return false;
-  *ms = static_cast<std::uint64_t>(v * 1000.0 + 0.5);
-  return true;
-}
 }  // namespace
 
 int lock_main(const std::vector<std::string>& argv) {

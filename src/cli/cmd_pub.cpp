@@ -10,7 +10,8 @@ namespace {
 const char kHelp[] =
     "usage: fox pub TOPIC [ARG...] [--kw JSON] [--retain] [--merge] [--ack]\n"
     "               [--when JSON] [--watch] [--will JSON] [--url URL] [--realm REALM]\n"
-    "       fox pub TOPIC [ARG] --mqtt HOST:PORT [--qos 0|1] [--retain]\n"
+    "       fox pub TOPIC [ARG] --mqtt HOST[:PORT] [--qos 0|1|2] [--retain] [--realm REALM]\n"
+    "               [--user NAME] [--password SECRET]\n"
     "\n"
     "Publishes one event and leaves. Each ARG is parsed as JSON; text that is not JSON is sent as\n"
     "a string (so `fox pub t hello` publishes [\"hello\"]).\n"
@@ -21,17 +22,22 @@ const char kHelp[] =
     "  --when JSON    accept only if the current value matches (null = key absent); implies --ack\n"
     "  --watch        with --when: wait until the condition holds; implies --ack\n"
     "  --will JSON    value the key takes when this session leaves (null = delete)\n"
-    "  --mqtt HOST:PORT  publish over MQTT instead (payload = JSON of the one ARG, or of the ARG\n"
-    "                 list when there are several, empty when none)\n"
-    "  --qos 0|1      MQTT QoS (default 0; --ack means 1); QoS 1 waits for PUBACK\n";
+    "  --mqtt HOST[:PORT]  publish over MQTT 3.1.1 instead (port default 1883; payload = JSON of\n"
+    "                 the one ARG, or of the ARG list when there are several, empty when none)\n"
+    "  --qos 0|1|2    MQTT QoS (default 0; --ack means 1); QoS 1 waits for PUBACK, QoS 2 for\n"
+    "                 PUBCOMP\n"
+    "  --realm REALM  with --mqtt: sent in the user name, NAME@REALM (without --user: the client\n"
+    "                 id fox-pub-PID@REALM); no --realm: the broker's default realm\n"
+    "  --user NAME    MQTT user name (NAME@REALM selects the realm too)\n"
+    "  --password SECRET  MQTT password (needs --user)\n";
 
 int pub_mqtt(const ParsedArgs& a, const std::string& topic, const Json& args) {
   for (const char* f : {"--kw", "--merge", "--when", "--watch", "--will"}) {
     if (a.has(f)) return usage_error("pub", std::string(f) + " is not available with --mqtt");
   }
   long long qos = a.has("--ack") ? 1 : 0;
-  if (a.has("--qos") && !parse_count(a.value("--qos"), 0, 1, &qos)) {
-    return usage_error("pub", "--qos must be 0 or 1");
+  if (a.has("--qos") && !parse_count(a.value("--qos"), 0, 2, &qos)) {
+    return usage_error("pub", "--qos must be 0, 1 or 2");
   }
   std::string payload;
   if (args.size() == 1) payload = dump_json(args[0]);
@@ -55,7 +61,8 @@ int pub_main(const std::vector<std::string>& argv) {
   std::string error;
   if (!parse_flags(argv,
                    {{"--kw", true}, {"--retain", false}, {"--merge", false}, {"--ack", false},
-                    {"--when", true}, {"--watch", false}, {"--will", true}, {"--qos", true}},
+                    {"--when", true}, {"--watch", false}, {"--will", true}, {"--qos", true},
+                    {"--user", true}, {"--password", true}},
                    &a, &error)) {
     return usage_error("pub", error);
   }
@@ -69,7 +76,7 @@ int pub_main(const std::vector<std::string>& argv) {
   Json args = Json::array();
   for (std::size_t i = 1; i < a.positional.size(); ++i) args.push_back(parse_json_arg(a.positional[i]));
   if (!a.mqtt.empty()) return pub_mqtt(a, topic, args);
-  if (a.has("--qos")) return usage_error("pub", "--qos needs --mqtt");
+  if (int rc = refuse_mqtt_only_flags(a, "pub"); rc != 0) return rc;
 
   Json kwargs = nullptr;
   if (a.has("--kw") && (!parse_json_strict(a.value("--kw"), &kwargs) || !kwargs.is_object())) {

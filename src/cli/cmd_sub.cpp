@@ -13,23 +13,30 @@ namespace {
 const char kHelp[] =
     "usage: fox sub TOPIC [--retained] [--after ID] [--snapshot] [--filter JSON] [--count N]\n"
     "               [--match prefix|wildcard] [--url URL] [--realm REALM]\n"
-    "       fox sub FILTER --mqtt HOST:PORT [--qos 0|1] [--count N]\n"
+    "       fox sub FILTER --mqtt HOST[:PORT] [--qos 0|1|2] [--count N] [--realm REALM]\n"
+    "               [--user NAME] [--password SECRET]\n"
     "\n"
     "Prints one JSON line per event to stdout (flushed at once):\n"
     "  {\"topic\":T,\"args\":[...],\"kwargs\":{...},\"publication\":ID,\"retained\":BOOL}\n"
     "A line \"fox sub: subscribed to TOPIC\" goes to stderr once the subscription stands.\n"
     "  --retained     first the current retained values matching TOPIC, then live events\n"
-    "  --after ID     first the history after event ID\n"
+    "  --after ID     first the history after event ID (0: all the history kept)\n"
     "  --snapshot     replay only: the router ends the subscription after the replay; fox sub\n"
     "                 then exits 0\n"
     "  --filter JSON  deliver only events whose first argument matches JSON\n"
     "  --count N      exit 0 after N events\n"
     "  --match M      WAMP pattern matching: prefix or wildcard (default exact; the in-band\n"
     "                 wildcards * and # work without it)\n"
-    "  --mqtt HOST:PORT  subscribe over MQTT (FILTER in MQTT form, a/+/#); args come from the\n"
-    "                 JSON payload (a non-JSON UTF-8 payload is one string argument, other bytes\n"
-    "                 one \"\\u0000\"+base64 string); publication is null\n"
-    "  --qos 0|1      MQTT subscription QoS (default 0)\n";
+    "  --mqtt HOST[:PORT]  subscribe over MQTT 3.1.1 (port default 1883; FILTER in MQTT form,\n"
+    "                 a/+/#); args come from the JSON payload (a non-JSON UTF-8 payload is one\n"
+    "                 string argument, other bytes one \"\\u0000\"+base64 string); publication is\n"
+    "                 null\n"
+    "  --qos 0|1|2    MQTT subscription QoS (default 0); QoS 2 messages are acknowledged with\n"
+    "                 PUBREC/PUBCOMP and printed once\n"
+    "  --realm REALM  with --mqtt: sent in the user name, NAME@REALM (without --user: the client\n"
+    "                 id fox-sub-PID@REALM); no --realm: the broker's default realm\n"
+    "  --user NAME    MQTT user name (NAME@REALM selects the realm too)\n"
+    "  --password SECRET  MQTT password (needs --user)\n";
 
 // MQTT payload → WAMP args (SPEC §4), for printing.
 Json payload_args(const std::string& payload) {
@@ -70,8 +77,8 @@ int sub_mqtt(const ParsedArgs& a, const std::string& filter, long long count) {
     if (a.has(f)) return usage_error("sub", std::string(f) + " is not available with --mqtt");
   }
   long long qos = 0;
-  if (a.has("--qos") && !parse_count(a.value("--qos"), 0, 1, &qos)) {
-    return usage_error("sub", "--qos must be 0 or 1");
+  if (a.has("--qos") && !parse_count(a.value("--qos"), 0, 2, &qos)) {
+    return usage_error("sub", "--qos must be 0, 1 or 2");
   }
   ClientLoop loop;
   MqttClient client(loop.loop(), loop.timers());
@@ -107,7 +114,8 @@ int sub_main(const std::vector<std::string>& argv) {
   std::string error;
   if (!parse_flags(argv,
                    {{"--retained", false}, {"--after", true}, {"--snapshot", false},
-                    {"--filter", true}, {"--count", true}, {"--match", true}, {"--qos", true}},
+                    {"--filter", true}, {"--count", true}, {"--match", true}, {"--qos", true},
+                    {"--user", true}, {"--password", true}},
                    &a, &error)) {
     return usage_error("sub", error);
   }
@@ -124,20 +132,18 @@ int sub_main(const std::vector<std::string>& argv) {
     return usage_error("sub", "--count must be a positive integer");
   }
   if (!a.mqtt.empty()) return sub_mqtt(a, topic, count);
-  if (a.has("--qos")) return usage_error("sub", "--qos needs --mqtt");
+  if (int rc = refuse_mqtt_only_flags(a, "sub"); rc != 0) return rc;
 
   Json options = Json::object();
   if (a.has("--retained")) options["retained"] = true;
   if (a.has("--snapshot")) options["snapshot"] = true;
   if (a.has("--after")) {
-    std::string after = a.value("--after");
+    // 0 is "before the first event": the whole history the router keeps.
     long long id = 0;
-    if (after.empty()) return usage_error("sub", "--after needs an event id");
-    if (parse_count(after, 1, 9007199254740992LL, &id)) {
-      options["after"] = id;
-    } else {
-      options["after"] = after;
+    if (!parse_count(a.value("--after"), 0, 9007199254740992LL, &id)) {
+      return usage_error("sub", "--after must be an event id 0..9007199254740992");
     }
+    options["after"] = id;
   }
   if (a.has("--filter")) {
     Json f;

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <map>
@@ -32,6 +33,46 @@ bool valid_realm_name(const std::string& name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// "line L, column C" (1-based; the column counts bytes) of parse_error::byte in `text`: the
+// number of bytes read when the parser gave up, so the last one is the end of the offending
+// token (one past the end of the text for an early end of input).
+std::string line_column(const std::string& text, std::size_t byte) {
+  std::size_t at = std::min(byte == 0 ? 0 : byte - 1, text.size());
+  std::size_t line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] != '\n') continue;
+    ++line;
+    line_start = i + 1;
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(at - line_start + 1);
+}
+
+// The reason in a parse_error's what(), without nlohmann's "[json.exception.parse_error.101]
+// parse error at line L, column C: " prefix (we print our own position).
+std::string parse_error_reason(const std::string& what) {
+  auto p = what.find("parse error");
+  if (p == std::string::npos) return what;
+  auto colon = what.find(": ", p);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+// Parses the config file text; false with "config FILE: line L, column C: reason" on a syntax
+// error. nlohmann reports the position only through its exception, caught right here.
+bool parse_config_text(const std::string& text, const std::string& file, Json* out,
+                       std::string* error) {
+  try {
+    *out = Json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+    return true;
+  } catch (const Json::parse_error& e) {
+    *error = "config " + file + ": not valid JSON at " + line_column(text, e.byte) + ": " +
+             parse_error_reason(e.what());
+  } catch (const std::exception& e) {
+    *error = "config " + file + ": not valid JSON: " + e.what();
+  }
+  return false;
 }
 
 std::string key_error(const std::string& file, const std::string& key, const std::string& what) {
@@ -68,6 +109,7 @@ bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::s
       {"max_connections", &limits->max_connections},
       {"max_connections_per_ip", &limits->max_connections_per_ip},
       {"session_queue", &limits->session_queue},
+      {"session_queue_bytes", &limits->session_queue_bytes},
       {"handshake_timeout", &limits->handshake_timeout_ms},
       {"history_max_rows", &limits->history_max_rows},
       {"history_max_age", &limits->history_max_age_s},
@@ -92,6 +134,14 @@ bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::s
   }
   if (limits->max_message_size > 256u * 1024 * 1024) {
     *error = key_error(file, "limits.max_message_size", "at most 268435456 (256 MiB)");
+    return false;
+  }
+  if (limits->session_queue > 100000000) {
+    *error = key_error(file, "limits.session_queue", "at most 100000000 messages");
+    return false;
+  }
+  if (limits->session_queue_bytes > (std::uint64_t{1} << 40)) {
+    *error = key_error(file, "limits.session_queue_bytes", "at most 1099511627776 (1 TiB)");
     return false;
   }
   return true;
@@ -244,9 +294,8 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
     }
     std::stringstream text;
     text << in.rdbuf();
-    Json doc = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false, /*comments=*/true);
-    if (doc.is_discarded()) {
-      *error = "config " + config->config_file + ": not valid JSON";
+    Json doc;
+    if (!parse_config_text(text.str(), config->config_file, &doc, error)) {
       return ParseResult::kError;
     }
     if (!apply_config_json(doc, config->config_file, config, error)) return ParseResult::kError;

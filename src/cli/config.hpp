@@ -12,7 +12,8 @@ struct Limits {
   std::uint64_t max_message_size = 16u * 1024 * 1024;  // bytes, WAMP message / MQTT packet
   std::uint64_t max_connections = 10000;
   std::uint64_t max_connections_per_ip = 1000;
-  std::uint64_t session_queue = 10000;                  // messages queued for one session
+  std::uint64_t session_queue = 10000;                  // messages queued for one connection
+  std::uint64_t session_queue_bytes = 16u * 1024 * 1024;  // and their bytes (core/outbound.hpp)
   std::uint64_t handshake_timeout_ms = 10000;           // no HELLO/CONNECT within → close
   std::uint64_t history_max_rows = 1000000;
   bool history_max_rows_set = false;                    // given in the config file

@@ -6,6 +6,20 @@ namespace fox::cli {
 
 namespace {
 constexpr std::uint64_t kConnectTimeoutMs = 10'000;
+constexpr std::uint64_t kDisconnectWaitMs = 1'000;
+
+// CONNACK return codes 1..5 (MQTT 3.1.1 §3.2.2.3), for the error line.
+std::string connack_reason(std::uint8_t code) {
+  switch (code) {
+    case mqtt::kConnackUnacceptableProtocolVersion: return "unacceptable protocol version";
+    case mqtt::kConnackIdentifierRejected: return "client id rejected";
+    case mqtt::kConnackServerUnavailable: return "server unavailable";
+    // fox also answers 4 for a realm (USER@REALM) it does not have.
+    case mqtt::kConnackBadUsernameOrPassword: return "bad user name or password, or no such realm";
+    case mqtt::kConnackNotAuthorized: return "not authorized";
+    default: return "unknown reason";
+  }
+}
 }
 
 struct MqttClient::WriteReq {
@@ -20,8 +34,8 @@ MqttClient::MqttClient(uv_loop_t* loop, UvRouterEnv& timers) : loop_(loop), time
 MqttClient::~MqttClient() { shutdown(); }
 
 void MqttClient::connect(const std::string& host, int port, const std::string& client_id,
-                         std::uint16_t keep_alive_s, std::function<void()> on_connected,
-                         ErrorFn on_error) {
+                         std::uint16_t keep_alive_s, const MqttLogin& login,
+                         std::function<void()> on_connected, ErrorFn on_error) {
   where_ = host + ":" + std::to_string(port);
   port_ = port;
   on_connected_ = std::move(on_connected);
@@ -30,6 +44,8 @@ void MqttClient::connect(const std::string& host, int port, const std::string& c
   connect_packet_.clean_session = true;
   connect_packet_.keep_alive = keep_alive_s;
   connect_packet_.client_id = client_id;
+  connect_packet_.username = login.username;
+  connect_packet_.password = login.password;
   decoder_.set_protocol_level(mqtt::kProtocolLevel311);
   connect_timer_ = timers_.start_timer(kConnectTimeoutMs, [this] {
     connect_timer_ = 0;
@@ -130,13 +146,13 @@ void MqttClient::publish(const std::string& topic, std::string payload, std::uin
   p.payload = std::move(payload);
   p.qos = qos;
   p.retain = retain;
-  if (qos > 0) {
-    p.packet_id = next_packet_id();
-    puback_[p.packet_id] = std::move(done);
-    write(p);
-  } else {
+  if (qos == 0) {
     write(p, std::move(done));
+    return;
   }
+  p.packet_id = next_packet_id();
+  (qos == 1 ? puback_ : pubrec_)[p.packet_id] = std::move(done);
+  write(p);
 }
 
 void MqttClient::subscribe(const std::string& filter, std::uint8_t qos,
@@ -154,16 +170,33 @@ void MqttClient::disconnect(std::function<void()> done) {
   disconnecting_ = true;
   disconnect_done_ = std::move(done);
   if (!connected_ || failed_ || !tcp_open_) {
-    auto fn = std::move(disconnect_done_);
-    if (fn) fn();
+    finish_disconnect();
     return;
   }
-  write(mqtt::Disconnect{}, [this] {
-    close_tcp();
-    auto fn = std::move(disconnect_done_);
-    disconnect_done_ = nullptr;
-    if (fn) fn();
+  if (received_qos2_.empty()) {
+    send_disconnect();
+    return;
+  }
+  // The PUBRELs are due any moment; on_packet sends DISCONNECT when the last one came.
+  disconnect_timer_ = timers_.start_timer(kDisconnectWaitMs, [this] {
+    disconnect_timer_ = 0;
+    send_disconnect();
   });
+}
+
+void MqttClient::send_disconnect() {
+  if (disconnect_timer_) timers_.cancel_timer(disconnect_timer_);
+  disconnect_timer_ = 0;
+  write(mqtt::Disconnect{}, [this] { finish_disconnect(); });
+}
+
+void MqttClient::finish_disconnect() {
+  if (disconnect_timer_) timers_.cancel_timer(disconnect_timer_);
+  disconnect_timer_ = 0;
+  close_tcp();
+  auto fn = std::move(disconnect_done_);
+  disconnect_done_ = nullptr;
+  if (fn) fn();
 }
 
 void MqttClient::close_tcp() {
@@ -175,7 +208,7 @@ void MqttClient::close_tcp() {
 void MqttClient::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  for (auto* id : {&ping_timer_, &connect_timer_}) {
+  for (auto* id : {&ping_timer_, &connect_timer_, &disconnect_timer_}) {
     if (*id) timers_.cancel_timer(*id);
     *id = 0;
   }
@@ -186,17 +219,15 @@ void MqttClient::shutdown() {
 void MqttClient::fail(const std::string& why) {
   if (failed_ || shut_down_) return;
   failed_ = true;
-  if (connect_timer_) timers_.cancel_timer(connect_timer_);
-  connect_timer_ = 0;
-  if (ping_timer_) timers_.cancel_timer(ping_timer_);
-  ping_timer_ = 0;
-  close_tcp();
+  for (auto* id : {&ping_timer_, &connect_timer_, &disconnect_timer_}) {
+    if (*id) timers_.cancel_timer(*id);
+    *id = 0;
+  }
   if (disconnecting_) {
-    auto fn = std::move(disconnect_done_);
-    disconnect_done_ = nullptr;
-    if (fn) fn();
+    finish_disconnect();
     return;
   }
+  close_tcp();
   auto fn = std::move(on_error_);
   on_error_ = nullptr;
   if (fn) fn(why);
@@ -216,7 +247,7 @@ void MqttClient::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (shut_down_ || failed_) return;
   if (nread < 0) {
     if (disconnecting_) {
-      close_tcp();
+      finish_disconnect();
       return;
     }
     fail(nread == UV_EOF ? "the broker at " + where_ + " closed the connection"
@@ -238,8 +269,8 @@ void MqttClient::on_read(ssize_t nread, const uv_buf_t* buf) {
 void MqttClient::on_packet(mqtt::Packet& packet) {
   if (auto* c = std::get_if<mqtt::Connack>(&packet)) {
     if (c->return_code != mqtt::kConnackAccepted) {
-      fail("the broker refused the connection (CONNACK return code " +
-           std::to_string(c->return_code) + ")");
+      fail("the broker at " + where_ + " refused the connection (CONNACK " +
+           std::to_string(c->return_code) + ": " + connack_reason(c->return_code) + ")");
       return;
     }
     connected_ = true;
@@ -249,7 +280,12 @@ void MqttClient::on_packet(mqtt::Packet& packet) {
     if (on_connected_) on_connected_();
   } else if (auto* p = std::get_if<mqtt::Publish>(&packet)) {
     if (p->qos == 1) write(mqtt::Puback{p->packet_id});
-    if (p->qos == 2) write(mqtt::Pubrec{p->packet_id});
+    if (p->qos == 2) {
+      write(mqtt::Pubrec{p->packet_id});
+      // The same id again before its PUBREL is the broker sending it again (it missed our
+      // PUBREC): acknowledged, not delivered twice (MQTT 4.3.3, exactly once).
+      if (!received_qos2_.insert(p->packet_id).second) return;
+    }
     if (on_message_) {
       MessageFn fn = on_message_;
       fn(*p);
@@ -266,8 +302,23 @@ void MqttClient::on_packet(mqtt::Packet& packet) {
     auto fn = std::move(it->second);
     suback_.erase(it);
     if (fn) fn(s->return_codes.empty() ? mqtt::kSubackFailure : s->return_codes[0]);
+  } else if (auto* rec = std::get_if<mqtt::Pubrec>(&packet)) {
+    // Answered even for an id we do not wait for: the broker must get its PUBREL (4.3.3).
+    write(mqtt::Pubrel{rec->packet_id});
+    auto it = pubrec_.find(rec->packet_id);
+    if (it == pubrec_.end()) return;
+    pubcomp_[rec->packet_id] = std::move(it->second);
+    pubrec_.erase(it);
+  } else if (auto* comp = std::get_if<mqtt::Pubcomp>(&packet)) {
+    auto it = pubcomp_.find(comp->packet_id);
+    if (it == pubcomp_.end()) return;
+    auto fn = std::move(it->second);
+    pubcomp_.erase(it);
+    if (fn) fn();
   } else if (auto* rel = std::get_if<mqtt::Pubrel>(&packet)) {
     write(mqtt::Pubcomp{rel->packet_id});
+    received_qos2_.erase(rel->packet_id);
+    if (received_qos2_.empty() && disconnect_timer_) send_disconnect();
   }
   // PINGRESP, UNSUBACK: nothing to do.
 }

@@ -1,11 +1,15 @@
-// A minimal MQTT 3.1.1 client over plain libuv TCP, for `fox pub/sub --mqtt HOST:PORT`:
-// CONNECT (clean session), PUBLISH QoS 0/1, SUBSCRIBE, PINGREQ keep-alive, DISCONNECT.
-// Incoming QoS 1 PUBLISHes are acknowledged. Errors are reported once through the ErrorFn.
+// A minimal MQTT 3.1.1 client over plain libuv TCP, for `fox pub/sub --mqtt HOST[:PORT]`:
+// CONNECT (clean session, optional user name and password), PUBLISH QoS 0/1/2, SUBSCRIBE,
+// PINGREQ keep-alive, DISCONNECT. Incoming QoS 1 PUBLISHes are acknowledged (PUBACK), incoming
+// QoS 2 ones go through PUBREC/PUBREL/PUBCOMP and are delivered once. Errors are reported once
+// through the ErrorFn.
 #pragma once
 #include <uv.h>
 
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "cli/client_common.hpp"
@@ -13,6 +17,12 @@
 #include "mqtt/packet.hpp"
 
 namespace fox::cli {
+
+// CONNECT's user name and password (both optional; a password needs a user name).
+struct MqttLogin {
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+};
 
 class MqttClient {
 public:
@@ -26,14 +36,17 @@ public:
 
   // Resolves HOST, connects, sends CONNECT; on_connected after CONNACK 0.
   void connect(const std::string& host, int port, const std::string& client_id,
-               std::uint16_t keep_alive_s, std::function<void()> on_connected, ErrorFn on_error);
-  // QoS 0: done once the bytes are written; QoS 1: done on PUBACK.
+               std::uint16_t keep_alive_s, const MqttLogin& login,
+               std::function<void()> on_connected, ErrorFn on_error);
+  // QoS 0: done once the bytes are written; QoS 1: done on PUBACK; QoS 2: PUBREC is answered
+  // with PUBREL, done on PUBCOMP.
   void publish(const std::string& topic, std::string payload, std::uint8_t qos, bool retain,
                std::function<void()> done);
   // on_suback gets the granted QoS (or 0x80 = refused).
   void subscribe(const std::string& filter, std::uint8_t qos,
                  std::function<void(std::uint8_t)> on_suback, MessageFn on_message);
-  // DISCONNECT, then closes the socket; done afterwards.
+  // DISCONNECT, then closes the socket; done afterwards. QoS 2 messages already delivered wait
+  // (at most 1 s) for their PUBREL first, so the broker sees those flows complete.
   void disconnect(std::function<void()> done);
   // Closes the socket now (from ClientLoop::on_shutdown); no callback runs afterwards.
   void shutdown();
@@ -44,6 +57,8 @@ private:
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void on_packet(mqtt::Packet& packet);
   void fail(const std::string& why);
+  void send_disconnect();
+  void finish_disconnect();
   void close_tcp();
   void schedule_ping();
   std::uint16_t next_packet_id();
@@ -66,11 +81,15 @@ private:
   std::function<void()> disconnect_done_;
   mqtt::StreamDecoder decoder_{mqtt::kDefaultMaxPacketSize, mqtt::Direction::kFromServer};
   std::uint16_t packet_id_ = 0;
-  std::map<std::uint16_t, std::function<void()>> puback_;
+  std::map<std::uint16_t, std::function<void()>> puback_;   // QoS 1 sent, waiting for PUBACK
+  std::map<std::uint16_t, std::function<void()>> pubrec_;   // QoS 2 sent, waiting for PUBREC
+  std::map<std::uint16_t, std::function<void()>> pubcomp_;  // PUBREL sent, waiting for PUBCOMP
+  std::set<std::uint16_t> received_qos2_;  // delivered QoS 2 messages whose PUBREL is due
   std::map<std::uint16_t, std::function<void(std::uint8_t)>> suback_;
   MessageFn on_message_;
   RouterEnv::TimerId ping_timer_ = 0;
   RouterEnv::TimerId connect_timer_ = 0;
+  RouterEnv::TimerId disconnect_timer_ = 0;
 };
 
 }  // namespace fox::cli

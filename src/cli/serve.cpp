@@ -85,7 +85,7 @@ private:
     ws.bind = config_.bind;
     ws.port = config_.port;
     ws.max_message_size = config_.limits.max_message_size;
-    ws.max_queue = config_.limits.session_queue;
+    ws.outbound = outbound(1);
     ws.status_page = http::status_page(FOX_VERSION);
     ws.limits = &limits_;
     wamp::SessionOptions session;
@@ -110,15 +110,15 @@ private:
               " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, status page /)");
 
     if (config_.rawsocket_port != 0) {
-      // Each RawSocket message is two buffers (header + shared payload), hence twice the bound.
-      rawsocket_ = start_tcp("rawsocket", config_.rawsocket_port, 2 * config_.limits.session_queue,
+      // Each RawSocket message is two buffers (header + shared payload), hence twice the frames.
+      rawsocket_ = start_tcp("rawsocket", config_.rawsocket_port, outbound(2),
                              wamp::rawsocket_factory(*router_, session,
                                                      config_.limits.max_message_size),
                              "WAMP RawSocket: json, msgpack, cbor");
       if (!rawsocket_) return false;
     }
     if (config_.mqtt_port != 0) {
-      mqtt_tcp_ = start_tcp("mqtt", config_.mqtt_port, config_.limits.session_queue,
+      mqtt_tcp_ = start_tcp("mqtt", config_.mqtt_port, outbound(1),
                             mqtt::tcp_factory(*mqtt_), "MQTT 3.1.1 and 3.1");
       if (!mqtt_tcp_) return false;
     }
@@ -130,8 +130,10 @@ private:
   }
 
   // SQLite (SPEC §8): open (a corrupt, newer or locked database is fatal: one line, exit 1),
-  // seed the event ids, apply the wills of the previous process, restore MQTT persistent
-  // sessions, and commit once per loop turn from a prepare and a check hook.
+  // seed the event ids, restore MQTT persistent sessions, then apply what the sessions of the
+  // previous process left (retained wills, testaments, MQTT CONNECT wills: every one of those
+  // sessions is gone) so the restored persistent sessions receive them, and commit once per
+  // loop turn from a prepare and a check hook.
   bool open_store() {
     store::SqliteOptions so;
     so.dir = config_.data;
@@ -148,9 +150,12 @@ private:
     Router* router = router_.get();
     store_->set_id_source([router] { return router->last_publication_id(); });
     router_->set_storage(store_.get());
+    std::size_t sessions = mqtt_->restore(store_->load_mqtt_sessions());
     auto wills = store_->load_wills();
     router_->apply_stale_wills(wills);
-    std::size_t sessions = mqtt_->restore(store_->load_mqtt_sessions());
+    auto testaments = store_->load_testaments();
+    router_->apply_stale_testaments(testaments);
+    std::size_t mqtt_wills = mqtt_->publish_stale_wills(store_->load_mqtt_wills());
     store_->flush();
     for (uv_prepare_t* h : {&prepare_}) {
       uv_prepare_init(&loop_, h);
@@ -164,8 +169,9 @@ private:
     uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
     hooks_ = true;
     log::info("store", "SQLite ", store_->path(), " (WAL, synchronous=", config_.sync,
-              "), event ids from ", store_->id_seed() + 1, ", ", wills.size(),
-              " will(s) applied, ", sessions, " MQTT persistent session(s) restored");
+              "), event ids from ", store_->id_seed() + 1, ", ", sessions,
+              " MQTT persistent session(s) restored, ", wills.size(), " will(s) applied, ",
+              testaments.size(), " testament(s) and ", mqtt_wills, " MQTT will(s) published");
     return true;
   }
 
@@ -175,13 +181,22 @@ private:
   }
 
   // A plain TCP listener on the configured address; nullptr (after a log line) if it cannot listen.
-  std::unique_ptr<net::TcpServer> start_tcp(const char* name, int port, std::uint64_t max_queue,
+  // What one connection may have queued: limits.session_queue messages (`frames_per_message`
+  // frames each) and limits.session_queue_bytes bytes (core/outbound.hpp says what happens over).
+  OutboundLimits outbound(std::size_t frames_per_message) const {
+    OutboundLimits o;
+    o.messages = config_.limits.session_queue * frames_per_message;
+    o.bytes = config_.limits.session_queue_bytes;
+    return o;
+  }
+
+  std::unique_ptr<net::TcpServer> start_tcp(const char* name, int port, OutboundLimits outbound,
                                             net::TcpServer::Factory factory, const char* what) {
     net::TcpServerOptions o;
     o.name = name;
     o.bind = config_.bind;
     o.port = port;
-    o.max_queue = max_queue;
+    o.outbound = outbound;
     o.limits = &limits_;
     auto server = std::make_unique<net::TcpServer>(&loop_, o, std::move(factory));
     std::string error;

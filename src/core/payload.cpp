@@ -4,8 +4,9 @@ namespace fox {
 
 Json args_from_payload(std::string_view payload) {
   if (payload.empty()) return nullptr;
-  Json v = Json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (v.is_discarded()) {
+  Json v;
+  // Not JSON, or nested deeper than fox keeps: the bytes travel as one binary argument.
+  if (parse_json(JsonFormat::kJson, payload, &v) != JsonParse::kOk) {
     return Json::array({Json::binary(std::vector<std::uint8_t>(payload.begin(), payload.end()))});
   }
   if (v.is_null()) return nullptr;

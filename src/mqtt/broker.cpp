@@ -1,6 +1,9 @@
 #include "mqtt/broker.hpp"
 
+#include <algorithm>
+
 #include "core/log.hpp"
+#include "core/topic.hpp"
 
 namespace fox::mqtt {
 
@@ -63,6 +66,28 @@ std::size_t Broker::restore(const std::vector<StoredMqttSession>& sessions) {
     ++restored;
   }
   return restored;
+}
+
+std::size_t Broker::publish_stale_wills(const std::vector<StoredMqttWill>& wills) {
+  MqttSessionStore* s = store();
+  std::size_t published = 0;
+  for (const StoredMqttWill& will : wills) {
+    if (s) s->delete_will(will.realm, will.client_id);
+    Realm* realm = router_.realm(will.realm, nullptr);
+    if (!realm) continue;   // the realm is not allowed any more: the will goes with it
+    // Its connection is gone (the process ended): the router publishes it on its behalf.
+    Publication pub;
+    pub.topic = mqtt_topic_parts(will.topic);
+    pub.payload = will.payload;
+    pub.qos = std::clamp(will.qos, 0, 2);
+    pub.retain = will.retain;
+    PublishOptions options;
+    options.exclude_me = false;
+    if (will.retain) options.raw["retain"] = true;
+    realm->publish_orphan(std::move(pub), options);
+    ++published;
+  }
+  return published;
 }
 
 }  // namespace fox::mqtt

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/outbound.hpp"
 #include "mqtt/codec.hpp"
 #include "mqtt/packet.hpp"
 #include "router/peer.hpp"
@@ -30,10 +31,10 @@ class Connection;
 class Transport {
 public:
   virtual ~Transport() = default;
-  // Sends the bytes of one or more packets (possibly shared with other connections); false when
-  // the outbound queue is full.
-  // `force` queues even over the bound (a retained replay the client asked for).
-  virtual bool send(std::shared_ptr<const std::string> bytes, bool force) = 0;
+  // Sends the bytes of one or more packets (possibly shared with other connections), within the
+  // connection's outbound budget (core/outbound.hpp): QoS 0 PUBLISHes are kDroppable, replays
+  // the client asked for kReplay, everything else kNormal.
+  virtual SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) = 0;
   virtual void close() = 0;   // after what is queued; asynchronous: on_transport_closed() follows
   virtual void abort() = 0;   // now, dropping what is queued (a slow consumer)
 };
@@ -82,13 +83,15 @@ public:
   void on_puback(std::uint16_t id);
   void on_pubrec(std::uint16_t id);
   void on_pubcomp(std::uint16_t id);
-  // QoS 2 inbound (method: deliver on PUBLISH, remember the id until PUBREL).
-  bool qos2_first_time(std::uint16_t id) { return qos2_in_.insert(id).second; }
-  void qos2_release(std::uint16_t id) { qos2_in_.erase(id); }
+  // QoS 2 inbound (method: deliver on PUBLISH, remember the id until PUBREL). A persistent
+  // session stores the ids, so a retransmission after a restart is not delivered again.
+  bool qos2_first_time(std::uint16_t id);
+  void qos2_release(std::uint16_t id);
   // Flushes messages held back while a SUBACK was being prepared.
   void release_held();
 
   std::uint64_t dropped() const { return dropped_; }
+  std::uint64_t dropped_qos0() const { return dropped_qos0_; }
 
   // Peer
   void send_published(Id, Id) override {}
@@ -149,7 +152,9 @@ private:
   Id pending_subscription_ = 0;      // answer of the router to the current subscribe()
   std::string current_filter_;       // the filter subscribe() is adding
   bool pending_failed_ = false;
-  std::uint64_t dropped_ = 0;
+  std::uint64_t dropped_ = 0;        // QoS>=1 messages dropped from a full session queue
+  std::uint64_t dropped_qos0_ = 0;   // QoS 0 messages dropped for a slow reader
+  void note_qos0_drop();
 };
 
 class Connection {
@@ -161,10 +166,12 @@ public:
   void on_transport_closed();
 
   bool send_packet(const Packet& packet);
-  bool send_bytes(std::string bytes, bool force = false) {
-    return send_shared(std::make_shared<const std::string>(std::move(bytes)), force);
+  SendResult send_bytes(std::string bytes, SendKind kind = SendKind::kNormal) {
+    return send_shared(std::make_shared<const std::string>(std::move(bytes)), kind);
   }
-  bool send_shared(std::shared_ptr<const std::string> bytes, bool force = false);
+  // kOverflow disconnects the slow consumer here; kDropped is the caller's to count.
+  SendResult send_shared(std::shared_ptr<const std::string> bytes,
+                         SendKind kind = SendKind::kNormal);
   void close(const std::string& why);   // protocol error / takeover: the will is published
   const std::string& peer() const { return peer_; }
 
@@ -178,6 +185,9 @@ private:
   void start_keepalive();
   void check_keepalive();
   void publish_will();
+  // The will as armed for this connection, written through to the store (a crash keeps it).
+  void arm_will(std::optional<Will> will);
+  void disarm_will();
   // PUBACK / PUBREC once the publication is committed (SPEC §8); a failed commit closes the
   // connection (MQTT 3.1.1 has no negative acknowledgement: the client sends it again).
   void ack_after_commit(Packet ack);
@@ -214,14 +224,20 @@ public:
   MqttSessionStore* store() const;
   // At start: the persistent sessions of the previous process. Returns how many were restored.
   std::size_t restore(const std::vector<StoredMqttSession>& sessions);
+  // At start, after restore(): the CONNECT wills of clients that were connected when the previous
+  // process ended are published (once: each row is deleted in the same transaction).
+  std::size_t publish_stale_wills(const std::vector<StoredMqttWill>& wills);
   void count_drop() { ++dropped_total_; }
   std::uint64_t dropped_total() const { return dropped_total_; }
+  void count_qos0_drop() { ++dropped_qos0_total_; }
+  std::uint64_t dropped_qos0_total() const { return dropped_qos0_total_; }
 
 private:
   Router& router_;
   BrokerOptions options_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Session>> sessions_;
   std::uint64_t dropped_total_ = 0;
+  std::uint64_t dropped_qos0_total_ = 0;
 };
 
 // MQTT topic filter matching on levels (+ one level, # the rest including the parent; a topic

@@ -77,8 +77,10 @@ void Connection::handle(Packet& packet) {
         } else if constexpr (std::is_same_v<T, Pubrec>) {
           session_->on_pubrec(p.packet_id);
         } else if constexpr (std::is_same_v<T, Pubrel>) {
+          // PUBCOMP once the id's release is committed: were it lost, a later QoS 2 PUBLISH
+          // reusing the id after a restart would be taken for a retransmission.
           session_->qos2_release(p.packet_id);
-          send_packet(Pubcomp{p.packet_id});
+          ack_after_commit(Pubcomp{p.packet_id});
         } else if constexpr (std::is_same_v<T, Pubcomp>) {
           session_->on_pubcomp(p.packet_id);
         } else if constexpr (std::is_same_v<T, Subscribe>) {
@@ -89,7 +91,7 @@ void Connection::handle(Packet& packet) {
           send_packet(Pingresp{});
         } else if constexpr (std::is_same_v<T, Disconnect>) {
           // MQTT-3.14.4-3: a DISCONNECT discards the will.
-          will_.reset();
+          disarm_will();
           closing_ = true;
           transport_.close();
         } else {
@@ -104,21 +106,22 @@ void Connection::handle(Packet& packet) {
 bool Connection::send_packet(const Packet& packet) {
   std::string bytes;
   if (!encode_to(packet, bytes)) return false;
-  return send_bytes(std::move(bytes));
+  return send_bytes(std::move(bytes)) == SendResult::kQueued;
 }
 
-bool Connection::send_shared(std::shared_ptr<const std::string> bytes, bool force) {
-  if (closing_ || closed_) return false;
-  if (!transport_.send(std::move(bytes), force)) {
-    // A slow consumer: its socket queue is full. Cut it off now (a graceful close would wait for a
-    // reader that does not read); its QoS>=1 messages stay in the session when it asked for a
-    // persistent one, and its will is published when the transport reports the close.
-    log::warn(kLog, peer_, ": outbound queue full (slow consumer), disconnecting");
+SendResult Connection::send_shared(std::shared_ptr<const std::string> bytes, SendKind kind) {
+  if (closing_ || closed_) return SendResult::kQueued;   // going nowhere, but not a drop
+  const SendResult r = transport_.send(std::move(bytes), kind);
+  if (r == SendResult::kOverflow) {
+    // A slow consumer: its queue stayed over the limits (QoS 0 messages were dropped meanwhile,
+    // see Session::send_event). Cut it off now (a graceful close would wait for a reader that
+    // does not read); its QoS>=1 messages stay in the session when it asked for a persistent
+    // one, and its will is published when the transport reports the close.
+    log::warn(kLog, peer_, ": outbound queue stays over its limits (slow consumer), disconnecting");
     closing_ = true;
     transport_.abort();
-    return false;
   }
-  return true;
+  return r;
 }
 
 void Connection::close(const std::string& why) {
@@ -128,6 +131,28 @@ void Connection::close(const std::string& why) {
   transport_.close();
 }
 
+void Connection::arm_will(std::optional<Will> will) {
+  will_ = std::move(will);
+  MqttSessionStore* store = broker_.store();
+  if (!will_ || !store || !session_) return;
+  StoredMqttWill row;
+  row.realm = session_->realm_name();
+  row.client_id = session_->client_id();
+  row.topic = will_->topic;
+  row.payload = will_->payload;
+  row.qos = will_->qos;
+  row.retain = will_->retain;
+  store->save_will(row);
+}
+
+void Connection::disarm_will() {
+  if (!will_) return;
+  will_.reset();
+  if (MqttSessionStore* store = broker_.store(); store && session_) {
+    store->delete_will(session_->realm_name(), session_->client_id());
+  }
+}
+
 void Connection::publish_will() {
   if (!will_ || !session_) return;
   Publish p;
@@ -135,7 +160,7 @@ void Connection::publish_will() {
   p.payload = will_->payload;
   p.qos = will_->qos;
   p.retain = will_->retain;
-  will_.reset();
+  disarm_will();   // the publication and the row's deletion go into the same transaction
   log::debug(kLog, peer_, ": publishing the will of ", session_->client_id(), " to ", p.topic);
   session_->publish(std::move(p));
 }

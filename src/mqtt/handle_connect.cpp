@@ -80,7 +80,7 @@ void Connection::handle_connect(Connect& c) {
   }
 
   session_ = session;
-  will_ = std::move(c.will);
+  arm_will(std::move(c.will));
   keep_alive_s_ = c.keep_alive;
   connected_ = true;
   // MQTT-3.2.2-1/2: session present only for a resumed persistent session (never for 3.1).

@@ -6,21 +6,8 @@
 namespace fox::mqtt {
 
 void Connection::handle_publish(Publish& p) {
-  // The codec already refused wildcards and bad UTF-8 in the topic (MQTT-3.3.2-2).
-  // A level that is exactly `*` is fox's one-level wildcard (MQTT `+` and WAMP `*` are one
-  // thing), so such a topic cannot be routed; MQTT 3.1.1 has no negative acknowledgement, so the
-  // connection is closed rather than a PUBACK lying about it.
-  for (std::size_t start = 0; start <= p.topic.size();) {
-    std::size_t end = p.topic.find('/', start);
-    if (end == std::string::npos) end = p.topic.size();
-    if (p.topic.compare(start, end - start, "*") == 0) {
-      log::warn("mqtt", peer_, ": PUBLISH to ", p.topic,
-                ": a level that is exactly '*' is reserved by fox, closing");
-      close("reserved topic level");
-      return;
-    }
-    start = end + 1;
-  }
+  // The codec already refused wildcards and bad UTF-8 in the topic (MQTT-3.3.2-2); every other
+  // level is literal text (`*` and levels with dots included, core/topic.hpp).
   std::uint16_t id = p.packet_id;
   switch (p.qos) {
     case 0:

@@ -42,16 +42,13 @@ void Session::restore(const StoredMqttSession& stored) {
   MqttSessionStore* store = store_;
   store_ = nullptr;   // nothing to write: the rows are what we read
   for (const auto& [filter, granted] : stored.subscriptions) {
-    TopicParts parts = split_topic(filter, kMqttSeparator);
-    TopicParts router_parts = parts;
-    for (auto& p : router_parts) {
-      if (p == "+") p = "*";
-    }
     pending_subscription_ = 0;
     pending_failed_ = false;
     std::uint8_t qos = static_cast<std::uint8_t>(std::clamp(granted, 0, 2));
-    subs_[filter] = Subscription{parts, qos, 0};
-    realm_->subscribe(session_id_, kSubscribeRequest, router_parts, SubscribeOptions{});
+    subs_[filter] = Subscription{split_topic(filter, kMqttSeparator), qos, 0};
+    SubscribeOptions o;
+    o.hide_meta = true;
+    realm_->subscribe(session_id_, kSubscribeRequest, mqtt_filter_parts(filter), o);
     if (pending_failed_ || pending_subscription_ == 0) {
       subs_.erase(filter);
       continue;
@@ -76,8 +73,20 @@ void Session::restore(const StoredMqttSession& stored) {
       queue_.push_back(std::move(out));
     }
   }
+  qos2_in_.insert(stored.qos2_received.begin(), stored.qos2_received.end());
   store_ = store;
   if (store_ && stored.subscriptions.size() != subs_.size()) store_subscriptions();
+}
+
+bool Session::qos2_first_time(std::uint16_t id) {
+  if (!qos2_in_.insert(id).second) return false;
+  // Written in the transaction of the publication itself: committed together or not at all.
+  if (store_) store_->save_qos2(realm_name_, client_id_, id);
+  return true;
+}
+
+void Session::qos2_release(std::uint16_t id) {
+  if (qos2_in_.erase(id) != 0 && store_) store_->delete_qos2(realm_name_, client_id_, id);
 }
 
 void Session::store_subscriptions() {
@@ -132,8 +141,7 @@ void Session::detach() { conn_ = nullptr; }
 
 void Session::publish(Publish&& p) {
   Publication pub;
-  pub.topic = split_topic(p.topic, kMqttSeparator);
-  pub.uri = join_topic(pub.topic, kWampSeparator);
+  pub.topic = mqtt_topic_parts(p.topic);  // the router makes pub.uri (dots in levels escaped)
   pub.payload = std::move(p.payload);
   pub.qos = p.qos;
   pub.retain = p.retain;
@@ -148,15 +156,6 @@ std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& 
   holding_ = true;
   for (const auto& t : topics) {
     std::uint8_t qos = std::min<std::uint8_t>(t.qos, 2);
-    TopicParts levels = split_topic(t.filter, kMqttSeparator);
-    if (std::find(levels.begin(), levels.end(), "*") != levels.end()) {
-      // fox maps MQTT `+` to the router's one-level wildcard `*` (shared with WAMP), so a level
-      // that is exactly `*` cannot be told apart from `+`: refused (SUBACK 0x80).
-      log::info(kLog, client_id_, ": SUBSCRIBE ", t.filter,
-                " refused: a level that is exactly '*' is reserved");
-      codes.push_back(kSubackFailure);
-      continue;
-    }
     auto existing = subs_.find(t.filter);
     if (existing != subs_.end()) {
       // MQTT-3.8.4-3: a subscription with the same filter replaces the old one (new QoS); the
@@ -164,11 +163,8 @@ std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& 
       existing->second.qos = qos;
     }
     TopicParts parts = split_topic(t.filter, kMqttSeparator);
-    TopicParts router_parts = parts;
-    for (auto& p : router_parts) {
-      if (p == "+") p = "*";
-    }
     SubscribeOptions o;
+    o.hide_meta = true;
     o.raw["retained"] = true;
     pending_subscription_ = 0;
     pending_failed_ = false;
@@ -177,7 +173,7 @@ std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& 
       // Registered before the router answers, so retained replay finds the granted QoS.
       subs_[t.filter] = Subscription{parts, qos, 0};
     }
-    realm_->subscribe(session_id_, kSubscribeRequest, router_parts, o);
+    realm_->subscribe(session_id_, kSubscribeRequest, mqtt_filter_parts(t.filter), o);
     if (pending_failed_ || pending_subscription_ == 0) {
       if (existing == subs_.end()) subs_.erase(t.filter);
       codes.push_back(kSubackFailure);
@@ -289,9 +285,13 @@ void Session::send_event(const fox::Event& event) {
     granted = granted_for(p.topic);
   }
   Outgoing m;
+  if (!mqtt_topic_name(p.topic, &m.topic)) {
+    // A WAMP or FOX topic with a '/' inside a part has no MQTT name (README: topics).
+    log::debug(kLog, client_id_, ": ", p.uri, " has no MQTT topic name, not delivered");
+    return;
+  }
   m.qos = std::min<std::uint8_t>(static_cast<std::uint8_t>(p.qos), granted);
   m.retain = event.retained_replay;
-  m.topic = join_topic(p.topic, kMqttSeparator);
   if (m.qos == 0 && !m.retain && conn_ && !holding_) {
     // QoS 0 live messages are the same bytes for every receiver of this subscription: encode
     // once per Event (slot 3 of the shared cache belongs to MQTT).
@@ -302,7 +302,7 @@ void Session::send_event(const fox::Event& event) {
       encode_publish(m.topic, payload, 0, false, false, 0, bytes);
       slot = std::make_shared<const std::string>(std::move(bytes));
     }
-    conn_->send_shared(slot);
+    if (conn_->send_shared(slot, SendKind::kDroppable) == SendResult::kDropped) note_qos0_drop();
     return;
   }
   m.replay = event.replay;
@@ -368,7 +368,23 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
   std::string bytes;
   encode_publish(m.topic, m.payload ? std::string_view(*m.payload) : std::string_view(), m.qos,
                  m.retain, dup, packet_id, bytes);
-  conn_->send_bytes(std::move(bytes), m.replay);
+  const SendKind kind = m.replay       ? SendKind::kReplay
+                        : m.qos == 0 ? SendKind::kDroppable
+                                     : SendKind::kNormal;
+  if (conn_->send_bytes(std::move(bytes), kind) == SendResult::kDropped && m.qos == 0) {
+    note_qos0_drop();
+  }
+}
+
+// A slow reader's queue is over its limits: QoS 0 messages are dropped and counted (as
+// mosquitto and EMQX do), the client stays connected; its QoS 1/2 messages still queue.
+void Session::note_qos0_drop() {
+  ++dropped_qos0_;
+  broker_.count_qos0_drop();
+  if (dropped_qos0_ == 1 || dropped_qos0_ % 1000 == 0) {
+    log::warn(kLog, client_id_, ": slow reader, outbound queue over its limits: dropped QoS 0 "
+              "messages (", dropped_qos0_, " dropped so far)");
+  }
 }
 
 std::uint16_t Session::next_packet_id() {

@@ -9,8 +9,8 @@ public:
       : conn_(conn), mqtt_(broker.accept(*this, "mqtt", conn.peer_address())) {}
   void on_data(std::string_view bytes) override { mqtt_->on_data(bytes); }
   void on_close() override { mqtt_->on_transport_closed(); }
-  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
-    return conn_.send(std::move(bytes), force);
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
+    return conn_.send(std::move(bytes), kind);
   }
   void close() override { conn_.close(); }
   void abort() override { conn_.abort(); }
@@ -28,8 +28,8 @@ public:
       : conn_(conn), mqtt_(broker.accept(*this, "mqtt-websocket", conn.peer_address())) {}
   void on_message(std::string_view data, bool) override { mqtt_->on_data(data); }
   void on_close() override { mqtt_->on_transport_closed(); }
-  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
-    return conn_.send(std::move(bytes), true, force);
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
+    return conn_.send(std::move(bytes), true, kind);
   }
   void close() override { conn_.close(1000, ""); }
   void abort() override { conn_.abort(); }

@@ -29,12 +29,19 @@ std::string peer_name(uv_tcp_t* tcp) {
 }
 }  // namespace
 
-bool TcpConnection::send(Frame frame, bool force) {
-  if (closing_ || closed_) return true;
-  if (!force && pending_.size() + in_flight_.size() >= server_->options_.max_queue) return false;
-  pending_.push_back(std::move(frame));
+SendResult TcpConnection::send(Frame frame, SendKind kind) {
+  if (closing_ || closed_) return SendResult::kQueued;
+  const SendResult r = budget_.admit(frame->size(), kind, uv_now(server_->loop_));
+  if (r != SendResult::kQueued) return r;
+  pending_.push_back({std::move(frame), kind != SendKind::kReplay});
   server_->mark_dirty(this);
-  return true;
+  return r;
+}
+
+void TcpConnection::release(const std::vector<Out>& written) {
+  for (const Out& o : written) {
+    if (o.counted) budget_.release(o.frame->size());
+  }
 }
 
 void TcpConnection::close() {
@@ -53,6 +60,7 @@ void TcpConnection::abort() {
   if (closed_) return;
   closing_ = true;
   pending_.clear();
+  budget_.clear();
   finish_close();
 }
 
@@ -68,8 +76,9 @@ void TcpConnection::flush() {
                     std::make_move_iterator(pending_.begin() + static_cast<long>(n)));
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(n));
   bufs_.clear();
-  for (const auto& f : in_flight_) {
-    bufs_.push_back(uv_buf_init(const_cast<char*>(f->data()), static_cast<unsigned>(f->size())));
+  for (const auto& o : in_flight_) {
+    bufs_.push_back(
+        uv_buf_init(const_cast<char*>(o.frame->data()), static_cast<unsigned>(o.frame->size())));
   }
   writing_ = true;
   write_req_.data = this;
@@ -77,6 +86,7 @@ void TcpConnection::flush() {
                     static_cast<unsigned>(bufs_.size()), [](uv_write_t* req, int status) {
                       auto* c = static_cast<TcpConnection*>(req->data);
                       c->writing_ = false;
+                      c->release(c->in_flight_);
                       c->in_flight_.clear();
                       if (c->closed_) return;
                       if (status < 0) {
@@ -182,6 +192,7 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
     return;
   }
   auto* c = new TcpConnection(self);
+  c->budget_.set_limits(self->options_.outbound);
   uv_tcp_init(self->loop_, &c->tcp_);
   c->tcp_.data = c;
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {

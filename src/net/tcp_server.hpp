@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/outbound.hpp"
 #include "net/connection_limits.hpp"
 
 namespace fox::net {
@@ -30,11 +31,13 @@ public:
 class TcpConnection {
 public:
   using Frame = std::shared_ptr<const std::string>;
-  // Queues bytes (possibly shared with other connections). Returns false when the queue is over
-  // its bound (the caller decides what to do: normally disconnect a slow consumer).
-  // `force` queues even over the bound (a replay burst the client asked for).
-  bool send(Frame frame, bool force = false);
-  bool send(std::string bytes) { return send(std::make_shared<const std::string>(std::move(bytes))); }
+  // Queues bytes (possibly shared with other connections), within the connection's outbound
+  // budget (core/outbound.hpp: what happens at the bound depends on `kind`). kOverflow: nothing
+  // was queued and the caller should disconnect the slow consumer.
+  SendResult send(Frame frame, SendKind kind = SendKind::kNormal);
+  SendResult send(std::string bytes) {
+    return send(std::make_shared<const std::string>(std::move(bytes)));
+  }
   // Flushes what is queued, then closes; a peer that does not read is cut off after 5 s.
   void close();
   // Closes now, dropping what is queued.
@@ -51,8 +54,15 @@ private:
   TcpServer* server_;
   uv_tcp_t tcp_{};
   uv_write_t write_req_{};
+  struct Out {
+    Frame frame;
+    bool counted;   // in the budget (released when written)
+  };
+  void release(const std::vector<Out>& written);
+
   bool writing_ = false, closing_ = false, closed_ = false, dirty_ = false;
-  std::vector<Frame> pending_, in_flight_;
+  std::vector<Out> pending_, in_flight_;
+  OutboundBudget budget_;
   std::vector<uv_buf_t> bufs_;
   std::unique_ptr<TcpHandler> handler_;
   std::string peer_;
@@ -65,7 +75,7 @@ struct TcpServerOptions {
   std::string name = "tcp";     // for log lines
   std::string bind = "0.0.0.0";
   int port = 0;
-  std::size_t max_queue = 10000;        // frames queued per connection
+  OutboundLimits outbound;              // what one connection may have queued (frames, bytes)
   ConnectionLimits* limits = nullptr;   // shared by every listener; nullptr = no limit
 };
 

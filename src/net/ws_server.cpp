@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/log.hpp"
@@ -13,6 +15,9 @@ struct WsServer::Protocol {
   WsServer* server = nullptr;
   std::size_t endpoint = 0;      // index into endpoints_, or kHttp
   std::string name;
+  // The name lws matches offered subprotocols against (lws_protocols::name points here); its
+  // first byte is zeroed while it is hidden (hide_protocols_not_at).
+  std::string lws_name;
 };
 
 namespace {
@@ -21,11 +26,26 @@ constexpr std::size_t kHttp = static_cast<std::size_t>(-1);
 // starve the others; lws_send_pipe_choked() stops earlier when the socket is full.
 constexpr int kWritesPerWakeup = 64;
 
+// lws_process_ws_upgrade() copies the offered subprotocol list into char buf[1024] (with
+// third_party/patches/libwebsockets-ws-protocol-list.patch; 128 without) and drops the
+// connection without an answer when it does not fit: fox answers a longer list with 400.
+constexpr std::size_t kMaxSubprotocolList = 1022;
+// ... and each offered name into char name[64], giving up on a longer one the same way.
+constexpr std::size_t kMaxSubprotocolName = 63;
+// The tokenizer flags lws_process_ws_upgrade() reads the list with: fox reads it the same way.
+constexpr int kSubprotocolListFlags = LWS_TOKENIZE_F_COMMA_SEP_LIST | LWS_TOKENIZE_F_MINUS_NONTERM |
+                                      LWS_TOKENIZE_F_DOT_NONTERM | LWS_TOKENIZE_F_RFC7230_DELIMS;
+
+// While lws_create_context() runs, lws's error lines are collected here instead of logged: when
+// it cannot bind, lws logs three of its own that fox's one "cannot listen" line says better.
+std::vector<std::string>* held_lws_errors = nullptr;
+
 int lws_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                  size_t len) {
   const struct lws_protocols* p = lws_get_protocol(wsi);
   if (!p || !p->user) return lws_callback_http_dummy(wsi, reason, user, in, len);
   auto* proto = static_cast<WsServer::Protocol*>(p->user);
+  proto->server->show_protocol_names();
   if (proto->endpoint == kHttp) return proto->server->on_http(wsi, reason, user, in, len);
   return proto->server->on_ws(wsi, reason, user, in, len, proto->endpoint, proto->name);
 }
@@ -33,12 +53,15 @@ int lws_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, 
 void lws_log_emit(int level, const char* line) {
   std::string text(line);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  // lws refuses an upgrade offering only unknown subprotocols before any callback of ours runs;
-  // its notice is the only trace, so it becomes fox's log line for that refusal.
+  // confirm_upgrade() answers and logs upgrades without a usable subprotocol before lws looks;
+  // should lws still find none (fox and lws reading the list differently), its notice is the
+  // only trace, so it becomes fox's log line for that refusal.
   auto unsupported = text.find("No supported protocol");
   if (unsupported != std::string::npos) {
     log::info("http", "refused a WebSocket upgrade offering only unsupported subprotocols ",
               text.substr(unsupported + 22));
+  } else if ((level & LLL_ERR) && held_lws_errors) {
+    held_lws_errors->push_back(text);
   } else if (level & LLL_ERR) {
     log::error("lws", text);
   } else {
@@ -53,22 +76,102 @@ bool is_ipv4_literal(const std::string& addr) {
   return inet_pton(AF_INET, addr.c_str(), buf) == 1;
 }
 
-std::string uri_of(struct lws* wsi) {
-  int n = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI);
+// The whole value of a request header (all its lines, joined with commas as lws does).
+std::string header_of(struct lws* wsi, enum lws_token_indexes token) {
+  int n = lws_hdr_total_length(wsi, token);
   if (n <= 0) return {};
-  std::string uri(static_cast<std::size_t>(n) + 1, '\0');
-  lws_hdr_copy(wsi, uri.data(), n + 1, WSI_TOKEN_GET_URI);
-  uri.resize(static_cast<std::size_t>(n));
+  std::string value(static_cast<std::size_t>(n) + 1, '\0');
+  if (lws_hdr_copy(wsi, value.data(), n + 1, token) < 0) return {};
+  value.resize(static_cast<std::size_t>(n));
+  return value;
+}
+
+std::string uri_of(struct lws* wsi) { return header_of(wsi, WSI_TOKEN_GET_URI); }
+
+// The request path without its query.
+std::string path_of(struct lws* wsi) {
+  std::string uri = uri_of(wsi);
+  auto q = uri.find('?');
+  if (q != std::string::npos) uri.resize(q);
   return uri;
+}
+
+std::string peer_of(struct lws* wsi) {
+  char peer[128] = {0};
+  lws_get_peer_simple(wsi, peer, sizeof peer);
+  return peer;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// The offered list as a log line shows it: quoted, a very long one cut short.
+std::string offer_for_log(const std::string& offered) {
+  if (offered.empty()) return "no subprotocol";
+  constexpr std::size_t kShown = 200;
+  if (offered.size() <= kShown) return "\"" + offered + "\"";
+  return "\"" + offered.substr(0, kShown) + "...\" (" + std::to_string(offered.size()) + " bytes)";
+}
+
+// The first offered subprotocol that is one of `served`, reading the list exactly as
+// lws_process_ws_upgrade() does (so it is the one lws binds once the others are hidden). Empty
+// when there is none; `problem` then says why, if lws would give up before reaching one.
+std::string first_served(const std::string& offered, const std::vector<std::string>& served,
+                         std::string* problem) {
+  struct lws_tokenize ts;
+  lws_tokenize_init(&ts, offered.c_str(), kSubprotocolListFlags);
+  ts.len = offered.size();
+  for (;;) {
+    switch (lws_tokenize(&ts)) {
+      case LWS_TOKZE_DELIMITER:
+        continue;
+      case LWS_TOKZE_ENDED:
+        return {};
+      case LWS_TOKZE_TOKEN: {
+        std::string name(ts.token, ts.token_len);
+        if (std::find(served.begin(), served.end(), name) != served.end()) return name;
+        if (name.size() > kMaxSubprotocolName) {
+          *problem = "an offered subprotocol name is over " + std::to_string(kMaxSubprotocolName) +
+                     " bytes";
+          return {};
+        }
+        continue;
+      }
+      default:
+        *problem = "the subprotocol list is malformed";
+        return {};
+    }
+  }
+}
+
+// A whole HTTP response, headers and body; false when lws could not send it.
+bool write_http_response(struct lws* wsi, unsigned status, const char* content_type,
+                         const std::string& body) {
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  if (lws_add_http_common_headers(wsi, status, content_type, body.size(), &p, end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end)) {
+    return false;
+  }
+  std::vector<unsigned char> wbuf(LWS_PRE + body.size());
+  std::memcpy(wbuf.data() + LWS_PRE, body.data(), body.size());
+  return lws_write(wsi, wbuf.data() + LWS_PRE, body.size(), LWS_WRITE_HTTP_FINAL) ==
+         static_cast<int>(body.size());
 }
 }  // namespace
 
-bool WsConnection::send(Frame frame, bool binary, bool force) {
-  if (closing_ || !wsi_) return true;
-  if (!force && out_.size() >= max_queue_) return false;
-  out_.push_back({std::move(frame), binary});
+SendResult WsConnection::send(Frame frame, bool binary, SendKind kind) {
+  if (closing_ || !wsi_) return SendResult::kQueued;
+  const SendResult r = budget_.admit(frame->size(), kind, uv_now(loop_));
+  if (r != SendResult::kQueued) return r;
+  out_.push_back({std::move(frame), binary, kind != SendKind::kReplay});
   if (out_.size() == 1) lws_callback_on_writable(wsi_);
-  return true;
+  return r;
 }
 
 void WsConnection::close(int code, std::string reason) {
@@ -85,6 +188,7 @@ void WsConnection::abort() {
   if (!wsi_) return;
   closing_ = true;
   out_.clear();
+  budget_.clear();
   lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -108,6 +212,7 @@ bool WsServer::start(std::string* error) {
     p->server = this;
     p->endpoint = endpoint;
     p->name = name;
+    p->lws_name = name;
     protocol_info_.push_back(std::move(p));
   };
   add(kHttp, "http");
@@ -117,7 +222,7 @@ bool WsServer::start(std::string* error) {
   auto* protocols = new lws_protocols[protocol_info_.size() + 1];
   std::memset(protocols, 0, sizeof(lws_protocols) * (protocol_info_.size() + 1));
   for (std::size_t i = 0; i < protocol_info_.size(); ++i) {
-    protocols[i].name = protocol_info_[i]->name.c_str();
+    protocols[i].name = protocol_info_[i]->lws_name.c_str();
     protocols[i].callback = lws_callback;
     protocols[i].per_session_data_size = sizeof(WsConnection*);
     protocols[i].rx_buffer_size = 0;
@@ -149,16 +254,24 @@ bool WsServer::start(std::string* error) {
   }
   info.iface = iface.empty() ? nullptr : iface.c_str();
 
+  std::vector<std::string> lws_errors;
+  held_lws_errors = &lws_errors;
   context_ = lws_create_context(&info);
-  if (!context_) {
-    *error = "cannot listen on " + options_.bind + ":" + std::to_string(options_.port) +
-             " (address in use, or not an address of this host)";
-    return false;
-  }
-  struct lws_vhost* vh = lws_get_vhost_by_name(context_, "default");
+  held_lws_errors = nullptr;
+  struct lws_vhost* vh = context_ ? lws_get_vhost_by_name(context_, "default") : nullptr;
   // lws creates the context even when the default vhost could not bind its port.
   bound_port_ = vh ? lws_get_vhost_listen_port(vh) : -1;
-  if (bound_port_ <= 0) {
+  const bool listening = bound_port_ > 0;
+  // Failing, lws's lines are the details of fox's one line (debug); an error lws logged while
+  // the context did come up is not explained by anything else, so it stays an error.
+  for (const auto& line : lws_errors) {
+    if (listening) {
+      log::error("lws", line);
+    } else {
+      log::debug("lws", line);
+    }
+  }
+  if (!listening) {
     *error = "cannot listen on " + options_.bind + ":" + std::to_string(options_.port) +
              " (address in use, or not an address of this host)";
     // Destroying this half-made context crashes lws 4.1.6 (a wsi freed twice); the process is
@@ -176,35 +289,83 @@ void WsServer::stop() {
   lws_context_destroy(ctx);
 }
 
+void WsServer::hide_protocols_not_at(const std::string& path) {
+  for (auto& p : protocol_info_) {
+    const bool here = p->endpoint != kHttp && endpoints_[p->endpoint].path == path;
+    if (!here && !p->lws_name.empty()) p->lws_name[0] = '\0';
+  }
+  names_hidden_ = true;
+}
+
+void WsServer::show_protocol_names() {
+  if (!names_hidden_) return;
+  for (auto& p : protocol_info_) {
+    if (!p->lws_name.empty()) p->lws_name[0] = p->name[0];
+  }
+  names_hidden_ = false;
+}
+
+// fox decides a WebSocket upgrade before lws does, so that every refusal gets an HTTP answer
+// (lws itself just closes the connection) and one log line naming the peer.
+//
+// lws then binds the first offered subprotocol it knows anywhere on the vhost, whatever the path:
+// "mqtt, wamp.2.json" at /wamp would be bound to mqtt and refused. Answering 400 would be correct
+// but leaves the client without a connection although it offered one the path speaks. So for
+// the moment lws picks (right after this callback returns, with no other callback in between)
+// the lws names of the protocols not served at this path are hidden, and lws binds exactly the
+// subprotocol chosen here; the next callback shows them again. This works because lws copies the
+// lws_protocols entries but keeps pointing at fox's name strings (test_ws_upgrade.py checks it).
+int WsServer::confirm_upgrade(struct lws* wsi, const char* upgrade) {
+  if (!upgrade || strcasecmp(upgrade, "websocket") != 0) return 0;  // lws deals with the others
+  const std::string path = path_of(wsi);
+  const std::string offered = header_of(wsi, WSI_TOKEN_PROTOCOL);
+  auto refuse = [&](unsigned status, const std::string& why) {
+    log::info("http", peer_of(wsi), ": refused a WebSocket upgrade at ", path, " offering ",
+              offer_for_log(offered), ": ", why, " (", status, ")");
+    return write_http_response(wsi, status, "text/plain; charset=utf-8", why + "\n") ? 1 : -1;
+  };
+  const WsEndpoint* endpoint = nullptr;
+  for (const auto& e : endpoints_) {
+    if (e.path == path) {
+      endpoint = &e;
+      break;
+    }
+  }
+  if (!endpoint) return refuse(HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint at " + path);
+  const std::string speaks = path + " speaks " + joined(endpoint->subprotocols);
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > static_cast<int>(kMaxSubprotocolList)) {
+    return refuse(HTTP_STATUS_BAD_REQUEST, "the subprotocol list is over " +
+                                               std::to_string(kMaxSubprotocolList) +
+                                               " bytes; " + speaks);
+  }
+  std::string problem;
+  if (first_served(offered, endpoint->subprotocols, &problem).empty()) {
+    if (problem.empty()) {
+      problem = offered.empty() ? "no subprotocol offered" : "no subprotocol offered is served here";
+    }
+    return refuse(HTTP_STATUS_BAD_REQUEST, problem + "; " + speaks);
+  }
+  hide_protocols_not_at(path);
+  return 0;
+}
+
 int WsServer::on_http(struct lws* wsi, int reason, void* user, void* in, std::size_t len) {
   switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return confirm_upgrade(wsi, static_cast<const char*>(in));
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      // A WebSocket upgrade that offered no subprotocol at all: WAMP and MQTT both require one.
-      log::info("http", "refused a WebSocket upgrade without a supported subprotocol at ",
-                uri_of(wsi));
+      // lws bound an upgrade to plain HTTP (no subprotocol, or "http"); confirm_upgrade() lets
+      // none of those through, this is the last guard.
+      log::info("http", peer_of(wsi), ": refused a WebSocket upgrade without a supported "
+                "subprotocol at ", uri_of(wsi));
       return -1;
     case LWS_CALLBACK_HTTP: {
       std::string path(static_cast<const char*>(in), len);
       if (path.empty()) path = uri_of(wsi);
       bool found = path == "/" || path == "/index.html";
-      const std::string& body = options_.status_page;
-      unsigned char buf[LWS_PRE + 1024];
-      unsigned char* start = buf + LWS_PRE;
-      unsigned char* p = start;
-      unsigned char* end = buf + sizeof buf - 1;
-      static const char kNotFound[] = "not found\n";
-      std::size_t body_len = found ? body.size() : sizeof kNotFound - 1;
-      if (lws_add_http_common_headers(wsi, found ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
-                                      found ? "text/html; charset=utf-8" : "text/plain",
-                                      body_len, &p, end) ||
-          lws_finalize_write_http_header(wsi, start, &p, end)) {
-        return 1;
-      }
-      std::string out(found ? body : std::string(kNotFound));
-      std::vector<unsigned char> wbuf(LWS_PRE + out.size());
-      std::memcpy(wbuf.data() + LWS_PRE, out.data(), out.size());
-      if (lws_write(wsi, wbuf.data() + LWS_PRE, out.size(), LWS_WRITE_HTTP_FINAL) !=
-          static_cast<int>(out.size())) {
+      if (!write_http_response(wsi, found ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
+                               found ? "text/html; charset=utf-8" : "text/plain",
+                               found ? options_.status_page : std::string("not found\n"))) {
         return 1;
       }
       if (lws_http_transaction_completed(wsi)) return -1;
@@ -223,12 +384,11 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
   const WsEndpoint& endpoint = endpoints_[endpoint_index];
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-      std::string uri = uri_of(wsi);
-      auto q = uri.find('?');
-      if (q != std::string::npos) uri.resize(q);
-      if (uri != endpoint.path) {
-        log::info("http", "refused subprotocol ", subprotocol, " at ", uri, " (it is served at ",
-                  endpoint.path, ")");
+      // confirm_upgrade() made lws bind a subprotocol of this path; this is the last guard.
+      std::string path = path_of(wsi);
+      if (path != endpoint.path) {
+        log::info("http", peer_of(wsi), ": refused subprotocol ", subprotocol, " at ", path,
+                  " (it is served at ", endpoint.path, ")");
         return -1;
       }
       return 0;
@@ -237,11 +397,10 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       auto* conn = new WsConnection();
       conn->wsi_ = wsi;
       conn->subprotocol_ = subprotocol;
-      conn->max_queue_ = options_.max_queue;
+      conn->budget_.set_limits(options_.outbound);
+      conn->loop_ = loop_;
       conn->max_message_ = options_.max_message_size;
-      char peer[128] = {0};
-      lws_get_peer_simple(wsi, peer, sizeof peer);
-      conn->peer_ = peer;
+      conn->peer_ = peer_of(wsi);
       *slot = conn;
       if (options_.limits) {
         std::string why;
@@ -305,6 +464,7 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
         const int size = static_cast<int>(f.size());
         int w = lws_write(wsi, conn->scratch_.data() + LWS_PRE, f.size(),
                           o.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        if (o.counted) conn->budget_.release(f.size());
         conn->out_.pop_front();  // `f` and `o` are gone from here on
         if (w < size) return -1;
       }

@@ -1,7 +1,8 @@
 // HTTP + WebSocket server: libwebsockets on fox's libuv loop (foreign loop, one thread).
 // Knows nothing about WAMP or MQTT: an endpoint is a path plus the subprotocols it speaks, and a
-// factory for the per-connection handler. A client offering none of an endpoint's subprotocols,
-// or a subprotocol at the wrong path, is refused during the upgrade.
+// factory for the per-connection handler. An upgrade gets the first subprotocol it offers that is
+// served at its path; one at a path that is no endpoint is answered 404, one offering none of the
+// path's subprotocols 400 (with one log line each).
 #pragma once
 #include <uv.h>
 
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/outbound.hpp"
 #include "net/connection_limits.hpp"
 
 struct lws;
@@ -35,10 +37,10 @@ public:
 class WsConnection {
 public:
   using Frame = std::shared_ptr<const std::string>;
-  // Queues one WebSocket message; the bytes may be shared with other connections.
-  // Returns false when the connection's outbound queue is over its bound (the caller decides).
-  // `force` queues even over the bound (a replay burst the client asked for).
-  bool send(Frame frame, bool binary, bool force = false);
+  // Queues one WebSocket message; the bytes may be shared with other connections. Within the
+  // connection's outbound budget (core/outbound.hpp: what happens at the bound depends on
+  // `kind`); kOverflow: nothing was queued, the caller should disconnect the slow consumer.
+  SendResult send(Frame frame, bool binary, SendKind kind = SendKind::kNormal);
   // Sends a close frame with this status code and reason, then ends the connection; a peer that
   // does not read is cut off after 5 s.
   void close(int code, std::string reason);
@@ -53,6 +55,7 @@ private:
   struct Out {
     Frame frame;
     bool binary;
+    bool counted;   // in the budget (released when written)
   };
   struct lws* wsi_ = nullptr;
   std::string subprotocol_, peer_;
@@ -63,7 +66,8 @@ private:
   bool closing_ = false, rx_overflow_ = false;
   int close_code_ = 1000;
   std::string close_reason_;
-  std::size_t max_queue_ = 0;
+  OutboundBudget budget_;
+  uv_loop_t* loop_ = nullptr;
   std::size_t max_message_ = 0;
   std::vector<unsigned char> scratch_;
 };
@@ -78,7 +82,7 @@ struct WsServerOptions {
   std::string bind = "0.0.0.0";
   int port = 9000;
   std::size_t max_message_size = 16u * 1024 * 1024;
-  std::size_t max_queue = 10000;             // outbound messages per connection
+  OutboundLimits outbound;                   // what one connection may have queued
   std::string status_page;                   // body of GET / (text/html)
   ConnectionLimits* limits = nullptr;        // WebSocket connections count; nullptr = no limit
 };
@@ -98,10 +102,17 @@ public:
   int on_http(struct lws* wsi, int reason, void* user, void* in, std::size_t len);
   int on_ws(struct lws* wsi, int reason, void* user, void* in, std::size_t len,
             std::size_t endpoint_index, const std::string& subprotocol);
+  // Undoes hide_protocols_not_at(); the trampoline calls it before every callback.
+  void show_protocol_names();
 
   struct Protocol;  // one lws protocol entry: which endpoint/subprotocol (public for the C table)
 
 private:
+  // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: answers 404/400 (returns 1), or lets lws upgrade (0).
+  int confirm_upgrade(struct lws* wsi, const char* upgrade);
+  // Makes the lws names of the protocols not served at `path` match no offered subprotocol.
+  void hide_protocols_not_at(const std::string& path);
+
   uv_loop_t* loop_;
   WsServerOptions options_;
   std::vector<WsEndpoint> endpoints_;
@@ -109,6 +120,7 @@ private:
   void* protocols_ = nullptr;                    // the lws_protocols array (C layout)
   struct lws_context* context_ = nullptr;
   int bound_port_ = 0;
+  bool names_hidden_ = false;
 };
 
 }  // namespace fox::net

@@ -67,8 +67,15 @@ struct Audience {
 
 namespace {
 
-void clear_options(Subscription& sub, Id session) {
-  if (!sub.subscriber_options.empty()) sub.subscriber_options.erase(session);
+// The filter as part of a subscription's identity: the MessagePack bytes of the filter with its
+// object members sorted, so {"a":1,"b":2} and {"b":2,"a":1} are the same filter (Json keeps
+// member order) and filters that differ in any byte are different ones (JSON text would replace
+// invalid UTF-8). Only at subscribe time.
+std::string filter_text(const SubscriptionOptions& options) {
+  if (!options.has_filter) return std::string();
+  std::string out;
+  Json::to_msgpack(json_sorted(options.filter), out);
+  return out;
 }
 
 }  // namespace
@@ -76,18 +83,26 @@ void clear_options(Subscription& sub, Id session) {
 Broker::Broker(IdCounter& subscription_ids, RouterEnv& env) : ids_(subscription_ids), env_(env) {}
 Broker::~Broker() = default;
 
+Broker::Key Broker::key_of(const Subscription& sub) {
+  return Key(sub.uri, sub.match, filter_text(sub.options), sub.options.snapshot,
+             sub.options.hide_meta);
+}
+
 Broker::SubscribeOutcome Broker::subscribe(SessionEntry& session, const TopicParts& topic,
-                                           MatchPolicy match) {
+                                           MatchPolicy match, const SubscriptionOptions& options) {
   SubscribeOutcome outcome;
-  std::string uri = join_topic(topic);
-  auto& slot = by_key_[Key(uri, match)];
+  std::string uri = wamp_uri(topic);
+  auto& slot = by_key_[Key(uri, match, filter_text(options), options.snapshot, options.hide_meta)];
   if (!slot) {
     slot = std::make_unique<Subscription>();
     slot->id = ids_.next();
     slot->topic = topic;
     slot->uri = std::move(uri);
     slot->match = match;
+    slot->options = options;
     slot->pattern = match != MatchPolicy::kExact || has_wildcard_part(topic);
+    slot->wildcard_first = !topic.empty() && (is_wildcard_part(topic[0]) ||
+                                              (match == MatchPolicy::kWildcard && topic[0].empty()));
     slot->created_ms = env_.now_ms();
     trie_.insert(slot->topic, match, slot.get());
     by_id_[slot->id] = slot.get();
@@ -107,7 +122,6 @@ Broker::SubscribeOutcome Broker::subscribe(SessionEntry& session, const TopicPar
 
 Broker::Removal Broker::remove_subscriber(Subscription& sub, Id session) {
   Removal removal{sub.id, false};
-  clear_options(sub, session);
   auto& subscribers = sub.subscribers;
   subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
                                    [session](const SessionEntry* s) { return s->id == session; }),
@@ -116,7 +130,7 @@ Broker::Removal Broker::remove_subscriber(Subscription& sub, Id session) {
   removal.deleted = true;
   trie_.erase(sub.topic, sub.match, &sub);
   by_id_.erase(sub.id);
-  by_key_.erase(Key(sub.uri, sub.match));  // destroys `sub`
+  by_key_.erase(key_of(sub));  // destroys `sub`
   return removal;
 }
 
@@ -175,13 +189,23 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
     base_details["publisher_authrole"] = publication->publisher_authrole;
   }
 
-  // The publication's value, parsed at most once and only if some subscriber has a filter.
+  // The publication's value, parsed at most once and only if some subscription has a filter.
   bool value_ready = false;
   PublicationValue value;
+  const bool meta = publication->meta;
 
   std::size_t sent = 0;
   for (TrieEntry* entry : matches) {
     const auto& sub = *static_cast<Subscription*>(entry);
+    if (sub.options.snapshot) continue;  // replay only
+    if (meta && sub.options.hide_meta && sub.wildcard_first) continue;   // MQTT: like `$` topics
+    if (sub.options.has_filter) {
+      if (!value_ready) {
+        value = publication_value(*publication);
+        value_ready = true;
+      }
+      if (!value_matches(sub.options.filter, value)) continue;
+    }
     // One Event per subscription, shared by all its subscribers: encoded once per serializer.
     Event event;
     event.subscription = sub.id;
@@ -190,18 +214,6 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
     if (sub.pattern) event.details["topic"] = publication->uri;
     for (SessionEntry* subscriber : sub.subscribers) {
       if (!audience.admits(*subscriber)) continue;
-      if (!sub.subscriber_options.empty()) {
-        if (const SubscriberOptions* o = subscriber_options(sub, subscriber->id)) {
-          if (o->mute) continue;
-          if (o->has_filter) {
-            if (!value_ready) {
-              value = publication_value(*publication);
-              value_ready = true;
-            }
-            if (!value_matches(o->filter, value)) continue;
-          }
-        }
-      }
       subscriber->peer->send_event(event);
       ++sent;
     }
@@ -211,32 +223,18 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
   return sent;
 }
 
-void Broker::set_subscriber_options(Id subscription, SubscriberOptions options) {
-  auto it = by_id_.find(subscription);
-  if (it == by_id_.end()) return;
-  Subscription& sub = *it->second;
-  const Id session = options.session;
-  sub.subscriber_options[session] = std::move(options);
-}
-
-void Broker::clear_subscriber_options(Id subscription, Id session) {
-  auto it = by_id_.find(subscription);
-  if (it != by_id_.end()) clear_options(*it->second, session);
-}
-
-const SubscriberOptions* Broker::subscriber_options(const Subscription& sub, Id session) {
-  auto it = sub.subscriber_options.find(session);
-  return it == sub.subscriber_options.end() ? nullptr : &it->second;
-}
-
 const Subscription* Broker::find(Id subscription) const {
   auto it = by_id_.find(subscription);
   return it == by_id_.end() ? nullptr : it->second;
 }
 
 const Subscription* Broker::find(const std::string& uri, MatchPolicy match) const {
-  auto it = by_key_.find(Key(uri, match));
-  return it == by_key_.end() ? nullptr : it->second.get();
+  // The plain one sorts first among the subscriptions of (uri, match): its filter text is "".
+  auto it = by_key_.lower_bound(Key(uri, match, std::string(), false, false));
+  if (it == by_key_.end() || std::get<0>(it->first) != uri || std::get<1>(it->first) != match) {
+    return nullptr;
+  }
+  return it->second.get();
 }
 
 std::vector<const Subscription*> Broker::match(const TopicParts& topic) {

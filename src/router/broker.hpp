@@ -1,11 +1,12 @@
-// Publish/subscribe of one realm. One subscription per (topic pattern, match policy), shared by
-// all its subscribers (WAMP: the same subscription id for everyone). Reverse map session →
+// Publish/subscribe of one realm. One subscription per (topic pattern, match policy, options),
+// shared by all its subscribers (WAMP: the same subscription id for everyone). Reverse map session →
 // subscriptions makes leave() proportional to the session's own subscriptions.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -16,26 +17,27 @@
 
 namespace fox {
 
-// What one subscriber asked for on top of the shared subscription (fox `filter`, and `mute`
-// while a snapshot subscription waits for its replay). Only subscribers that asked have one.
-struct SubscriberOptions {
-  Id session = 0;
+// What makes two subscriptions of the same topic pattern different (fox `filter`, `snapshot`,
+// and the MQTT rule for meta topics). A subscription is identified by (pattern, match policy,
+// these options): sessions that ask for the same get the same subscription id, one that asks
+// for another filter gets a subscription of its own.
+struct SubscriptionOptions {
   bool has_filter = false;
   Json filter;               // compared like `when` (kv_value.hpp) against each event's value
-  bool mute = false;         // no live events (snapshot subscription)
+  bool snapshot = false;     // replay only: no live events; revoked once the replay is done
+  bool hide_meta = false;    // a first-level wildcard does not match wamp.* meta topics (MQTT)
 };
 
 struct Subscription : TrieEntry {
   Id id = 0;
-  TopicParts topic;
-  std::string uri;                 // dotted form of `topic`
+  TopicParts topic;                // the pattern (wildcards as markers, core/topic.hpp)
+  std::string uri;                 // its WAMP text (wamp_uri)
   MatchPolicy match = MatchPolicy::kExact;
+  SubscriptionOptions options;
   bool pattern = false;            // matches other topics than its own: EVENT gets details.topic
+  bool wildcard_first = false;     // the first part is a wildcard (for hide_meta)
   std::uint64_t created_ms = 0;
   std::vector<SessionEntry*> subscribers;  // in subscription order
-  // By subscriber session; empty on the fast path (a map: thousands of filtered subscribers of
-  // one topic must not make each publication quadratic).
-  std::unordered_map<Id, SubscriberOptions> subscriber_options;
 };
 
 class Broker {
@@ -53,7 +55,8 @@ public:
   Broker(IdCounter& subscription_ids, RouterEnv& env);
   ~Broker();
 
-  SubscribeOutcome subscribe(SessionEntry& session, const TopicParts& topic, MatchPolicy match);
+  SubscribeOutcome subscribe(SessionEntry& session, const TopicParts& topic, MatchPolicy match,
+                             const SubscriptionOptions& options = {});
   // False when the session is not a subscriber of that subscription.
   bool unsubscribe(Id session, Id subscription, Removal* removal);
   // Every subscription of a session, removed (leave); what was removed, for meta events.
@@ -67,21 +70,20 @@ public:
   // subscriber is told through Peer::send_subscription_revoked. False when not subscribed.
   bool revoke(Id session, Id subscription, const std::string& reason, Removal* removal);
 
-  // Per-subscriber options (filter, mute); `options.session` names the subscriber. Replaces any
-  // earlier options of that subscriber. clear_subscriber_options() removes them.
-  void set_subscriber_options(Id subscription, SubscriberOptions options);
-  void clear_subscriber_options(Id subscription, Id session);
-  static const SubscriberOptions* subscriber_options(const Subscription& sub, Id session);
-
   // Lookups for the meta API and for revocation.
   const Subscription* find(Id subscription) const;
+  // The plain subscription (no filter, no snapshot) of that pattern text and policy, else any of
+  // that pattern and policy; nullptr when there is none.
   const Subscription* find(const std::string& uri, MatchPolicy match) const;
   std::vector<const Subscription*> match(const TopicParts& topic);
   std::vector<const Subscription*> all() const;
   std::size_t size() const { return by_id_.size(); }
 
 private:
-  using Key = std::pair<std::string, MatchPolicy>;
+  // (pattern text, policy, filter as JSON text, snapshot, hide_meta): pattern text first, so the
+  // subscriptions of one pattern are neighbours in the map.
+  using Key = std::tuple<std::string, MatchPolicy, std::string, bool, bool>;
+  static Key key_of(const Subscription& sub);
   Removal remove_subscriber(Subscription& sub, Id session);
 
   IdCounter& ids_;

@@ -41,7 +41,7 @@ Dealer::~Dealer() {
 Id Dealer::register_procedure(SessionEntry& callee, const TopicParts& procedure,
                               const RegisterOptions& options, bool* created, Error* error) {
   if (created) *created = false;
-  std::string uri = join_topic(procedure);
+  std::string uri = wamp_uri(procedure);
   auto& slot = by_key_[Key(uri, options.match)];
   if (slot) {
     Registration& reg = *slot;
@@ -284,7 +284,7 @@ void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure,
     caller.peer->send_error(RequestType::kCall, request, error);
     return;
   }
-  std::string uri = join_topic(procedure);
+  std::string uri = wamp_uri(procedure);
   Registration* reg = lookup(procedure, uri);
   if (!reg) {
     Error error = make_error(kNoSuchProcedure);

@@ -144,6 +144,7 @@ void Kv::apply_stale_will(const StoredWill& stored) {
   pending.pub.publisher_authrole = stored.authrole;
   pending.pub.disclose_publisher = stored.disclose;
   pending.pub.retain = true;
+  pending.pub.qos = 1;   // a retained write: QoS 1 for MQTT subscribers (README: QoS)
   pending.kv.retain = true;
   apply(std::move(pending));
   settle();
@@ -239,7 +240,7 @@ void Kv::apply(Pending pending) {
         if (before.kind == Kind::kJson && before.json.is_object() && patch.kind == Kind::kJson &&
             patch.json.is_object()) {
           Json merged = std::move(before.json);
-          merged.merge_patch(patch.json);
+          json_merge_patch(merged, patch.json);
           Publication value = *live;
           switch (patch.source) {
             case PublicationValue::Source::kPayload:
@@ -372,6 +373,7 @@ void Kv::leave(Id session, const SessionInfo& /*info*/) {
     pending.pub.publisher_authrole = std::move(will.authrole);
     pending.pub.disclose_publisher = will.disclose;
     pending.pub.retain = true;
+    pending.pub.qos = 1;
     pending.kv.retain = true;
     apply(std::move(pending));
   }
@@ -380,6 +382,7 @@ void Kv::leave(Id session, const SessionInfo& /*info*/) {
   if (auto it = testaments_.find(session); it != testaments_.end()) {
     std::vector<Testament> testaments = std::move(it->second);
     testaments_.erase(it);
+    if (storage_) storage_->erase_testaments(realm_, session, "");
     for (auto& testament : testaments) {
       Pending pending;
       pending.session = session;
@@ -422,6 +425,7 @@ bool Kv::handle_call(SessionEntry& caller, Id request, const std::string& uri, c
                  list.end());
       if (list.empty()) testaments_.erase(it);
     }
+    if (storage_) storage_->erase_testaments(realm_, caller.id, scope);
     caller.peer->send_result(request, Result{});
     return true;
   }
@@ -429,11 +433,13 @@ bool Kv::handle_call(SessionEntry& caller, Id request, const std::string& uri, c
     return fail(kInvalidArgument, "add_testament needs [topic, args, kwargs]");
   }
   Testament testament;
-  testament.pub.uri = args[0].get<std::string>();
-  testament.pub.topic = split_topic(testament.pub.uri);
-  if (!valid_publish_topic(testament.pub.topic, is_mqtt(caller))) {
-    return fail("wamp.error.invalid_uri", "invalid topic: " + testament.pub.uri);
+  const std::string& topic = args[0].get_ref<const std::string&>();
+  testament.pub.topic = wamp_pattern_parts(topic);
+  if (!valid_wamp_uri(topic, /*wildcards=*/false, /*empty_parts=*/false) ||
+      !valid_publish_topic(testament.pub.topic, is_mqtt(caller))) {
+    return fail("wamp.error.invalid_uri", "invalid topic: " + topic);
   }
+  testament.pub.uri = wamp_uri(testament.pub.topic);
   if (args.size() > 1 && !args[1].is_null()) {
     if (!args[1].is_array()) return fail(kInvalidArgument, "testament args must be a list");
     testament.pub.args = args[1];
@@ -462,12 +468,31 @@ bool Kv::handle_call(SessionEntry& caller, Id request, const std::string& uri, c
   testament.pub.disclose_publisher = disclose;
   testament.options.disclose_me = disclose;
   testament.options.exclude_me = exclude_me;
+  // Like a WAMP publication: QoS 1 for MQTT subscribers when it retains (README: QoS).
+  testament.pub.qos = kv.retain ? 1 : 0;
   testament.options.raw = std::move(options);
   testament.scope = scope;
   auto& mine = testaments_[caller.id];
   if (mine.size() >= kMaxTestamentsPerSession) {
     return fail(kInvalidArgument, "too many testaments (at most " +
                                       std::to_string(kMaxTestamentsPerSession) + " per session)");
+  }
+  testament.seq = ++testament_seq_;
+  if (storage_) {
+    // Written through: a crash of fox does not lose it (applied at the next start).
+    StoredTestament row;
+    row.realm = realm_;
+    row.owner = caller.id;
+    row.seq = testament.seq;
+    row.scope = scope;
+    row.topic = testament.pub.uri;
+    row.args = testament.pub.args;
+    row.kwargs = testament.pub.kwargs;
+    row.options = testament.options.raw;
+    row.authid = caller.info.authid;
+    row.authrole = caller.info.authrole;
+    row.disclose = disclose;
+    storage_->put_testament(row);
   }
   mine.push_back(std::move(testament));
   caller.peer->send_result(request, Result{});

@@ -128,6 +128,7 @@ private:
     Publication pub;
     PublishOptions options;
     std::string scope;  // "destroyed" or "detached": both published when the session leaves
+    std::uint64_t seq = 0;   // its row in the store
   };
   struct ReplayWaiter {
     Id session = 0;
@@ -170,6 +171,7 @@ private:
   std::unordered_map<std::string, Will> wills_;                    // key → registration
   std::unordered_map<Id, std::vector<std::string>> wills_by_session_;
   std::unordered_map<Id, std::vector<Testament>> testaments_;
+  std::uint64_t testament_seq_ = 0;
 
   std::uint64_t next_replay_waiter_ = 0;
   std::map<std::uint64_t, ReplayWaiter> replay_waiters_;  // in registration order

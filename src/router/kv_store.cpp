@@ -39,7 +39,7 @@ std::vector<PublicationPtr> MemRetainedStore::match(const TopicParts& pattern,
   std::vector<PublicationPtr> out;
   PatternMatcher matcher(pattern, policy);
   if (matcher.literal()) {
-    if (auto value = get(join_topic(pattern))) {
+    if (auto value = get(wamp_uri(pattern))) {
       if (value->topic == pattern) out.push_back(std::move(value));
     }
     return out;

@@ -7,8 +7,8 @@ PublicationValue publication_value(const Publication& pub) {
   if (pub.payload) {
     out.source = PublicationValue::Source::kPayload;
     if (pub.payload->empty()) return out;
-    Json parsed = Json::parse(*pub.payload, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded()) {
+    Json parsed;
+    if (parse_json(JsonFormat::kJson, *pub.payload, &parsed) != JsonParse::kOk) {
       out.kind = PublicationValue::Kind::kOpaque;
     } else {
       out.kind = PublicationValue::Kind::kJson;
@@ -42,20 +42,6 @@ bool is_empty_publication(const Publication& pub) {
                        (pub.args.is_array() && pub.args.size() == 1 && pub.args[0].is_null());
   const bool no_kwargs = pub.kwargs.is_null() || (pub.kwargs.is_object() && pub.kwargs.empty());
   return no_args && no_kwargs;
-}
-
-bool json_subset(const Json& pattern, const Json& value) {
-  if (!pattern.is_object()) return pattern == value;
-  if (!value.is_object()) return false;
-  for (auto it = pattern.begin(); it != pattern.end(); ++it) {
-    auto found = value.find(it.key());
-    if (found == value.end()) {
-      if (it.value().is_null()) continue;
-      return false;
-    }
-    if (!json_subset(it.value(), *found)) return false;
-  }
-  return true;
 }
 
 bool value_matches(const Json& condition, const PublicationValue& value) {

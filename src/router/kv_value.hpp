@@ -32,7 +32,6 @@ bool is_empty_publication(const Publication& pub);
 //  - anything else: equal JSON (numbers by value).
 bool value_matches(const Json& condition, const PublicationValue& value);
 
-// Members of `pattern` (object) all present and equal in `value`, recursively.
-bool json_subset(const Json& pattern, const Json& value);
+// (The subset comparison itself is core/json.hpp's json_subset.)
 
 }  // namespace fox

@@ -153,14 +153,17 @@ void subscription_lookup(MetaContext& ctx, Peer& caller, Id request, const Json&
   if (!arg_string(args, 0, &topic) || !options_match(args, 1, &match)) {
     return fail(caller, request, kInvalidArgument);
   }
-  const Subscription* sub = ctx.broker.find(topic, match);
+  // The pattern in its canonical text (escapes, wildcard markers), as subscriptions keep it.
+  const TopicParts parts =
+      match == MatchPolicy::kExact ? wamp_pattern_parts(topic) : wamp_topic_parts(topic);
+  const Subscription* sub = ctx.broker.find(wamp_uri(parts), match);
   reply(caller, request, sub ? Json(sub->id) : Json(nullptr));
 }
 
 void subscription_match(MetaContext& ctx, Peer& caller, Id request, const Json& args) {
   std::string topic;
   if (!arg_string(args, 0, &topic)) return fail(caller, request, kInvalidArgument);
-  auto subs = ctx.broker.match(split_topic(topic));
+  auto subs = ctx.broker.match(wamp_topic_parts(topic));
   if (subs.empty()) return reply(caller, request, nullptr);
   Json ids = Json::array();
   for (const auto* sub : subs) ids.push_back(sub->id);
@@ -219,7 +222,7 @@ void registration_lookup(MetaContext& ctx, Peer& caller, Id request, const Json&
 void registration_match(MetaContext& ctx, Peer& caller, Id request, const Json& args) {
   std::string procedure;
   if (!arg_string(args, 0, &procedure)) return fail(caller, request, kInvalidArgument);
-  const Registration* reg = ctx.dealer.best_match(split_topic(procedure), procedure);
+  const Registration* reg = ctx.dealer.best_match(wamp_topic_parts(procedure), procedure);
   reply(caller, request, reg ? Json(reg->id) : Json(nullptr));
 }
 
@@ -302,10 +305,14 @@ Json session_details(const SessionEntry& session) {
 }
 
 Json subscription_details(const Subscription& subscription) {
-  return Json{{"id", subscription.id},
-              {"created", iso8601_utc(subscription.created_ms)},
-              {"uri", subscription.uri},
-              {"match", match_policy_name(subscription.match)}};
+  Json details{{"id", subscription.id},
+               {"created", iso8601_utc(subscription.created_ms)},
+               {"uri", subscription.uri},
+               {"match", match_policy_name(subscription.match)}};
+  // fox extras that make a subscription distinct from another of the same topic.
+  if (subscription.options.has_filter) details["filter"] = subscription.options.filter;
+  if (subscription.options.snapshot) details["snapshot"] = true;
+  return details;
 }
 
 Json registration_details(const Registration& registration) {

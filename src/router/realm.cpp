@@ -84,8 +84,9 @@ struct Realm::Impl : KvHost {
   void publish_meta(const char* uri, Json args) {
     Publication pub;
     pub.uri = uri;
-    pub.topic = split_topic(pub.uri);
+    pub.topic = wamp_topic_parts(pub.uri);
     pub.args = std::move(args);
+    pub.meta = true;
     pub.id = router.next_publication_id();
     broker.publish(std::make_shared<const Publication>(std::move(pub)), PublishOptions{});
   }
@@ -170,27 +171,14 @@ void Realm::subscribe(Id session, Id request, const TopicParts& topic,
     entry->peer->send_error(RequestType::kSubscribe, request, error);
     return;
   }
-  if (kv.snapshot) {
-    // One subscription id per (topic, match): a snapshot would end the session's live
-    // subscription of the same topic. Refused instead of silently ending it.
-    const Subscription* existing = impl_->broker.find(join_topic(topic), options.match);
-    if (existing && std::find(existing->subscribers.begin(), existing->subscribers.end(), entry) !=
-                        existing->subscribers.end()) {
-      entry->peer->send_error(
-          RequestType::kSubscribe, request,
-          make_error(kInvalidArgument,
-                     "snapshot of a topic this session already subscribes to: unsubscribe first"));
-      return;
-    }
-  }
-  auto outcome = impl_->broker.subscribe(*entry, topic, options.match);
-  if (kv.has_filter || kv.snapshot) {
-    // A snapshot subscriber gets its replay only, no live events.
-    impl_->broker.set_subscriber_options(
-        outcome.subscription, SubscriberOptions{session, kv.has_filter, kv.filter, kv.snapshot});
-  } else if (!outcome.added) {
-    impl_->broker.clear_subscriber_options(outcome.subscription, session);  // latest options win
-  }
+  // The filter and snapshot options are part of the subscription's identity (broker.hpp): a
+  // snapshot never touches the session's live subscription of the same topic.
+  SubscriptionOptions identity;
+  identity.has_filter = kv.has_filter;
+  identity.filter = kv.filter;
+  identity.snapshot = kv.snapshot;
+  identity.hide_meta = options.hide_meta;
+  auto outcome = impl_->broker.subscribe(*entry, topic, options.match, identity);
   entry->peer->send_subscribed(request, outcome.subscription);
   if (outcome.created) {
     const Subscription* sub = impl_->broker.find(outcome.subscription);
@@ -233,7 +221,7 @@ bool Realm::revoke_subscription(Id session, Id subscription, const std::string& 
 void Realm::publish(Id session, Id request, Publication pub, const PublishOptions& options) {
   SessionEntry* entry = impl_->session(session);
   if (!entry) return;
-  if (pub.uri.empty()) pub.uri = join_topic(pub.topic);
+  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
   // As the WAMP spec says, a publication without `acknowledge` gets no answer, not even ERROR.
   if (!valid_publish_topic(pub.topic, is_mqtt(*entry))) {
     if (options.acknowledge) {
@@ -260,12 +248,25 @@ void Realm::publish(Id session, Id request, Publication pub, const PublishOption
   if (options.acknowledge) impl_->kv.acknowledge(session, request, id);
 }
 
+void Realm::publish_orphan(Publication pub, const PublishOptions& options) {
+  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
+  if (!valid_publish_topic(pub.topic, /*allow_empty_parts=*/true)) return;
+  if (uses_kv(pub, options.raw)) {
+    impl_->kv.publish(0, 0, std::move(pub), options);
+    return;
+  }
+  pub.id = router_.next_publication_id();
+  auto publication = std::make_shared<const Publication>(std::move(pub));
+  impl_->broker.publish(publication, options);
+  impl_->kv.record(publication);
+}
+
 void Realm::register_procedure(Id session, Id request, const TopicParts& procedure,
                                const RegisterOptions& options) {
   SessionEntry* entry = impl_->session(session);
   if (!entry) return;
   if (!valid_pattern(procedure, options.match, false) ||
-      is_reserved_procedure(join_topic(procedure))) {
+      is_reserved_procedure(wamp_uri(procedure))) {
     entry->peer->send_error(RequestType::kRegister, request, make_error(kInvalidUri));
     return;
   }
@@ -304,7 +305,7 @@ void Realm::call(Id session, Id request, const TopicParts& procedure, Json args,
                  const CallOptions& options) {
   SessionEntry* entry = impl_->session(session);
   if (!entry) return;
-  const std::string uri = join_topic(procedure);
+  const std::string uri = wamp_uri(procedure);
   if (is_reserved_procedure(uri)) {
     if (impl_->kv.handle_call(*entry, request, uri, args, kwargs)) return;
     MetaContext context{impl_->sessions, impl_->broker, impl_->dealer};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/topic.hpp"
 #include "router/storage.hpp"
 
 namespace fox {
@@ -42,6 +43,33 @@ void Router::apply_stale_wills(const std::vector<StoredWill>& wills) {
     } else if (storage_) {
       storage_->erase_will(will.realm, will.key);
     }
+  }
+}
+
+void Router::apply_stale_testaments(const std::vector<StoredTestament>& testaments) {
+  for (const StoredTestament& t : testaments) {
+    if (storage_) storage_->erase_testaments(t.realm, t.owner, "");
+    Realm* r = realm(t.realm, nullptr);
+    if (!r) continue;
+    Publication pub;
+    pub.topic = wamp_topic_parts(t.topic);
+    pub.uri = t.topic;
+    pub.args = t.args;
+    pub.kwargs = t.kwargs;
+    pub.publisher = t.owner;
+    pub.publisher_authid = t.authid;
+    pub.publisher_authrole = t.authrole;
+    pub.disclose_publisher = t.disclose;
+    pub.options = t.options;
+    // As when its session leaves: QoS 1 for MQTT subscribers when it retains (README: QoS).
+    auto retain = t.options.find("retain");
+    pub.qos = retain != t.options.end() && retain->is_boolean() && retain->get<bool>() ? 1 : 0;
+    PublishOptions options;
+    options.disclose_me = t.disclose;
+    options.raw = t.options;
+    options.raw.erase("watch");   // a testament cannot wait or leave a will: its session is gone
+    options.raw.erase("will");
+    r->publish_orphan(std::move(pub), options);
   }
 }
 

@@ -18,6 +18,7 @@ namespace fox {
 class Realm;
 class Storage;
 struct StoredWill;
+struct StoredTestament;
 
 // Who a session is. Filled by the protocol session before join().
 struct SessionInfo {
@@ -34,6 +35,9 @@ enum class MatchPolicy { kExact, kPrefix, kWildcard };
 
 struct SubscribeOptions {
   MatchPolicy match = MatchPolicy::kExact;
+  // MQTT: a first-level wildcard does not match the wamp.* meta topics (they are WAMP's, as
+  // `$` topics are the broker's).
+  bool hide_meta = false;
   Json raw = Json::object();       // every option as sent (fox extras: retained, after, filter, ...)
 };
 
@@ -112,6 +116,8 @@ public:
   // Wills of sessions of a previous process (all gone): each key becomes its will value.
   // A will of a realm that no longer exists is dropped.
   void apply_stale_wills(const std::vector<StoredWill>& wills);
+  // Testaments of sessions of a previous process: published as the leave of their session would.
+  void apply_stale_testaments(const std::vector<StoredTestament>& testaments);
 
 private:
   RouterEnv& env_;
@@ -159,6 +165,10 @@ public:
   void set_kv_options(const KvOptions& options);
   // A will whose session is gone (see Router::apply_stale_wills).
   void apply_stale_will(const StoredWill& will);
+  // A publication whose session is gone (an MQTT will or a testament left by a previous
+  // process): published by the router on its behalf, through the KV path when it retains.
+  // `pub.publisher` is kept as given (0 = the router).
+  void publish_orphan(Publication pub, const PublishOptions& options);
 
 private:
   struct Impl;

@@ -27,8 +27,8 @@ enum class Edge { kLiteral, kOne, kMany };
 
 Edge edge_of(const std::string& part, MatchPolicy policy) {
   if (policy == MatchPolicy::kExact) {
-    if (part == kWildcardOne) return Edge::kOne;
-    if (part == kWildcardMany) return Edge::kMany;
+    if (part == kAnyPart) return Edge::kOne;
+    if (part == kAnyParts) return Edge::kMany;
   } else if (policy == MatchPolicy::kWildcard) {
     if (part.empty()) return Edge::kOne;
   }

@@ -2,8 +2,9 @@
 // the topic's own paths, so the cost does not grow with unrelated subscriptions (SPEC §3).
 //
 // Pattern kinds, by the policy given at insert():
-//  - kExact: fox-wamp in-band wildcards: part `*` = exactly one part, `#` = zero or more parts,
-//    at any position; every other part literal.
+//  - kExact: in-band wildcards (WAMP `*`/`#`, MQTT `+`/`#`), as the markers of core/topic.hpp:
+//    kAnyPart = exactly one part, kAnyParts = zero or more parts, at any position; every other
+//    part literal (an MQTT level `*` is text).
 //  - kWildcard (WAMP `match: wildcard`): an empty part = exactly one part; every other part literal.
 //  - kPrefix (WAMP `match: prefix`): a prefix of the URI STRING ("a.b" matches "a.b.c" and "a.bc").
 //    Stored as the literal path of all parts but the last plus a per-node map keyed by the last

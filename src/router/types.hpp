@@ -25,7 +25,8 @@ struct Error {
 // the publication came from MQTT (raw bytes). Immutable once published: shared by all receivers.
 struct Publication {
   TopicParts topic;           // parts of the concrete topic
-  std::string uri;            // the topic in dotted form ("a.b.c")
+  std::string uri;            // its WAMP text, wamp_uri(topic) ("a.b.c"; the key of retained
+                              // state); the router fills it when the session left it empty
   Json args = nullptr;        // array or null
   Json kwargs = nullptr;      // object or null
   std::optional<std::string> payload;  // MQTT payload bytes (only from MQTT publishers)
@@ -36,6 +37,7 @@ struct Publication {
   bool disclose_publisher = false;  // publisher asked disclose_me
   int qos = 0;                // MQTT QoS the publisher used (0 for WAMP)
   bool retain = false;        // publisher asked to retain
+  bool meta = false;          // a WAMP meta event of the router (wamp.session.on_join, ...)
   Json options = Json::object();  // the publisher's options as sent (history, extensions)
 };
 using PublicationPtr = std::shared_ptr<const Publication>;

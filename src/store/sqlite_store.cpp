@@ -9,6 +9,7 @@
 
 #include "core/log.hpp"
 #include "core/topic.hpp"
+#include "store/file_access.hpp"
 
 namespace fox::store {
 namespace {
@@ -17,9 +18,15 @@ constexpr const char* kLog = "store";
 // Ids are reserved this far ahead of the last id handed out, renewed at half.
 constexpr Id kReserveChunk = Id{1} << 20;
 
-// Schema version 1. Realm names are values (a column), never part of a table name. Migrations:
-// kMigrations[v] brings a database from user_version v to v + 1.
-const char* const kMigrations[] = {
+// Realm names are values (a column), never part of a table name. Migrations: kMigrations[v]
+// brings a database from user_version v to v + 1 (its SQL, then its rewrite of rows, if any).
+bool canonical_topics(sqlite3* db, std::string* error);
+struct Migration {
+  const char* sql;
+  bool (*rewrite)(sqlite3* db, std::string* error);
+};
+const Migration kMigrations[] = {
+    {
     R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE history(
@@ -54,6 +61,25 @@ CREATE TABLE mqtt_messages(
   packet_id INTEGER NOT NULL, stage INTEGER NOT NULL,
   PRIMARY KEY(realm, client_id, seq)) WITHOUT ROWID;
 )sql",
+     nullptr},
+    // 2: topics in their canonical WAMP text (core/topic.hpp: a '.' inside a part is escaped, so
+    // the text names one list of parts and `parts` is no longer needed); MQTT CONNECT wills,
+    // inbound QoS 2 ids and WAMP testaments survive a crash.
+    {R"sql(
+CREATE TABLE mqtt_wills(
+  realm TEXT NOT NULL, client_id TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
+  qos INTEGER NOT NULL, retain INTEGER NOT NULL,
+  PRIMARY KEY(realm, client_id)) WITHOUT ROWID;
+CREATE TABLE mqtt_qos2(
+  realm TEXT NOT NULL, client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
+  PRIMARY KEY(realm, client_id, packet_id)) WITHOUT ROWID;
+CREATE TABLE testaments(
+  realm TEXT NOT NULL, owner INTEGER NOT NULL, seq INTEGER NOT NULL, scope TEXT NOT NULL,
+  topic TEXT NOT NULL, args BLOB, kwargs BLOB, options BLOB,
+  authid TEXT NOT NULL, authrole TEXT NOT NULL, disclose INTEGER NOT NULL,
+  PRIMARY KEY(realm, owner, seq)) WITHOUT ROWID;
+)sql",
+     canonical_topics},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
@@ -73,8 +99,13 @@ Json from_blob(sqlite3_stmt* s, int col) {
   const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, col));
   int n = sqlite3_column_bytes(s, col);
   if (!data || n <= 0) return nullptr;
-  Json j = Json::from_msgpack(data, data + n, /*strict=*/true, /*allow_exceptions=*/false);
-  return j.is_discarded() ? Json(nullptr) : j;
+  Json j;
+  if (parse_json(JsonFormat::kMsgpack,
+                 std::string_view(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)),
+                 &j) != JsonParse::kOk) {
+    return nullptr;
+  }
+  return j;
 }
 
 std::string text(sqlite3_stmt* s, int col) {
@@ -100,22 +131,12 @@ void bind_blob(sqlite3_stmt* s, int i, const std::string* v) {
 }
 void bind_int(sqlite3_stmt* s, int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
 
-bool topic_needs_parts(const TopicParts& parts) {
-  return std::any_of(parts.begin(), parts.end(),
-                     [](const std::string& p) { return p.find('.') != std::string::npos; });
-}
-
 // Reads a publication from columns FOX_PUB_COLUMNS starting at 0.
 PublicationPtr read_publication(sqlite3_stmt* s) {
   Publication p;
   p.id = static_cast<Id>(sqlite3_column_int64(s, 0));
   p.uri = text(s, 1);
-  Json parts = from_blob(s, 2);
-  if (parts.is_array()) {
-    for (const auto& part : parts) p.topic.push_back(part.is_string() ? part.get<std::string>() : "");
-  } else {
-    p.topic = split_topic(p.uri);
-  }
+  p.topic = wamp_topic_parts(p.uri);  // the canonical text names exactly one list of parts
   p.args = from_blob(s, 3);
   p.kwargs = from_blob(s, 4);
   if (sqlite3_column_type(s, 5) != SQLITE_NULL) p.payload = blob(s, 5);
@@ -134,15 +155,109 @@ PublicationPtr read_publication(sqlite3_stmt* s) {
 // it. Exact/wildcard patterns: the parts before the first wildcard part, each followed by '.';
 // prefix policy: the URI string itself.
 std::string literal_prefix(const TopicParts& pattern, MatchPolicy policy) {
-  if (policy == MatchPolicy::kPrefix) return join_topic(pattern);
+  if (policy == MatchPolicy::kPrefix) return wamp_uri(pattern);
   std::string out;
   for (const std::string& part : pattern) {
     bool wild = policy == MatchPolicy::kWildcard ? part.empty() : is_wildcard_part(part);
     if (wild) return out;
-    out += part;
+    out += wamp_part(part);  // keys are canonical texts: escaped parts, joined with '.'
     out += '.';
   }
   return out;  // (unused for literal patterns)
+}
+
+// Migration 2: every stored topic in its canonical text. Version 1 wrote the plain dotted join of
+// the parts (and the parts themselves only when one held a '.'), so any row may change: a part
+// with a dot, whitespace or '#' gets escapes, a '%' that reads as an escape gets one. Every row is
+// read once; only the rows whose text changes are written. Keys move through a temporary table
+// (out, then back in with their new text), so a new key that equals another row's old key cannot
+// clash midway; the new keys are distinct since the canonical text is injective.
+bool canonical_topics(sqlite3* db, std::string* error) {
+  auto fail = [&] {
+    *error = sqlite3_errmsg(db);
+    return false;
+  };
+  auto exec = [&](const std::string& sql) {
+    return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+  };
+  struct Row {
+    std::string realm, old_key, new_key;
+    std::int64_t id = 0;
+  };
+  for (const std::string t : {"history", "retained", "wills"}) {
+    const bool history = t == "history";
+    const std::string select = history ? "SELECT id, topic, parts FROM history"
+                                       : "SELECT realm, key, parts FROM " + t;
+    std::vector<Row> rows;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, select.c_str(), -1, &s, nullptr) != SQLITE_OK) return fail();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      Row row;
+      if (history) row.id = sqlite3_column_int64(s, 0);
+      else row.realm = text(s, 0);
+      row.old_key = text(s, 1);
+      TopicParts parts;
+      Json blob = from_blob(s, 2);
+      if (blob.is_array()) {
+        for (const auto& part : blob) parts.push_back(part.is_string() ? part.get<std::string>() : "");
+      } else {
+        parts = split_topic(row.old_key);
+      }
+      row.new_key = wamp_uri(parts);
+      if (row.new_key != row.old_key || !blob.is_null()) rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail();
+    if (rows.empty()) continue;
+    if (history) {
+      // The id is the key: the topic text changes in place.
+      if (sqlite3_prepare_v2(db, "UPDATE history SET topic = ?2, parts = NULL WHERE id = ?1", -1, &s,
+                             nullptr) != SQLITE_OK) {
+        return fail();
+      }
+      for (const Row& row : rows) {
+        sqlite3_bind_int64(s, 1, row.id);
+        bind_text(s, 2, row.new_key);
+        rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) break;
+      }
+      sqlite3_finalize(s);
+      if (rc != SQLITE_DONE) return fail();
+      continue;
+    }
+    const std::string moved = "fox_moved_" + t;
+    if (!exec("CREATE TEMP TABLE " + moved + " AS SELECT *, '' AS new_key FROM " + t + " WHERE 0")) {
+      return fail();
+    }
+    if (sqlite3_prepare_v2(db, ("INSERT INTO " + moved + " SELECT *, ?3 FROM " + t +
+                                " WHERE realm = ?1 AND key = ?2").c_str(),
+                           -1, &s, nullptr) != SQLITE_OK) {
+      return fail();
+    }
+    for (const Row& row : rows) {
+      bind_text(s, 1, row.realm);
+      bind_text(s, 2, row.old_key);
+      bind_text(s, 3, row.new_key);
+      rc = sqlite3_step(s);
+      sqlite3_reset(s);
+      if (rc != SQLITE_DONE) break;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return fail();
+    const std::string columns =
+        t == "retained"
+            ? "realm, new_key, id, new_key, NULL, args, kwargs, payload, options, publisher, "
+              "publisher_authid, publisher_authrole, disclose, qos, retain, time_ms"
+            : "realm, new_key, parts, value, owner, disclose, authid, authrole";
+    if (!exec("DELETE FROM " + t + " WHERE (realm, key) IN (SELECT realm, key FROM " + moved + ")") ||
+        !exec("INSERT INTO " + t + " SELECT " + columns + " FROM " + moved) ||
+        !exec("DROP TABLE " + moved)) {
+      return fail();
+    }
+  }
+  return true;
 }
 
 class Reset {
@@ -153,6 +268,24 @@ public:
 
 private:
   sqlite3_stmt* s_;
+};
+
+// A one-off read at start-up (loaders): prepare, step until done, finalize. Errors are logged.
+struct Query {
+  sqlite3_stmt* s = nullptr;
+  sqlite3* db;
+  bool failed = false;
+  Query(sqlite3* database, const char* sql) : db(database) {
+    failed = sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK;
+  }
+  ~Query() { sqlite3_finalize(s); }
+  // True while there is a row; a failure is logged once, naming `what`.
+  bool step(const std::string& path, const char* what) {
+    int rc = failed ? SQLITE_ERROR : sqlite3_step(s);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) log::error("store", path, ": ", what, ": ", sqlite3_errmsg(db));
+    return false;
+  }
 };
 
 // Per-realm engines: thin handles on the store.
@@ -201,8 +334,8 @@ struct SqliteStore::Stmt {
 struct SqliteStore::Encoded {
   const Publication* source = nullptr;
   PublicationPtr keep;   // keeps `source` alive while the cache refers to it
-  std::string parts, args, kwargs, options;
-  bool has_parts = false, has_args = false, has_kwargs = false, has_options = false;
+  std::string args, kwargs, options;
+  bool has_args = false, has_kwargs = false, has_options = false;
 };
 
 SqliteStore::SqliteStore(SqliteOptions options)
@@ -234,13 +367,19 @@ bool SqliteStore::prepare(Stmt*& out, const char* sql, std::string* error) {
 }
 
 bool SqliteStore::init(std::string* error) {
+  if (options_.dir.empty()) options_.dir = ".";
   std::error_code ec;
   std::filesystem::create_directories(options_.dir, ec);
   if (ec) {
-    *error = "cannot create the data directory " + options_.dir + ": " + ec.message();
+    *error = cannot_create_dir(options_.dir, ec.message());
     return false;
   }
   path_ = (std::filesystem::path(options_.dir) / "fox.db").string();
+  // Before SQLite reads anything: it would call an unreadable file "disk I/O error".
+  if (std::string why = permission_problem(options_.dir, path_); !why.empty()) {
+    *error = why;
+    return false;
+  }
   if (sqlite3_open_v2(path_.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -327,8 +466,11 @@ bool SqliteStore::init(std::string* error) {
   }
   for (std::int64_t v = version; v < kSchemaVersion; ++v) {
     if (!exec("BEGIN IMMEDIATE")) return false;
-    std::string sql = std::string(kMigrations[v]) + "PRAGMA user_version=" + std::to_string(v + 1) + ";";
-    if (!exec(sql.c_str())) {
+    const Migration& m = kMigrations[v];
+    std::string sql = std::string(m.sql) + "PRAGMA user_version=" + std::to_string(v + 1) + ";";
+    std::string why;
+    if (!exec(sql.c_str()) || (m.rewrite && !m.rewrite(db_, &why))) {
+      if (!why.empty()) *error = path_ + ": migration to schema version " + std::to_string(v + 1) + ": " + why;
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return false;
     }
@@ -392,7 +534,28 @@ bool SqliteStore::init(std::string* error) {
               error) &&
       prepare(message_delete_,
               "DELETE FROM mqtt_messages WHERE realm = ?1 AND client_id = ?2 AND seq = ?3", error) &&
-      prepare(meta_put_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", error);
+      prepare(meta_put_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", error) &&
+      prepare(qos2_put_,
+              "INSERT OR REPLACE INTO mqtt_qos2(realm, client_id, packet_id) VALUES(?1, ?2, ?3)",
+              error) &&
+      prepare(qos2_delete_,
+              "DELETE FROM mqtt_qos2 WHERE realm = ?1 AND client_id = ?2 AND packet_id = ?3", error) &&
+      prepare(session_qos2_delete_, "DELETE FROM mqtt_qos2 WHERE realm = ?1 AND client_id = ?2",
+              error) &&
+      prepare(mqtt_will_put_,
+              "INSERT OR REPLACE INTO mqtt_wills(realm, client_id, topic, payload, qos, retain) "
+              "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+              error) &&
+      prepare(mqtt_will_delete_, "DELETE FROM mqtt_wills WHERE realm = ?1 AND client_id = ?2",
+              error) &&
+      prepare(testament_put_,
+              "INSERT OR REPLACE INTO testaments(realm, owner, seq, scope, topic, args, kwargs, "
+              "options, authid, authrole, disclose) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+              "?10, ?11)",
+              error) &&
+      prepare(testament_erase_,
+              "DELETE FROM testaments WHERE realm = ?1 AND owner = ?2 AND (?3 = '' OR scope = ?3)",
+              error);
   if (!ok) return false;
 
   // Ids: above every id stored and every id reserved by the previous process.
@@ -588,8 +751,6 @@ const SqliteStore::Encoded& SqliteStore::encode(const PublicationPtr& publicatio
   const Publication& p = *publication;
   e.source = publication.get();
   e.keep = publication;
-  e.has_parts = topic_needs_parts(p.topic);
-  if (e.has_parts) e.parts = to_msgpack(Json(p.topic));
   e.has_args = !p.args.is_null();
   if (e.has_args) e.args = to_msgpack(p.args);
   e.has_kwargs = !p.kwargs.is_null();
@@ -608,7 +769,7 @@ void SqliteStore::append_history(const std::string& realm, const PublicationPtr&
   bind_int(s, 1, static_cast<std::int64_t>(p.id));
   bind_text(s, 2, realm);
   bind_text(s, 3, p.uri);
-  bind_blob(s, 4, e.has_parts ? &e.parts : nullptr);
+  bind_blob(s, 4, nullptr);   // parts: the canonical text says them (schema version 2)
   bind_blob(s, 5, e.has_args ? &e.args : nullptr);
   bind_blob(s, 6, e.has_kwargs ? &e.kwargs : nullptr);
   bind_blob(s, 7, p.payload ? &*p.payload : nullptr);
@@ -639,7 +800,7 @@ std::vector<PublicationPtr> SqliteStore::history_after(const std::string& realm,
     if (matcher.literal()) {
       // Cheap reject before decoding the blobs.
       const auto* uri = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-      if (!uri || join_topic(pattern) != uri) continue;
+      if (!uri || wamp_uri(pattern) != uri) continue;
     }
     PublicationPtr pub = read_publication(s);
     if (matcher.matches(pub->topic)) out.push_back(std::move(pub));
@@ -659,7 +820,7 @@ void SqliteStore::put_retained(const std::string& realm, const std::string& key,
   bind_text(s, 2, key);
   bind_int(s, 3, static_cast<std::int64_t>(p.id));
   bind_text(s, 4, p.uri);
-  bind_blob(s, 5, e.has_parts ? &e.parts : nullptr);
+  bind_blob(s, 5, nullptr);
   bind_blob(s, 6, e.has_args ? &e.args : nullptr);
   bind_blob(s, 7, e.has_kwargs ? &e.kwargs : nullptr);
   bind_blob(s, 8, p.payload ? &*p.payload : nullptr);
@@ -701,7 +862,7 @@ std::vector<PublicationPtr> SqliteStore::match_retained(const std::string& realm
   std::vector<PublicationPtr> out;
   PatternMatcher matcher(pattern, policy);
   if (matcher.literal()) {
-    if (auto value = get_retained(realm, join_topic(pattern))) {
+    if (auto value = get_retained(realm, wamp_uri(pattern))) {
       if (value->topic == pattern) out.push_back(std::move(value));
     }
     return out;
@@ -709,6 +870,16 @@ std::vector<PublicationPtr> SqliteStore::match_retained(const std::string& realm
   // A range scan of the keys that start with the pattern's literal prefix (primary key order),
   // then the exact pattern test on each.
   const std::string low = literal_prefix(pattern, policy);
+  // `a.#` also matches `a` itself, whose key ("a") is outside the range of "a.": one lookup.
+  if (policy == MatchPolicy::kExact && low.size() > 1) {
+    const std::size_t literal = static_cast<std::size_t>(std::count(low.begin(), low.end(), '.'));
+    if (literal < pattern.size() && pattern[literal] == kAnyParts) {
+      if (PublicationPtr parent = get_retained(realm, low.substr(0, low.size() - 1))) {
+        ++rows_examined_;
+        if (matcher.matches(parent->topic)) out.push_back(std::move(parent));
+      }
+    }
+  }
   std::string high = low;
   high.push_back('\xff');   // above every UTF-8 continuation of `low`
   sqlite3_stmt* s = low.empty() ? retained_realm_->s : retained_range_->s;
@@ -785,12 +956,7 @@ std::vector<StoredWill> SqliteStore::load_wills() {
     StoredWill w;
     w.realm = text(s, 0);
     w.key = text(s, 1);
-    Json parts = from_blob(s, 2);
-    if (parts.is_array()) {
-      for (const auto& p : parts) w.topic.push_back(p.is_string() ? p.get<std::string>() : "");
-    } else {
-      w.topic = split_topic(w.key);
-    }
+    w.topic = wamp_topic_parts(w.key);
     w.value = from_blob(s, 3);
     w.owner = static_cast<Id>(sqlite3_column_int64(s, 4));
     w.disclose = sqlite3_column_int(s, 5) != 0;
@@ -820,7 +986,7 @@ void SqliteStore::save_session(const std::string& realm, const std::string& clie
 
 void SqliteStore::delete_session(const std::string& realm, const std::string& client_id) {
   if (closed_) return;
-  for (Stmt* stmt : {session_delete_, session_messages_delete_}) {
+  for (Stmt* stmt : {session_delete_, session_messages_delete_, session_qos2_delete_}) {
     Reset r(stmt->s);
     bind_text(stmt->s, 1, realm);
     bind_text(stmt->s, 2, client_id);
@@ -919,6 +1085,141 @@ std::vector<StoredMqttSession> SqliteStore::load_mqtt_sessions() {
     sqlite3_clear_bindings(s);
   }
   sqlite3_finalize(s);
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT packet_id FROM mqtt_qos2 WHERE realm = ?1 AND client_id = ?2 "
+                         "ORDER BY packet_id",
+                         -1, &s, nullptr) != SQLITE_OK) {
+    log::error(kLog, path_, ": reading MQTT QoS 2 ids: ", sqlite3_errmsg(db_));
+    return out;
+  }
+  for (auto& session : out) {
+    bind_text(s, 1, session.realm);
+    bind_text(s, 2, session.client_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      session.qos2_received.push_back(static_cast<std::uint16_t>(sqlite3_column_int(s, 0)));
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+  sqlite3_finalize(s);
+  return out;
+}
+
+void SqliteStore::save_qos2(const std::string& realm, const std::string& client_id,
+                            std::uint16_t packet_id) {
+  if (closed_) return;
+  sqlite3_stmt* s = qos2_put_->s;
+  Reset r(s);
+  bind_text(s, 1, realm);
+  bind_text(s, 2, client_id);
+  bind_int(s, 3, packet_id);
+  write(s);
+}
+
+void SqliteStore::delete_qos2(const std::string& realm, const std::string& client_id,
+                              std::uint16_t packet_id) {
+  if (closed_) return;
+  sqlite3_stmt* s = qos2_delete_->s;
+  Reset r(s);
+  bind_text(s, 1, realm);
+  bind_text(s, 2, client_id);
+  bind_int(s, 3, packet_id);
+  write(s);
+}
+
+// ---- MQTT CONNECT wills -------------------------------------------------------------------
+
+void SqliteStore::save_will(const StoredMqttWill& will) {
+  if (closed_) return;
+  sqlite3_stmt* s = mqtt_will_put_->s;
+  Reset r(s);
+  bind_text(s, 1, will.realm);
+  bind_text(s, 2, will.client_id);
+  bind_text(s, 3, will.topic);
+  bind_blob(s, 4, &will.payload);
+  bind_int(s, 5, will.qos);
+  bind_int(s, 6, will.retain ? 1 : 0);
+  write(s);
+}
+
+void SqliteStore::delete_will(const std::string& realm, const std::string& client_id) {
+  if (closed_) return;
+  sqlite3_stmt* s = mqtt_will_delete_->s;
+  Reset r(s);
+  bind_text(s, 1, realm);
+  bind_text(s, 2, client_id);
+  write(s);
+}
+
+std::vector<StoredMqttWill> SqliteStore::load_mqtt_wills() {
+  std::vector<StoredMqttWill> out;
+  Query q(db_, "SELECT realm, client_id, topic, payload, qos, retain FROM mqtt_wills "
+               "ORDER BY realm, client_id");
+  while (q.step(path_, "reading MQTT wills")) {
+    StoredMqttWill w;
+    w.realm = text(q.s, 0);
+    w.client_id = text(q.s, 1);
+    w.topic = text(q.s, 2);
+    w.payload = blob(q.s, 3);
+    w.qos = sqlite3_column_int(q.s, 4);
+    w.retain = sqlite3_column_int(q.s, 5) != 0;
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// ---- WAMP testaments ----------------------------------------------------------------------
+
+void SqliteStore::put_testament(const StoredTestament& t) {
+  if (closed_) return;
+  const std::string args = to_msgpack(t.args), kwargs = to_msgpack(t.kwargs),
+                    options = to_msgpack(t.options);
+  sqlite3_stmt* s = testament_put_->s;
+  Reset r(s);
+  bind_text(s, 1, t.realm);
+  bind_int(s, 2, static_cast<std::int64_t>(t.owner));
+  bind_int(s, 3, static_cast<std::int64_t>(t.seq));
+  bind_text(s, 4, t.scope);
+  bind_text(s, 5, t.topic);
+  bind_blob(s, 6, t.args.is_null() ? nullptr : &args);
+  bind_blob(s, 7, t.kwargs.is_null() ? nullptr : &kwargs);
+  bind_blob(s, 8, &options);
+  bind_text(s, 9, t.authid);
+  bind_text(s, 10, t.authrole);
+  bind_int(s, 11, t.disclose ? 1 : 0);
+  write(s);
+}
+
+void SqliteStore::erase_testaments(const std::string& realm, Id owner, const std::string& scope) {
+  if (closed_) return;
+  sqlite3_stmt* s = testament_erase_->s;
+  Reset r(s);
+  bind_text(s, 1, realm);
+  bind_int(s, 2, static_cast<std::int64_t>(owner));
+  bind_text(s, 3, scope);
+  write(s);
+}
+
+std::vector<StoredTestament> SqliteStore::load_testaments() {
+  std::vector<StoredTestament> out;
+  Query q(db_, "SELECT realm, owner, seq, scope, topic, args, kwargs, options, authid, authrole, "
+               "disclose FROM testaments ORDER BY realm, owner, seq");
+  while (q.step(path_, "reading testaments")) {
+    StoredTestament t;
+    t.realm = text(q.s, 0);
+    t.owner = static_cast<Id>(sqlite3_column_int64(q.s, 1));
+    t.seq = static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 2));
+    t.scope = text(q.s, 3);
+    t.topic = text(q.s, 4);
+    t.args = from_blob(q.s, 5);
+    t.kwargs = from_blob(q.s, 6);
+    Json options = from_blob(q.s, 7);
+    if (options.is_object()) t.options = std::move(options);
+    t.authid = text(q.s, 8);
+    t.authrole = text(q.s, 9);
+    t.disclose = sqlite3_column_int(q.s, 10) != 0;
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

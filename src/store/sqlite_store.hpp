@@ -15,7 +15,7 @@ struct sqlite3_stmt;
 
 namespace fox::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct SqliteOptions {
   std::string dir = "./fox-data";      // the data directory (created); the file is DIR/fox.db
@@ -75,7 +75,18 @@ public:
                       std::uint16_t packet_id, int stage) override;
   void delete_message(const std::string& realm, const std::string& client_id,
                       std::uint64_t seq) override;
+  void save_qos2(const std::string& realm, const std::string& client_id,
+                 std::uint16_t packet_id) override;
+  void delete_qos2(const std::string& realm, const std::string& client_id,
+                   std::uint16_t packet_id) override;
   std::vector<StoredMqttSession> load_mqtt_sessions() override;
+  void save_will(const StoredMqttWill& will) override;
+  void delete_will(const std::string& realm, const std::string& client_id) override;
+  std::vector<StoredMqttWill> load_mqtt_wills() override;
+  // Storage: testaments
+  void put_testament(const StoredTestament& testament) override;
+  void erase_testaments(const std::string& realm, Id owner, const std::string& scope) override;
+  std::vector<StoredTestament> load_testaments() override;
 
   // Used by the per-realm engines.
   PublicationPtr get_retained(const std::string& realm, const std::string& key);
@@ -115,6 +126,9 @@ private:
   Stmt *session_put_ = nullptr, *session_delete_ = nullptr, *session_messages_delete_ = nullptr,
        *message_put_ = nullptr, *message_update_ = nullptr, *message_delete_ = nullptr;
   Stmt *meta_put_ = nullptr;
+  Stmt *qos2_put_ = nullptr, *qos2_delete_ = nullptr, *session_qos2_delete_ = nullptr;
+  Stmt *mqtt_will_put_ = nullptr, *mqtt_will_delete_ = nullptr;
+  Stmt *testament_put_ = nullptr, *testament_erase_ = nullptr;
 
   bool in_tx_ = false;
   bool failed_ = false;

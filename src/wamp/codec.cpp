@@ -154,64 +154,6 @@ bool from_json_binary(Json& value) {
 
 namespace {
 
-// nlohmann's DOM builder behind a SAX filter. The filter stops the parse (return false) as soon as
-// nesting passes kMaxNesting — nlohmann's MessagePack/CBOR readers recurse once per level, so
-// without it ~1 MB of 0x91 bytes would overflow the stack — and when a length header announces
-// more elements than there are bytes left (the DOM builder would throw on absurd lengths).
-class LimitedSax {
-public:
-  using Dom = nlohmann::detail::json_sax_dom_parser<Json>;
-
-  LimitedSax(Json& root, std::size_t input_size) : dom_(root, false), input_size_(input_size) {}
-
-  bool null() { return dom_.null(); }
-  bool boolean(bool v) { return dom_.boolean(v); }
-  bool number_integer(Json::number_integer_t v) { return dom_.number_integer(v); }
-  bool number_unsigned(Json::number_unsigned_t v) { return dom_.number_unsigned(v); }
-  bool number_float(Json::number_float_t v, const Json::string_t& s) {
-    return dom_.number_float(v, s);
-  }
-  bool string(Json::string_t& v) { return dom_.string(v); }
-  bool binary(Json::binary_t& v) { return dom_.binary(v); }
-  bool key(Json::string_t& v) { return dom_.key(v); }
-  bool start_object(std::size_t len) { return enter(len) && dom_.start_object(len); }
-  bool end_object() {
-    --depth_;
-    return dom_.end_object();
-  }
-  bool start_array(std::size_t len) { return enter(len) && dom_.start_array(len); }
-  bool end_array() {
-    --depth_;
-    return dom_.end_array();
-  }
-  template <class Exception>
-  bool parse_error(std::size_t position, const std::string& token, const Exception& ex) {
-    return dom_.parse_error(position, token, ex);
-  }
-
-  bool too_deep() const { return too_deep_; }
-  bool bad_length() const { return bad_length_; }
-
-private:
-  bool enter(std::size_t len) {
-    if (++depth_ > kMaxNesting) {
-      too_deep_ = true;
-      return false;
-    }
-    if (len != static_cast<std::size_t>(-1) && len > input_size_) {
-      bad_length_ = true;
-      return false;
-    }
-    return true;
-  }
-
-  Dom dom_;
-  std::size_t input_size_;
-  int depth_ = 0;
-  bool too_deep_ = false;
-  bool bad_length_ = false;
-};
-
 const char* serializer_label(Serializer serializer) {
   switch (serializer) {
     case Serializer::kJson: return "JSON";
@@ -221,32 +163,29 @@ const char* serializer_label(Serializer serializer) {
   return "?";
 }
 
+// Bytes → Json with core/json's builder: linear in the input, nesting bounded by kMaxNesting
+// (nlohmann's MessagePack/CBOR readers recurse once per level, so ~1 MB of 0x91 bytes would
+// overflow the stack), and a length header that announces more elements than there are bytes
+// left is refused before anything is allocated.
 bool parse(Serializer serializer, std::string_view bytes, Json& root, std::string& reason) {
-  LimitedSax sax(root, bytes.size());
-  const char* begin = bytes.data();
-  const char* end = bytes.data() + bytes.size();
-  bool ok = false;
-  if (serializer == Serializer::kJson) {
-    ok = Json::sax_parse(begin, end, &sax, nlohmann::json::input_format_t::json, true, false);
-  } else {
-    const auto format = serializer == Serializer::kMsgpack ? nlohmann::json::input_format_t::msgpack
-                                                           : nlohmann::json::input_format_t::cbor;
-    auto adapter = nlohmann::detail::input_adapter(begin, end);
-    nlohmann::detail::binary_reader<Json, decltype(adapter), LimitedSax> reader(std::move(adapter),
-                                                                               format);
-    // Tags carry no meaning in WAMP; ignoring them (instead of failing) keeps encoders that add a
-    // self-describe tag working.
-    ok = reader.sax_parse(format, &sax, true, nlohmann::json::cbor_tag_handler_t::ignore);
+  static_assert(kMaxNesting == kMaxJsonNesting);
+  const JsonFormat format = serializer == Serializer::kJson      ? JsonFormat::kJson
+                            : serializer == Serializer::kMsgpack ? JsonFormat::kMsgpack
+                                                                 : JsonFormat::kCbor;
+  switch (parse_json(format, bytes, &root)) {
+    case JsonParse::kOk:
+      return true;
+    case JsonParse::kTooDeep:
+      reason = "nesting deeper than " + std::to_string(kMaxNesting) + " levels";
+      return false;
+    case JsonParse::kBadLength:
+      reason = std::string("invalid ") + serializer_label(serializer) +
+               ": container length exceeds the message size";
+      return false;
+    case JsonParse::kSyntax:
+      break;
   }
-  if (ok) return true;
-  if (sax.too_deep()) {
-    reason = "nesting deeper than " + std::to_string(kMaxNesting) + " levels";
-  } else if (sax.bad_length()) {
-    reason = std::string("invalid ") + serializer_label(serializer) +
-             ": container length exceeds the message size";
-  } else {
-    reason = std::string("invalid ") + serializer_label(serializer);
-  }
+  reason = std::string("invalid ") + serializer_label(serializer);
   return false;
 }
 

@@ -12,31 +12,6 @@ namespace {
 constexpr const char* kLog = "wamp";
 constexpr int kMaxHashParts = 3;  // in-band `#` parts in one subscription
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-// WAMP "loose" URI rules per part: no whitespace, no '.', no '#'. fox-wamp's in-band wildcards are
-// whole parts `*` and `#` (allowed where `wildcards` is true); empty parts only where
-// `empty_parts` is true (match: wildcard).
-bool valid_uri(const TopicParts& parts, bool wildcards, bool empty_parts) {
-  if (parts.empty()) return false;
-  for (const auto& p : parts) {
-    if (p.empty()) {
-      if (!empty_parts) return false;
-      continue;
-    }
-    if (wildcards && (p == "*" || p == "#")) continue;
-    for (char c : p) {
-      if (is_space(c) || c == '#') return false;
-    }
-  }
-  return true;
-}
-
-bool valid_prefix(const std::string& uri) {
-  if (uri.empty()) return false;
-  return std::none_of(uri.begin(), uri.end(), [](char c) { return is_space(c) || c == '#'; });
-}
-
 // Reads an optional typed option; a present value of the wrong type is an error.
 bool opt_bool(const Json& options, const char* key, bool* out) {
   auto it = options.find(key);
@@ -44,6 +19,12 @@ bool opt_bool(const Json& options, const char* key, bool* out) {
   if (!it->is_boolean()) return false;
   *out = it->get<bool>();
   return true;
+}
+
+// True when `options[key]` is the boolean true.
+bool json_true_option(const Json& options, const char* key) {
+  auto it = options.find(key);
+  return it != options.end() && it->is_boolean() && it->get<bool>();
 }
 
 bool opt_ids(const Json& options, const char* key, std::vector<Id>* out, bool* present) {
@@ -296,11 +277,12 @@ void Session::handle(Publish& m) {
                 uri, "): ", message);
     }
   };
-  TopicParts topic = split_topic(m.topic);
-  if (!valid_uri(topic, /*wildcards=*/true, /*empty_parts=*/false)) {
+  if (!valid_wamp_uri(m.topic, /*wildcards=*/true, /*empty_parts=*/false)) {
     fail("wamp.error.invalid_uri", "invalid topic: " + m.topic);
     return;
   }
+  // In-band wildcards become markers, so the router refuses them in a publication.
+  TopicParts topic = wamp_pattern_parts(m.topic);
   bool ok = opt_bool(m.options, "acknowledge", &o.acknowledge) &&
             opt_bool(m.options, "exclude_me", &o.exclude_me) &&
             opt_bool(m.options, "disclose_me", &o.disclose_me) &&
@@ -322,9 +304,13 @@ void Session::handle(Publish& m) {
   o.raw = std::move(m.options);
   Publication pub;
   pub.topic = std::move(topic);
-  pub.uri = std::move(m.topic);
+  // Text without escapes is already the canonical wamp_uri(); otherwise the router makes it.
+  if (m.topic.find('%') == std::string::npos) pub.uri = std::move(m.topic);
   pub.args = std::move(m.args);
   pub.kwargs = std::move(m.kwargs);
+  // A WAMP publication that asked for an acknowledgement, or retains, is a QoS 1 publication
+  // for MQTT subscribers (README: QoS across protocols): queued for offline persistent sessions.
+  pub.qos = o.acknowledge || json_true_option(o.raw, "retain") ? 1 : 0;
   realm_->publish(session_id_, m.request, std::move(pub), o);
 }
 
@@ -335,19 +321,21 @@ void Session::handle(Subscribe& m) {
                 "match must be exact, prefix or wildcard");
     return;
   }
-  TopicParts topic = split_topic(m.topic);
   bool ok = o.match == MatchPolicy::kPrefix
-                ? valid_prefix(m.topic)
-                : valid_uri(topic, o.match == MatchPolicy::kExact,
+                ? valid_wamp_prefix(m.topic)
+                : valid_wamp_uri(m.topic, o.match == MatchPolicy::kExact,
                             o.match == MatchPolicy::kWildcard);
+  // Only the exact policy has in-band wildcards; prefix and wildcard patterns are literal parts.
+  TopicParts topic =
+      o.match == MatchPolicy::kExact ? wamp_pattern_parts(m.topic) : wamp_topic_parts(m.topic);
   if (ok && o.match == MatchPolicy::kExact) {
     // Each in-band `#` multiplies the work of matching a publication against the pattern:
     // at most kMaxHashParts, never two in a row (`a.#.#` means `a.#`).
     int hashes = 0;
     for (std::size_t i = 0; i < topic.size(); ++i) {
-      if (topic[i] != "#") continue;
+      if (topic[i] != kAnyParts) continue;
       ++hashes;
-      if (i > 0 && topic[i - 1] == "#") ok = false;
+      if (i > 0 && topic[i - 1] == kAnyParts) ok = false;
     }
     if (hashes > kMaxHashParts) ok = false;
   }
@@ -363,8 +351,7 @@ void Session::handle(Subscribe& m) {
 void Session::handle(Unsubscribe& m) { realm_->unsubscribe(session_id_, m.request, m.subscription); }
 
 void Session::handle(Call& m) {
-  TopicParts procedure = split_topic(m.procedure);
-  if (!valid_uri(procedure, false, false)) {
+  if (!valid_wamp_uri(m.procedure, false, false)) {
     error_reply(MessageType::kCall, m.request, "wamp.error.invalid_uri",
                 "invalid procedure: " + m.procedure);
     return;
@@ -391,7 +378,8 @@ void Session::handle(Call& m) {
     return;
   }
   o.raw = std::move(m.options);
-  realm_->call(session_id_, m.request, procedure, std::move(m.args), std::move(m.kwargs), o);
+  realm_->call(session_id_, m.request, wamp_topic_parts(m.procedure), std::move(m.args),
+               std::move(m.kwargs), o);
 }
 
 void Session::handle(Cancel& m) {
@@ -447,10 +435,10 @@ void Session::handle(Register& m) {
                 "disclose_caller must be a boolean");
     return;
   }
-  TopicParts procedure = split_topic(m.procedure);
   bool ok = o.match == MatchPolicy::kPrefix
-                ? valid_prefix(m.procedure)
-                : valid_uri(procedure, false, o.match == MatchPolicy::kWildcard);
+                ? valid_wamp_prefix(m.procedure)
+                : valid_wamp_uri(m.procedure, false, o.match == MatchPolicy::kWildcard);
+  TopicParts procedure = wamp_topic_parts(m.procedure);
   if (!ok) {
     error_reply(MessageType::kRegister, m.request, "wamp.error.invalid_uri",
                 "invalid procedure: " + m.procedure);
@@ -487,14 +475,16 @@ void Session::handle(wamp::Error& m) {
 
 // ---- outbound ------------------------------------------------------------------------------
 
-void Session::send_bytes(std::shared_ptr<const std::string> bytes, bool force) {
+void Session::send_bytes(std::shared_ptr<const std::string> bytes, bool replay) {
   if (closing_) return;
-  if (!transport_.send(std::move(bytes), force)) {
-    // A slow consumer: its queue is full. Cut it off now (a graceful close would wait for a
-    // reader that does not read); the session leaves its realm when the transport reports the
-    // close, so its registrations and calls end too.
+  if (transport_.send(std::move(bytes), replay ? SendKind::kReplay : SendKind::kNormal) ==
+      SendResult::kOverflow) {
+    // A slow consumer: its queue stayed over limits.session_queue / session_queue_bytes (or grew
+    // far past them). Cut it off now (a graceful close would wait for a reader that does not
+    // read); the session leaves its realm when the transport reports the close, so its
+    // registrations and calls end too.
     log::warn(kLog, info_.peer_address, ": session ", session_id_,
-              " outbound queue full (slow consumer), disconnecting");
+              " outbound queue stays over its limits (slow consumer), disconnecting");
     closing_ = true;
     transport_.abort("outbound queue full");
   }

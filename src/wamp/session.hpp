@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/outbound.hpp"
 #include "router/peer.hpp"
 #include "router/router.hpp"
 #include "wamp/authenticator.hpp"
@@ -18,10 +19,9 @@ namespace fox::wamp {
 class Transport {
 public:
   virtual ~Transport() = default;
-  // Sends one encoded WAMP message (the bytes may be shared with other sessions). Returns false
-  // when the connection's outbound queue is full.
-  // `force` queues even over the bound (a replay burst the client asked for).
-  virtual bool send(std::shared_ptr<const std::string> bytes, bool force) = 0;
+  // Sends one encoded WAMP message (the bytes may be shared with other sessions), within the
+  // connection's outbound budget (core/outbound.hpp). kReplay: a burst the client asked for.
+  virtual SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) = 0;
   // Ends the connection after what is queued (asynchronously: the transport later calls
   // Session::on_transport_closed).
   virtual void close(const std::string& reason) = 0;
@@ -87,7 +87,7 @@ private:
   void handle(wamp::Error& m);
 
   void send_message(const Message& message);
-  void send_bytes(std::shared_ptr<const std::string> bytes, bool force = false);
+  void send_bytes(std::shared_ptr<const std::string> bytes, bool replay = false);
   void abort(const std::string& reason, const std::string& message);
   void protocol_violation(const std::string& message);
   void error_reply(MessageType request_type, Id request, const std::string& uri,

@@ -18,8 +18,8 @@ public:
 
   void on_message(std::string_view data, bool) override { session_.on_message(data); }
   void on_close() override { session_.on_transport_closed(); }
-  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
-    return conn_.send(std::move(bytes), binary_, force);
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
+    return conn_.send(std::move(bytes), binary_, kind);
   }
   void close(const std::string& reason) override { conn_.close(1000, reason); }
   void abort(const std::string&) override { conn_.abort(); }
@@ -123,21 +123,21 @@ public:
     if (session_) session_->on_transport_closed();
   }
 
-  bool send(std::shared_ptr<const std::string> bytes, bool force) override {
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
     if (bytes->size() > client_max_) {
       log::warn("rawsocket", conn_.peer_address(), ": a message of ", bytes->size(),
                 " bytes is over the client's maximum of ", client_max_, ", closing");
       conn_.abort();
-      return true;
+      return SendResult::kQueued;
     }
     // Header and payload go out as two buffers of the same coalesced write: the payload bytes
     // stay shared with the other receivers.
-    if (!conn_.send(std::make_shared<const std::string>(rawsocket::frame_header(
-                        rawsocket::FrameType::kMessage, static_cast<std::uint32_t>(bytes->size()))),
-                    force)) {
-      return false;
-    }
-    return conn_.send(std::move(bytes), force);
+    SendResult r = conn_.send(std::make_shared<const std::string>(rawsocket::frame_header(
+                                  rawsocket::FrameType::kMessage,
+                                  static_cast<std::uint32_t>(bytes->size()))),
+                              kind);
+    if (r != SendResult::kQueued) return r;
+    return conn_.send(std::move(bytes), kind);
   }
   void close(const std::string&) override { conn_.close(); }
   void abort(const std::string&) override { conn_.abort(); }

@@ -297,6 +297,17 @@ class WebSocketClient:
             self.serializer = {v: k for k, v in SUBPROTOCOL.items()}.get(self.protocol)
         return self.response
 
+    def read_body(self, timeout=None):
+        """The body of a refused upgrade's response (its Content-Length bytes, or what arrived
+        before the server closed)."""
+        n = int(self.response.headers.get("content-length", "0"))
+        deadline = time.monotonic() + (timeout or self.timeout)
+        body = self.stream.read_exact(n, deadline)
+        if body is None:
+            body = bytes(self.stream.buf)
+            self.stream.buf.clear()
+        return body
+
     def open(self):
         r = self.connect()
         if r.status != 101:

@@ -6,7 +6,9 @@ Every fox here runs with --data DIR (Fox(memory=False)); the data directory is s
 process and its successor.
 """
 import os
+import shutil
 import signal
+import subprocess
 import struct
 import sqlite3
 import tempfile
@@ -14,8 +16,11 @@ import threading
 import time
 import unittest
 
-from harness import Fox, main, wait_for
-from mqtt_client import MqttClient
+import msgpack
+
+from harness import FOX_BIN, Fox, free_port, main, wait_for
+from mqtt_client import (PUBACK, PUBCOMP, PUBREC, PUBREL, MqttClient, RawMqtt, ack_packet,
+                         publish_packet)
 from raw_wamp import (encode, EVENT, PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, WELCOME, JSON,
                       RawSocketClient, hello)
 
@@ -348,6 +353,285 @@ class History(unittest.TestCase):
             c.close()
         finally:
             fox2.__exit__(None, None, None)
+
+
+class CrashLosses(unittest.TestCase):
+    """What a kill -9 of fox used to lose (issue: black-box findings, item 5)."""
+
+    def kill9(self, fox):
+        os.kill(fox.pid, signal.SIGKILL)
+        fox.proc.wait(5)
+        fox.__exit__(None, None, None)
+
+    def test_an_mqtt_will_of_a_client_connected_at_a_kill9_is_published_once_at_the_next_start(self):
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        fox = Fox(memory=False, data_dir=data)
+        c = RawMqtt(fox.mqtt_port)
+        self.assertEqual(c.connect("crash-will", will={"topic": "crash/will", "payload": b"offline",
+                                                       "qos": 1, "retain": True})[1], 0)
+        # A PUBACK comes after the commit of its own turn, so the will (written at CONNECT) is
+        # committed too.
+        c.send(publish_packet("crash/alive", b"1", qos=1, pid=1))
+        c.expect(PUBACK)
+        self.kill9(fox)
+        c.close()
+        fox2 = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("1 MQTT will(s) published", fox2.log())
+            sub = MqttClient(fox2)
+            self.assertEqual(sub.subscribe([("crash/will", 1), ("crash/barrier", 1)]), [1, 1])
+            sub.publish("crash/barrier", b"marker", qos=1)
+            sub.messages.wait_for(lambda m: m.topic == "crash/barrier", timeout=5)
+            wills = [m for m in sub.messages.snapshot() if m.topic == "crash/will"]
+            self.assertEqual([(m.payload, m.retain) for m in wills], [(b"offline", True)])
+            sub.disconnect()
+            self.assertEqual(fox2.stop(), 0)
+        finally:
+            fox2.__exit__(None, None, None)
+        fox3 = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("0 MQTT will(s) published", fox3.log())
+        finally:
+            fox3.__exit__(None, None, None)
+
+    def test_a_qos2_publish_resent_after_a_restart_is_not_delivered_again(self):
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        fox = Fox(memory=False, data_dir=data)
+        first = MqttClient(fox)
+        self.assertEqual(first.subscribe("q2/t", qos=2), [2])
+        pub = RawMqtt(fox.mqtt_port)
+        self.assertEqual(pub.connect("q2-pub", clean=False)[1], 0)
+        pub.send(publish_packet("q2/t", b"once", qos=2, pid=7))
+        pub.expect(PUBREC)   # sent after the commit: the publication and its id are stored
+        self.assertEqual([m.payload for m in first.messages.wait(1)], [b"once"])
+        self.kill9(fox)
+        pub.close()
+        first.close()
+        fox2 = Fox(memory=False, data_dir=data)
+        try:
+            sub = MqttClient(fox2)
+            self.assertEqual(sub.subscribe("q2/t", qos=2), [2])
+            pub = RawMqtt(fox2.mqtt_port)
+            present, rc = pub.connect("q2-pub", clean=False)
+            self.assertEqual((present, rc), (True, 0))
+            # As if the PUBREC had been lost in the crash: the client sends the PUBLISH again
+            # (DUP), then releases it. fox knows the id: PUBREC, and no second delivery.
+            pub.send(publish_packet("q2/t", b"once", qos=2, pid=7, dup=True))
+            pub.expect(PUBREC)
+            pub.send(ack_packet(PUBREL, 7))
+            pub.expect(PUBCOMP)
+            pub.send(publish_packet("q2/t", b"marker-after", qos=1, pid=8))
+            pub.expect(PUBACK)
+            sub.messages.wait_for(lambda m: m.payload == b"marker-after", timeout=5)
+            self.assertEqual([m.payload for m in sub.messages.snapshot()], [b"marker-after"])
+            # The id is released: the same id is a new message now.
+            pub.send(publish_packet("q2/t", b"again", qos=2, pid=7))
+            pub.expect(PUBREC)
+            sub.messages.wait_for(lambda m: m.payload == b"again", timeout=5)
+            pub.close()
+            sub.disconnect()
+        finally:
+            fox2.__exit__(None, None, None)
+
+    def test_a_testament_of_a_session_alive_at_a_kill9_is_published_at_the_next_start(self):
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        fox = Fox(memory=False, data_dir=data)
+        c = wamp(fox)
+        c.send_msg([48, 1, {}, "wamp.session.add_testament", ["crash.testament", ["gone"], {}],
+                    {"publish_options": {"retain": True}}])
+        answer = c.recv_msg()
+        self.assertEqual(answer[0], 50, answer)   # RESULT
+        publish_acked(c, 2, "crash.barrier", [1])  # its commit covers the testament's row
+        self.kill9(fox)
+        c.close()
+        fox2 = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("1 testament(s)", fox2.log())
+            values, _ = retained_values(fox2, "crash.")
+            self.assertEqual(values["crash.testament"][1], ["gone"])
+            self.assertEqual(fox2.stop(), 0)
+        finally:
+            fox2.__exit__(None, None, None)
+        fox3 = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("0 testament(s)", fox3.log())
+        finally:
+            fox3.__exit__(None, None, None)
+
+
+class RetainedParent(unittest.TestCase):
+    def test_a_hash_pattern_replays_the_retained_value_of_its_parent_topic_in_sqlite_too(self):
+        # MQTT-4.7.1-2: `a/#` matches `a` itself; the SQLite range scan of "a." must not miss it.
+        for memory in (True, False):
+            with self.subTest(memory=memory):
+                with Fox(memory=memory) as fox:
+                    pub = MqttClient(fox)
+                    pub.publish("parent", b"parent-value", qos=1, retain=True)
+                    pub.publish("parent/child", b"child-value", qos=1, retain=True)
+                    sub = MqttClient(fox)
+                    sub.subscribe("parent/#", qos=1)
+                    got = sub.messages.wait(2, timeout=5)
+                    self.assertEqual(sorted((m.topic, m.payload) for m in got),
+                                     [("parent", b"parent-value"), ("parent/child", b"child-value")])
+                    pub.disconnect()
+                    sub.disconnect()
+
+
+class Permissions(unittest.TestCase):
+    """A database fox may not read or write is reported as a permission problem, never as a
+    corrupt one (issue: black-box findings, item 9): fox is started as `nobody` on files root made."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to run fox as another user")
+        self.top = tempfile.mkdtemp(prefix="fox-perm-")
+        os.chmod(self.top, 0o755)
+        self.data = os.path.join(self.top, "data")
+        fox = Fox(memory=False, data_dir=self.data)   # as root: creates fox.db
+        self.assertEqual(fox.stop(), 0)
+
+    def run_as_nobody(self):
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", FOX_BIN, "serve",
+                "--bind", "127.0.0.1", "--port", str(free_port()), "--mqtt-port", "0",
+                "--rawsocket-port", "0", "--fox-port", "0", "--data", self.data]
+        p = subprocess.run(argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+        return p.returncode, p.stderr.decode()
+
+    def assert_permission_problem(self, rc, err, path, what):
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(path + ": permission denied", err)
+        self.assertIn("uid 65534", err)
+        self.assertIn(what, err)
+        self.assertIn("not damaged", err)
+        self.assertNotIn("corrupt", err)
+        self.assertNotIn("move it away", err)
+
+    def test_a_database_file_the_user_may_not_write_is_named_with_owner_and_mode(self):
+        os.chmod(self.data, 0o777)
+        os.chmod(os.path.join(self.data, "fox.db"), 0o644)
+        rc, err = self.run_as_nobody()
+        self.assert_permission_problem(rc, err, os.path.join(self.data, "fox.db"), "mode 0644")
+
+    def test_a_data_directory_the_user_may_not_write_is_named(self):
+        os.chmod(self.data, 0o755)
+        os.chmod(os.path.join(self.data, "fox.db"), 0o666)
+        rc, err = self.run_as_nobody()
+        self.assert_permission_problem(rc, err, self.data, "create files in this directory")
+
+    def test_a_directory_on_the_way_the_user_may_not_enter_is_named(self):
+        os.chmod(self.top, 0o700)
+        rc, err = self.run_as_nobody()
+        self.assert_permission_problem(rc, err, self.top, "enter this directory")
+
+
+class SchemaMigration(unittest.TestCase):
+    """A version 1 database (dotted topic text, with `parts` only when an MQTT level held a dot)
+    is migrated at start: MQTT `r/x.y` and `r/x/y` come back as two topics with their exact names
+    (issue: black-box findings, item 1)."""
+
+    V1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE history(id INTEGER PRIMARY KEY, realm TEXT NOT NULL, topic TEXT NOT NULL, parts BLOB,
+  args BLOB, kwargs BLOB, payload BLOB, options BLOB, publisher INTEGER NOT NULL,
+  publisher_authid TEXT NOT NULL, publisher_authrole TEXT NOT NULL, disclose INTEGER NOT NULL,
+  qos INTEGER NOT NULL, retain INTEGER NOT NULL, time_ms INTEGER NOT NULL);
+CREATE INDEX history_realm_id ON history(realm, id);
+CREATE TABLE retained(realm TEXT NOT NULL, key TEXT NOT NULL, id INTEGER NOT NULL,
+  topic TEXT NOT NULL, parts BLOB, args BLOB, kwargs BLOB, payload BLOB, options BLOB,
+  publisher INTEGER NOT NULL, publisher_authid TEXT NOT NULL, publisher_authrole TEXT NOT NULL,
+  disclose INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL, PRIMARY KEY(realm, key)) WITHOUT ROWID;
+CREATE TABLE wills(realm TEXT NOT NULL, key TEXT NOT NULL, parts BLOB NOT NULL, value BLOB NOT NULL,
+  owner INTEGER NOT NULL, disclose INTEGER NOT NULL, authid TEXT NOT NULL, authrole TEXT NOT NULL,
+  PRIMARY KEY(realm, key)) WITHOUT ROWID;
+CREATE TABLE mqtt_sessions(realm TEXT NOT NULL, client_id TEXT NOT NULL, subscriptions TEXT NOT NULL,
+  PRIMARY KEY(realm, client_id)) WITHOUT ROWID;
+CREATE TABLE mqtt_messages(realm TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL,
+  packet_id INTEGER NOT NULL, stage INTEGER NOT NULL, PRIMARY KEY(realm, client_id, seq)) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+    def test_a_version_1_database_is_migrated_and_dotted_mqtt_levels_come_back_exact(self):
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        db = sqlite3.connect(os.path.join(data, "fox.db"))
+        db.executescript(self.V1)
+        row = "INSERT INTO retained VALUES('realm1', ?, ?, ?, ?, NULL, NULL, ?, NULL, 0, '', '', 0, 1, 1, 0)"
+        # Version 1 could hold only one of the two (same dotted key): the dotted level one here.
+        db.execute(row, ("r.x.y", 1, "r.x.y", msgpack.packb(["r", "x.y"]), b"dotted-level"))
+        db.execute(row, ("r.plain", 2, "r.plain", None, b"plain"))
+        db.execute("INSERT INTO history VALUES(3, 'realm1', 'h.a.b', ?, NULL, NULL, ?, NULL, 0, '', "
+                   "'', 0, 1, 0, 0)", (msgpack.packb(["h", "a.b"]), b"history-row"))
+        db.commit()
+        db.close()
+        fox = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("schema version 2", fox.log())
+            sub = MqttClient(fox)
+            sub.subscribe("r/#", qos=1)
+            got = sub.messages.wait(2, timeout=5)
+            self.assertEqual(sorted((m.topic, m.payload) for m in got),
+                             [("r/plain", b"plain"), ("r/x.y", b"dotted-level")])
+            # A publish to the three-level r/x/y is another topic: the migrated value stays.
+            sub.client.publish("r/x/y", b"three-levels", qos=1, retain=True)
+            sub.messages.wait(3, timeout=5)
+            late = MqttClient(fox)
+            late.subscribe("r/#", qos=1)
+            got = late.messages.wait(3, timeout=5)
+            self.assertEqual(sorted((m.topic, m.payload) for m in got),
+                             [("r/plain", b"plain"), ("r/x.y", b"dotted-level"),
+                              ("r/x/y", b"three-levels")])
+            # The history row's topic is the canonical WAMP text now.
+            c = wamp(fox)
+            c.send_msg([SUBSCRIBE, 1, {"after": 0}, "h.#"])
+            c.send_msg([PUBLISH, 2, {"acknowledge": True}, "barrier", []])
+            topics = []
+            while True:
+                msg = c.recv_msg()
+                if msg[0] == EVENT:
+                    topics.append(msg[3].get("topic"))
+                elif msg[0] == PUBLISHED:
+                    break
+            self.assertEqual(topics, ["h.a%2Eb"])
+            c.close()
+            for client in (sub, late):
+                client.disconnect()
+        finally:
+            fox.__exit__(None, None, None)
+
+    def test_version_1_rows_with_whitespace_or_clashing_new_keys_are_all_migrated(self):
+        # `r/x y` was stored as the plain text "r.x y" (no parts, no %); WAMP topics `t.%09` and
+        # `t.%2509` were two rows whose new keys are each other's old ones.
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        db = sqlite3.connect(os.path.join(data, "fox.db"))
+        db.executescript(self.V1)
+        row = "INSERT INTO retained VALUES('realm1', ?, ?, ?, NULL, NULL, NULL, ?, NULL, 0, '', '', 0, 1, 1, 0)"
+        for i, (key, payload) in enumerate([("r.x y", b"space"), ("t.%09", b"percent-09"),
+                                            ("t.%2509", b"percent-2509")]):
+            db.execute(row, (key, i + 1, key, payload))
+        db.commit()
+        db.close()
+        fox = Fox(memory=False, data_dir=data)
+        try:
+            self.assertIn("schema version 2", fox.log())
+            sub = MqttClient(fox)
+            sub.subscribe([("r/x y", 1), ("t/#", 1)])
+            got = sub.messages.wait(3, timeout=5)
+            self.assertEqual(sorted((m.topic, m.payload) for m in got),
+                             [("r/x y", b"space"), ("t/%09", b"percent-09"),
+                              ("t/%2509", b"percent-2509")])
+            # The migrated key is the one a delete finds.
+            sub.publish("r/x y", b"", qos=1, retain=True)
+            late = MqttClient(fox)
+            late.subscribe("r/#", qos=1)
+            late.publish("r/barrier", b"marker", qos=1)
+            late.messages.wait_for(lambda m: m.topic == "r/barrier", timeout=5)
+            self.assertEqual([m.topic for m in late.messages.snapshot()], ["r/barrier"])
+            sub.disconnect()
+            late.disconnect()
+        finally:
+            fox.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

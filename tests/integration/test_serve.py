@@ -1,6 +1,7 @@
 """fox serve: start-up, GET /, graceful stop, bad flags and config (issue 2)."""
 import json
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -81,6 +82,35 @@ class ServeTest(unittest.TestCase):
         with Fox("--config", path, port=flag_port) as fox:
             self.assertEqual(http_get(flag_port)[0], 200)
 
+    def test_the_example_config_in_boards_starts_and_restricts_realms(self):
+        # boards/fox.json is the README's example: it must stay a config fox accepts. The
+        # harness's flags (127.0.0.1, free ports, --memory) win over its bind, ports and data.
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "boards", "fox.json")
+        with Fox("--config", example) as fox:
+            from raw_wamp import ABORT, WELCOME, RawSocketClient, hello
+            for realm, expected in (("home", WELCOME), ("lab", WELCOME), ("realm1", ABORT)):
+                c = RawSocketClient(fox.rawsocket_port)
+                c.send_msg(hello(realm))
+                answer = c.recv_msg()
+                self.assertEqual(answer[0], expected, (realm, answer))
+                if expected == ABORT:
+                    self.assertEqual(answer[2], "wamp.error.no_such_realm")
+                c.close()
+            # mqtt_default_realm: an MQTT client without a user name publishes into "home".
+            from mqtt_client import MqttClient
+            from raw_wamp import EVENT, SUBSCRIBE, SUBSCRIBED
+            w = RawSocketClient(fox.rawsocket_port)
+            w.send_msg(hello("home"))
+            self.assertEqual(w.recv_msg()[0], WELCOME)
+            w.send_msg([SUBSCRIBE, 1, {}, "sensor.t"])
+            self.assertEqual(w.recv_msg()[0], SUBSCRIBED)
+            c = MqttClient(fox)
+            c.publish("sensor/t", b"21.5", qos=1)
+            event = w.recv_msg()
+            self.assertEqual((event[0], event[4]), (EVENT, [21.5]))
+            c.disconnect()
+            w.close()
+
     def test_port_in_use_exits_1(self):
         for which in ("port", "rawsocket_port", "mqtt_port"):
             with self.subTest(listener=which), socket.socket() as s:
@@ -91,6 +121,25 @@ class ServeTest(unittest.TestCase):
                 self.assertEqual(fox.proc.wait(10), 1)
                 self.assertIn(str(port), fox.log())
                 fox.stop()
+
+    def test_a_port_in_use_is_one_fox_line_without_libwebsockets_lines(self):
+        # lws logs three ERR lines of its own while failing to bind ("ERROR on binding fd 11 to
+        # port ..."); fox's one "cannot listen on" line is the whole story.
+        for which in ("port", "rawsocket_port", "mqtt_port"):
+            with self.subTest(listener=which), socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                s.listen()
+                port = s.getsockname()[1]
+                fox = Fox(ready=False, **{which: port})
+                self.assertEqual(fox.proc.wait(10), 1)
+                fox.stop()
+                lines = fox.log().splitlines()
+                naming = [l for l in lines if re.search(rf"(?<!\d){port}(?!\d)", l)]
+                self.assertEqual(len(naming), 1, lines)
+                self.assertTrue(naming[0].startswith("error "), naming)
+                self.assertIn(f"cannot listen on 127.0.0.1:{port}", naming[0])
+                self.assertEqual([l for l in lines if l.startswith("error lws:")], [], lines)
+                self.assertEqual([l for l in lines if l.startswith("error ")], naming, lines)
 
     def test_bind_127_0_0_1_opens_no_wildcard_socket(self):
         # libwebsockets 4.1 with IPv6 binds an IPv4 literal to every address unless told not to

@@ -452,25 +452,28 @@ class RawSocketHandshakeTest(FoxTestCase):
 # ---- WebSocket upgrade -------------------------------------------------------------------------
 
 class WebSocketUpgradeTest(FoxTestCase):
-    def assert_refused(self, path, subprotocols):
+    def assert_refused(self, path, subprotocols, status):
+        """(a) an HTTP `status` answer (not a bare close), then the connection closes; (b) one log
+        line naming the peer and the path; (c) the witnesses."""
         c = WebSocketClient(self.fox.port, path=path, subprotocols=subprotocols)
         self.addCleanup(c.close)
         m = self.mark()
         r = c.connect()
-        self.assertNotEqual(r.status, 101, f"upgrade accepted: {r!r}")
-        self.assert_aftermath(m, "refused")
+        self.assertEqual(r.status, status, f"{r!r}")
+        self.assertTrue(c.closed(3), "the connection stayed open after the refusal")
+        self.assert_aftermath(m, f"127.0.0.1: refused a WebSocket upgrade at {path} ")
 
     def test_an_upgrade_without_any_subprotocol_is_refused(self):
-        self.assert_refused("/wamp", [])
+        self.assert_refused("/wamp", [], 400)
 
     def test_an_upgrade_offering_only_an_unknown_subprotocol_is_refused(self):
-        self.assert_refused("/wamp", ["foo.bar"])
+        self.assert_refused("/wamp", ["foo.bar"], 400)
 
     def test_wamp_json_at_the_mqtt_path_is_refused(self):
-        self.assert_refused("/mqtt", ["wamp.2.json"])
+        self.assert_refused("/mqtt", ["wamp.2.json"], 400)
 
     def test_wamp_json_at_another_path_is_refused(self):
-        self.assert_refused("/other", ["wamp.2.json"])
+        self.assert_refused("/other", ["wamp.2.json"], 404)
 
     def test_msgpack_and_cbor_subprotocols_are_accepted_and_join(self):
         for sp in ("wamp.2.msgpack", "wamp.2.cbor"):

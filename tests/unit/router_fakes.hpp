@@ -136,6 +136,12 @@ public:
   std::vector<SentError> errors;
 };
 
+// A subscription pattern from WAMP text, as the WAMP session reads it: in-band `*`/`#` are
+// wildcards for the exact policy only.
+inline TopicParts subscription_parts(const std::string& uri, MatchPolicy match) {
+  return match == MatchPolicy::kExact ? wamp_pattern_parts(uri) : wamp_topic_parts(uri);
+}
+
 // A router with one realm and helpers to join sessions.
 struct Fixture {
   FakeEnv env;
@@ -156,14 +162,14 @@ struct Fixture {
                MatchPolicy match = MatchPolicy::kExact) {
     SubscribeOptions options;
     options.match = match;
-    realm->subscribe(session, ++request_, split_topic(uri), options);
+    realm->subscribe(session, ++request_, subscription_parts(uri, match), options);
     return peer.last_subscription();
   }
 
   void publish(Id session, const std::string& uri, Json args = nullptr, Json kwargs = nullptr,
                PublishOptions options = {}) {
     Publication pub;
-    pub.topic = split_topic(uri);
+    pub.topic = wamp_pattern_parts(uri);  // a wildcard in it is refused by the router
     pub.uri = uri;
     pub.args = std::move(args);
     pub.kwargs = std::move(kwargs);

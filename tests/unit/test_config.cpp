@@ -1,6 +1,13 @@
 // fox serve configuration: defaults, config file, flags win, clear errors.
+#include <set>
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/client_common.hpp"
 #include "cli/config.hpp"
 
 using fox::Json;
@@ -81,7 +88,9 @@ TEST_CASE("config keys are applied and unknown keys or wrong types are errors") 
   CHECK(c.mqtt_default_realm == "home");
   CHECK(c.limits.session_queue == 5);
   CHECK(c.limits.handshake_timeout_ms == 3000);
-  CHECK(c.realms == std::vector<std::string>{"*", "realm1"});
+  // The listed realms, in any order.
+  CHECK(std::set<std::string>(c.realms.begin(), c.realms.end()) ==
+        std::set<std::string>{"*", "realm1"});
 
   struct Case {
     const char* json;
@@ -100,5 +109,80 @@ TEST_CASE("config keys are applied and unknown keys or wrong types are errors") 
     CHECK_FALSE(fox::apply_config_json(Json::parse(bad.json), "f.json", &d, &err));
     CHECK(err.find("f.json") != std::string::npos);
     CHECK(err.find(bad.key) != std::string::npos);
+  }
+}
+
+namespace {
+// Writes `text` to a fresh file under the temp directory; removes it when done.
+struct TempFile {
+  explicit TempFile(const std::string& text) {
+    static int n = 0;
+    path = (std::filesystem::temp_directory_path() /
+            ("fox-test-config-" + std::to_string(getpid()) + "-" + std::to_string(++n) + ".json"))
+               .string();
+    std::ofstream(path) << text;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+std::string config_error(const std::string& text) {
+  TempFile f(text);
+  ServeConfig c;
+  std::string e;
+  CHECK(fox::parse_serve_args({"--config", f.path}, &c, &e) == ParseResult::kError);
+  CHECK(e.find(f.path) != std::string::npos);
+  CHECK(e.find('\n') == std::string::npos);
+  return e;
+}
+}  // namespace
+
+TEST_CASE("a JSON syntax error in the config file names its line and column") {
+  // The missing ':' shows at the string after "bind", which ends on line 3, column 20.
+  std::string e = config_error("{\n  \"port\": 9001,\n  \"bind\" \"127.0.0.1\"\n}\n");
+  CAPTURE(e);
+  CHECK(e.find("line 3, column 20") != std::string::npos);
+  CHECK(e.find("expected ':'") != std::string::npos);
+  CHECK(e.find("json.exception") == std::string::npos);
+
+  e = config_error("{\"port\": tru}");  // an invalid literal on line 1
+  CAPTURE(e);
+  CHECK(e.find("line 1, column 13") != std::string::npos);
+
+  e = config_error("// comments are allowed\n{\"port\": 9001,\n");  // the input ends early
+  CAPTURE(e);
+  CHECK(e.find("line 3, column 1") != std::string::npos);
+
+  ServeConfig c;
+  std::string err;
+  TempFile ok("// a comment\n{\"port\": 9001}\n");
+  CHECK(fox::parse_serve_args({"--config", ok.path}, &c, &err) == ParseResult::kOk);
+  CHECK(c.port == 9001);
+}
+
+// Client tools' --mqtt address (fox pub/sub): the port defaults to 1883.
+TEST_CASE("--mqtt HOST without a port means port 1883") {
+  struct Case {
+    const char* text;
+    const char* host;
+    int port;
+  };
+  for (Case ok : {Case{"127.0.0.1", "127.0.0.1", 1883}, Case{"broker.local", "broker.local", 1883},
+                  Case{"127.0.0.1:1884", "127.0.0.1", 1884}, Case{"[::1]", "::1", 1883},
+                  Case{"[::1]:1885", "::1", 1885}, Case{"::1", "::1", 1883}}) {
+    std::string host, e;
+    int port = 0;
+    CAPTURE(ok.text);
+    REQUIRE(fox::cli::parse_mqtt_address(ok.text, &host, &port, &e));
+    CHECK(host == ok.host);
+    CHECK(port == ok.port);
+  }
+  for (const char* bad : {"", ":1883", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "[::1",
+                          "[::1]:x"}) {
+    std::string host, e;
+    int port = 0;
+    CAPTURE(bad);
+    CHECK_FALSE(fox::cli::parse_mqtt_address(bad, &host, &port, &e));
+    CHECK_FALSE(e.empty());
   }
 }

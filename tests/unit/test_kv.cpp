@@ -25,13 +25,13 @@ Id subscribe_with(Fixture& f, Id session, FakePeer& peer, const std::string& uri
   SubscribeOptions o;
   o.match = match;
   o.raw = std::move(raw);
-  f.realm->subscribe(session, ++f.request_, split_topic(uri), o);
+  f.realm->subscribe(session, ++f.request_, subscription_parts(uri, match), o);
   return peer.last_subscription();
 }
 
 void publish_mqtt(Fixture& f, Id session, const std::string& uri, std::string payload, bool retain) {
   Publication pub;
-  pub.topic = split_topic(uri);
+  pub.topic = wamp_topic_parts(uri);
   pub.uri = uri;
   pub.payload = std::move(payload);
   pub.retain = retain;
@@ -641,15 +641,17 @@ TEST_CASE("one session can keep at most a bounded number of publications waiting
   CHECK(again.errors.empty());
 }
 
-TEST_CASE("a snapshot of a topic the session already subscribes to is refused and the live subscription stays") {
+TEST_CASE("a snapshot of a topic the session already subscribes to is a subscription of its own and the live one stays") {
   Fixture f;
   FakePeer pub, sub;
   Id p = f.join(pub), s = f.join(sub);
-  subscribe_with(f, s, sub, "live.t", Json::object());
-  subscribe_with(f, s, sub, "live.t", Json{{"retained", true}, {"snapshot", true}});
-  REQUIRE(sub.errors.size() == 1);
-  CHECK(sub.errors[0].error.uri == "wamp.error.invalid_argument");
-  CHECK(sub.revoked.empty());
+  const Id live = subscribe_with(f, s, sub, "live.t", Json::object());
+  const Id snapshot = subscribe_with(f, s, sub, "live.t", Json{{"retained", true}, {"snapshot", true}});
+  CHECK(sub.errors.empty());
+  CHECK(snapshot != live);
+  REQUIRE(sub.revoked.size() == 1);
+  CHECK(sub.revoked[0].first == snapshot);
   f.publish(p, "live.t", Json::array({1}));
-  CHECK(sub.events.size() == 1);
+  REQUIRE(sub.events.size() == 1);
+  CHECK(sub.events[0].subscription == live);
 }

@@ -19,8 +19,8 @@ public:
     decoder_.set_protocol_level(kProtocolLevel311);
     conn = broker.accept(*this, "mqtt", "test");
   }
-  bool send(std::shared_ptr<const std::string> bytes, bool) override {
-    if (closed) return false;
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind) override {
+    if (closed) return SendResult::kOverflow;
     decoder_.feed(*bytes);
     for (;;) {
       auto r = decoder_.next();
@@ -29,7 +29,7 @@ public:
         continue;
       }
       REQUIRE(std::holds_alternative<NeedMore>(r));
-      return true;
+      return SendResult::kQueued;
     }
   }
   void close() override { closed = true; }

@@ -100,7 +100,7 @@ TEST_CASE("store: reopen keeps retained values, history, wills and MQTT sessions
     Publication mqtt;
     mqtt.id = 6;
     mqtt.topic = {"sensor", "t.1"};   // an MQTT level with a dot
-    mqtt.uri = join_topic(mqtt.topic);
+    mqtt.uri = wamp_uri(mqtt.topic);   // "sensor.t%2E1", as the router makes it
     mqtt.payload = std::string("\x00\x01\xff", 3);
     mqtt.qos = 1;
     history->append(std::make_shared<const Publication>(mqtt));
@@ -135,7 +135,7 @@ TEST_CASE("store: reopen keeps retained values, history, wills and MQTT sessions
   CHECK(value->options == Json{{"retain", true}});
   CHECK_FALSE(retained->get("a.c"));
   CHECK(store->retained_store("other")->get("a.b") == nullptr);  // realms are separate
-  auto history = store->history_store("realm1")->after(0, {"#"}, MatchPolicy::kExact);
+  auto history = store->history_store("realm1")->after(0, {kAnyParts}, MatchPolicy::kExact);
   REQUIRE(history.size() == 2);
   CHECK(history[1]->topic == TopicParts{"sensor", "t.1"});
   CHECK(history[1]->payload == std::string("\x00\x01\xff", 3));
@@ -275,13 +275,13 @@ TEST_CASE("store: `after` is pattern-aware and by id") {
   h->append(make_pub(12, "b.b.c", Json::array({3})));
   h->append(make_pub(13, "a.b.c", Json::array({4})));
   store->history_store("other")->append(make_pub(14, "a.b.c", nullptr));
-  CHECK(uris(h->after(10, {"a", "*", "c"}, MatchPolicy::kExact)) ==
+  CHECK(uris(h->after(10, {"a", kAnyPart, "c"}, MatchPolicy::kExact)) ==
         std::vector<std::string>{"a.x.c", "a.b.c"});
   CHECK(uris(h->after(0, {"a", "b", "c"}, MatchPolicy::kExact)).size() == 2);
   CHECK(uris(h->after(0, {"a", ""}, MatchPolicy::kWildcard)).empty());
   CHECK(uris(h->after(0, {"a", "", "c"}, MatchPolicy::kWildcard)).size() == 3);
   CHECK(uris(h->after(0, split_topic("a."), MatchPolicy::kPrefix)).size() == 3);
-  CHECK(h->after(13, {"#"}, MatchPolicy::kExact).empty());
+  CHECK(h->after(13, {kAnyParts}, MatchPolicy::kExact).empty());
 }
 
 TEST_CASE("store: retained replay scans only the literal prefix of the pattern") {
@@ -299,11 +299,11 @@ TEST_CASE("store: retained replay scans only the literal prefix of the pattern")
   }
   store->flush();
   auto before = store->rows_examined();
-  CHECK(uris(r->match({"home", "kitchen", "#"}, MatchPolicy::kExact)) ==
+  CHECK(uris(r->match({"home", "kitchen", kAnyParts}, MatchPolicy::kExact)) ==
         std::vector<std::string>{"home.kitchen.light", "home.kitchen.temp"});
   CHECK(store->rows_examined() - before == 2);
   before = store->rows_examined();
-  CHECK(uris(r->match({"home", "*", "temp"}, MatchPolicy::kExact)) ==
+  CHECK(uris(r->match({"home", kAnyPart, "temp"}, MatchPolicy::kExact)) ==
         std::vector<std::string>{"home.hall.temp", "home.kitchen.temp"});
   CHECK(store->rows_examined() - before == 3);
   // Prefix policy is a prefix of the URI string: "home" matches "homeless" too.
@@ -311,7 +311,7 @@ TEST_CASE("store: retained replay scans only the literal prefix of the pattern")
   CHECK(uris(r->match({"home", "kitchen", "temp"}, MatchPolicy::kExact)) ==
         std::vector<std::string>{"home.kitchen.temp"});
   // The MQTT `$` rule: `#` does not match $SYS at the first level.
-  auto all = r->match({"#"}, MatchPolicy::kExact);
+  auto all = r->match({kAnyParts}, MatchPolicy::kExact);
   CHECK(all.size() == 504);
   CHECK(r->size() == 505);
   r->erase("home.hall.temp");

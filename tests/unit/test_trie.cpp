@@ -17,7 +17,9 @@ struct Patterns {
 
   TrieEntry* add(const std::string& pattern, MatchPolicy policy = MatchPolicy::kExact) {
     entries.emplace_back(pattern, TrieEntry{});
-    trie.insert(split_topic(pattern), policy, &entries.back().second);
+    // As the WAMP session reads them: in-band `*`/`#` are wildcards only for the exact policy.
+    trie.insert(policy == MatchPolicy::kExact ? wamp_pattern_parts(pattern) : split_topic(pattern),
+                policy, &entries.back().second);
     return &entries.back().second;
   }
   std::vector<std::string> matches(const std::string& topic) {
@@ -165,7 +167,7 @@ TEST_CASE("an erased pattern no longer matches and empty nodes are pruned") {
   TrieEntry* one = p.add("a.*.c");
   TrieEntry* two = p.add("a.b", MatchPolicy::kPrefix);
   TrieEntry* three = p.add("a..c", MatchPolicy::kWildcard);
-  CHECK(p.trie.erase(split_topic("a.*.c"), MatchPolicy::kExact, one));
+  CHECK(p.trie.erase(wamp_pattern_parts("a.*.c"), MatchPolicy::kExact, one));
   CHECK(p.trie.erase(split_topic("a.b"), MatchPolicy::kPrefix, two));
   CHECK_FALSE(p.trie.erase(split_topic("a.b"), MatchPolicy::kPrefix, two));
   CHECK(p.trie.erase(split_topic("a..c"), MatchPolicy::kWildcard, three));

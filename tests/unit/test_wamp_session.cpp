@@ -14,11 +14,11 @@ namespace {
 
 class FakeTransport : public Transport {
 public:
-  bool send(std::shared_ptr<const std::string> bytes, bool) override {
+  SendResult send(std::shared_ptr<const std::string> bytes, SendKind) override {
     auto decoded = decode(Serializer::kJson, *bytes);
     REQUIRE(decoded.ok());
     sent.push_back(decoded.message());
-    return true;
+    return SendResult::kQueued;
   }
   void close(const std::string& reason) override { closed = reason; }
   void abort(const std::string& reason) override { closed = reason; }
