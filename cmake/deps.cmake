@@ -151,9 +151,13 @@ foreach(pair libwebsockets:dep_lws libuv:dep_libuv mbedtls:dep_mbedtls
   ExternalProject_Add_StepDependencies(${step_target} configure ${stamp})
 endforeach()
 
-add_library(fox_deps INTERFACE)
-add_dependencies(fox_deps dep_lws dep_libuv dep_mbedtls)
-target_include_directories(fox_deps SYSTEM INTERFACE
+# libuv + libwebsockets (+ mbedTLS, which lws links): what net/ and cli/ use.
+add_library(fox_uv_lws INTERFACE)
+add_dependencies(fox_uv_lws dep_lws dep_libuv dep_mbedtls)
+target_include_directories(fox_uv_lws SYSTEM INTERFACE
   ${FOX_DEPS_INSTALL}/include ${FOX_TP}/libuv/include)
-target_link_libraries(fox_deps INTERFACE
-  ${FOX_LWS_LIB} ${FOX_UV_LIB} ${FOX_MBEDTLS_LIBS} fox_sqlite3 pthread dl m)
+target_link_libraries(fox_uv_lws INTERFACE ${FOX_LWS_LIB} ${FOX_UV_LIB} ${FOX_MBEDTLS_LIBS} pthread dl m)
+
+# Everything (the unit tests).
+add_library(fox_deps INTERFACE)
+target_link_libraries(fox_deps INTERFACE fox_uv_lws fox_sqlite3)

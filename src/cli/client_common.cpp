@@ -230,7 +230,7 @@ ClientLoop::ClientLoop() {
   std::signal(SIGPIPE, SIG_IGN);
   log::set_level(log::Level::kWarn);
   uv_loop_init(&loop_);
-  env_ = std::make_unique<UvRouterEnv>(&loop_);
+  env_ = std::make_unique<net::UvEnv>(&loop_);
   for (uv_signal_t* h : {&sigint_, &sigterm_}) {
     uv_signal_init(&loop_, h);
     h->data = this;
@@ -255,8 +255,15 @@ ClientLoop::ClientLoop() {
 
 ClientLoop::~ClientLoop() {
   env_.reset();
-  // Everything is closed when run() returned normally; after the safety stop it may not be, and
-  // the process is about to exit anyway.
+  // Everything is closed when run() returned normally; after a usage error run() never ran, so
+  // the loop's own handles are closed here (else uv_loop_close fails and its memory stays). After
+  // the safety stop something else may still be open, and the process is about to exit anyway.
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&sigint_),
+                         reinterpret_cast<uv_handle_t*>(&sigterm_),
+                         reinterpret_cast<uv_handle_t*>(&finish_timer_)}) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
+  uv_run(&loop_, UV_RUN_NOWAIT);
   uv_loop_close(&loop_);
 }
 

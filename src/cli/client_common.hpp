@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/uv_env.hpp"
+#include "net/uv_env.hpp"
 #include "core/json.hpp"
 
 namespace fox::cli {
@@ -98,7 +98,7 @@ public:
   ClientLoop& operator=(const ClientLoop&) = delete;
 
   uv_loop_t* loop() { return &loop_; }
-  UvRouterEnv& timers() { return *env_; }
+  net::UvEnv& timers() { return *env_; }
 
   // SIGINT/SIGTERM: calls fn(signum) (default: finish(0)). A second signal exits at once.
   void on_signal(std::function<void(int)> fn) { signal_fn_ = std::move(fn); }
@@ -114,7 +114,7 @@ private:
   void teardown();
 
   uv_loop_t loop_{};
-  std::unique_ptr<UvRouterEnv> env_;
+  std::unique_ptr<net::UvEnv> env_;
   uv_signal_t sigint_{}, sigterm_{};
   uv_timer_t finish_timer_{}, safety_timer_{};
   std::function<void(int)> signal_fn_;

@@ -3,6 +3,7 @@
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
+#include "core/payload.hpp"
 
 namespace fox::cli {
 namespace {
@@ -39,9 +40,10 @@ int pub_mqtt(const ParsedArgs& a, const std::string& topic, const Json& args) {
   if (a.has("--qos") && !parse_count(a.value("--qos"), 0, 2, &qos)) {
     return usage_error("pub", "--qos must be 0, 1 or 2");
   }
-  std::string payload;
-  if (args.size() == 1) payload = dump_json(args[0]);
-  if (args.size() > 1) payload = dump_json(args);
+  // The broker's WAMP -> MQTT mapping (core/payload.hpp), so an MQTT subscriber gets what it would
+  // get from the same ARGs published over WAMP. No ARG is an empty payload: MQTT's "no value"
+  // (with --retain it deletes the retained message), which the broker maps back to no args.
+  std::string payload = args.empty() ? std::string() : payload_from_args(args);
   ClientLoop loop;
   MqttClient client(loop.loop(), loop.timers());
   bool retain = a.has("--retain");

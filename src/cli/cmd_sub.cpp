@@ -4,8 +4,7 @@
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
-#include "core/base64.hpp"
-#include "mqtt/utf8.hpp"
+#include "core/payload.hpp"
 
 namespace fox::cli {
 namespace {
@@ -28,8 +27,9 @@ const char kHelp[] =
     "  --match M      WAMP pattern matching: prefix or wildcard (default exact; the in-band\n"
     "                 wildcards * and # work without it)\n"
     "  --mqtt HOST[:PORT]  subscribe over MQTT 3.1.1 (port default 1883; FILTER in MQTT form,\n"
-    "                 a/+/#); args come from the JSON payload (a non-JSON UTF-8 payload is one\n"
-    "                 string argument, other bytes one \"\\u0000\"+base64 string); publication is\n"
+    "                 a/+/#); args come from the payload as the broker maps it for WAMP: JSON\n"
+    "                 (an array is the args, another value the one arg, null or empty none);\n"
+    "                 other bytes are one binary arg, printed \"\\u0000\"+base64; publication is\n"
     "                 null\n"
     "  --qos 0|1|2    MQTT subscription QoS (default 0); QoS 2 messages are acknowledged with\n"
     "                 PUBREC/PUBCOMP and printed once\n"
@@ -37,19 +37,6 @@ const char kHelp[] =
     "                 id fox-sub-PID@REALM); no --realm: the broker's default realm\n"
     "  --user NAME    MQTT user name (NAME@REALM selects the realm too)\n"
     "  --password SECRET  MQTT password (needs --user)\n";
-
-// MQTT payload → WAMP args (SPEC §4), for printing.
-Json payload_args(const std::string& payload) {
-  if (payload.empty()) return Json::array();
-  Json v = Json::parse(payload, nullptr, false);
-  if (!v.is_discarded() && mqtt::valid_utf8(payload)) {
-    if (v.is_null()) return Json::array();
-    if (v.is_array()) return v;
-    return Json::array({v});
-  }
-  if (mqtt::valid_utf8(payload)) return Json::array({payload});
-  return Json::array({std::string(1, '\0') + base64_encode(payload)});
-}
 
 // {"topic":..,"args":..,"kwargs":..,"publication":..,"retained":..} in this order.
 std::string event_line(const Json& topic, const Json& args, const Json& kwargs,
@@ -98,8 +85,11 @@ int sub_mqtt(const ParsedArgs& a, const std::string& filter, long long count) {
         },
         [&](const mqtt::Publish& p) {
           if (!counter.take()) return;
-          print_line(event_line(Json(p.topic), payload_args(p.payload), Json::object(), nullptr,
-                                p.retain));
+          // The broker's own mapping (core/payload.hpp), so the line is what a WAMP subscriber
+          // of the same topic prints.
+          Json args = args_from_payload(p.payload);
+          print_line(event_line(Json(p.topic), args.is_null() ? Json::array() : args,
+                                Json::object(), nullptr, p.retain));
           if (counter.done) client.disconnect([&] { loop.finish(0); });
         });
   });

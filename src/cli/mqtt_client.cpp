@@ -1,6 +1,6 @@
 #include "cli/mqtt_client.hpp"
 
-#include <cstring>
+#include "net/tcp_client.hpp"
 
 namespace fox::cli {
 
@@ -20,16 +20,27 @@ std::string connack_reason(std::uint8_t code) {
     default: return "unknown reason";
   }
 }
-}
+}  // namespace
 
-struct MqttClient::WriteReq {
-  uv_write_t req;
-  std::string bytes;
-  MqttClient* client;
-  std::function<void()> written;
+// Forwards the connection's news to the client until the client lets go of it (close_tcp).
+class MqttClient::Link final : public net::ClientHandler {
+public:
+  explicit Link(MqttClient* client) : client_(client) {}
+  void detach() { client_ = nullptr; }
+  void on_data(std::string_view bytes) override {
+    if (client_) client_->on_bytes(bytes);
+  }
+  void on_failure(const net::ClientFailure& failure) override { failure_ = failure; }
+  void on_close() override {
+    if (client_) client_->on_connection_closed(std::move(failure_));
+  }
+
+private:
+  MqttClient* client_;
+  std::optional<net::ClientFailure> failure_;
 };
 
-MqttClient::MqttClient(uv_loop_t* loop, UvRouterEnv& timers) : loop_(loop), timers_(timers) {}
+MqttClient::MqttClient(uv_loop_t* loop, net::UvEnv& timers) : loop_(loop), timers_(timers) {}
 
 MqttClient::~MqttClient() { shutdown(); }
 
@@ -37,7 +48,6 @@ void MqttClient::connect(const std::string& host, int port, const std::string& c
                          std::uint16_t keep_alive_s, const MqttLogin& login,
                          std::function<void()> on_connected, ErrorFn on_error) {
   where_ = host + ":" + std::to_string(port);
-  port_ = port;
   on_connected_ = std::move(on_connected);
   on_error_ = std::move(on_error);
   connect_packet_.protocol_level = mqtt::kProtocolLevel311;
@@ -52,54 +62,17 @@ void MqttClient::connect(const std::string& host, int port, const std::string& c
     if (!connected_) fail("no CONNACK from " + where_ + " within 10 s");
   });
 
-  resolve_.data = this;
-  struct addrinfo hints;
-  std::memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  std::string service = std::to_string(port);
-  int r = uv_getaddrinfo(loop_, &resolve_, [](uv_getaddrinfo_t* req, int status, struct addrinfo* res) {
-    auto* self = static_cast<MqttClient*>(req->data);
-    if (self->shut_down_) {
-      uv_freeaddrinfo(res);
-      return;
-    }
-    if (status != 0 || !res) {
-      if (res) uv_freeaddrinfo(res);
-      self->fail(std::string("cannot resolve ") + self->where_ + ": " + uv_strerror(status));
-      return;
-    }
-    uv_tcp_init(self->loop_, &self->tcp_);
-    self->tcp_.data = self;
-    self->tcp_open_ = true;
-    self->connect_req_.data = self;
-    int c = uv_tcp_connect(&self->connect_req_, &self->tcp_, res->ai_addr, [](uv_connect_t* creq, int st) {
-      auto* me = static_cast<MqttClient*>(creq->data);
-      if (me->shut_down_ || st == UV_ECANCELED) return;
-      if (st != 0) {
-        me->fail("cannot connect to " + me->where_ + ": " + uv_strerror(st));
-        return;
-      }
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&me->tcp_),
-                    [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-                      buf->base = new char[suggested];
-                      buf->len = suggested;
-                    },
-                    [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
-                      auto* client = static_cast<MqttClient*>(s->data);
-                      client->on_read(nread, buf);
-                      delete[] buf->base;
-                    });
-      me->write(me->connect_packet_);
-    });
-    uv_freeaddrinfo(res);
-    if (c != 0) self->fail("cannot connect to " + self->where_ + ": " + uv_strerror(c));
-  }, host.c_str(), service.c_str(), &hints);
-  if (r != 0) {
-    connect_timer_ = timers_.start_timer(0, [this, r] {
-      fail(std::string("cannot resolve ") + where_ + ": " + uv_strerror(r));
-    });
-  }
+  net::TcpClientOptions o;
+  o.name = "mqtt";
+  o.host = host;
+  o.port = port;
+  o.env = &timers_;
+  o.connect_timeout_ms = kConnectTimeoutMs;
+  auto link = std::make_unique<Link>(this);
+  link_ = link.get();
+  conn_ = net::TcpClient::connect(loop_, std::move(o), std::move(link));
+  // Queued now, written once the connection is up.
+  write(connect_packet_);
 }
 
 std::uint16_t MqttClient::next_packet_id() {
@@ -107,36 +80,16 @@ std::uint16_t MqttClient::next_packet_id() {
   return packet_id_;
 }
 
-void MqttClient::write(const mqtt::Packet& packet, std::function<void()> written) {
-  if (!tcp_open_ || failed_ || shut_down_) return;
-  auto* w = new WriteReq{};
-  w->bytes = mqtt::encode(packet);
-  w->client = this;
-  w->written = std::move(written);
-  w->req.data = w;
-  if (w->bytes.empty()) {
-    delete w;
+bool MqttClient::write(const mqtt::Packet& packet) {
+  if (!conn_ || failed_ || shut_down_) return false;
+  std::string bytes = mqtt::encode(packet);
+  if (bytes.empty()) {
     fail("cannot encode an MQTT packet (too large?)");
-    return;
+    return false;
   }
-  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-  int r = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
-                   [](uv_write_t* req, int status) {
-                     auto* wr = static_cast<WriteReq*>(req->data);
-                     MqttClient* self = wr->client;
-                     auto fn = std::move(wr->written);
-                     delete wr;
-                     if (status == UV_ECANCELED || self->shut_down_) return;
-                     if (status != 0) {
-                       self->fail("write to " + self->where_ + " failed: " + uv_strerror(status));
-                       return;
-                     }
-                     if (fn) fn();
-                   });
-  if (r != 0) {
-    delete w;
-    fail("write to " + where_ + " failed: " + uv_strerror(r));
-  }
+  // A connection whose broker stops reading cuts itself off; on_connection_closed says so.
+  conn_->send(std::move(bytes));
+  return true;
 }
 
 void MqttClient::publish(const std::string& topic, std::string payload, std::uint8_t qos,
@@ -147,7 +100,7 @@ void MqttClient::publish(const std::string& topic, std::string payload, std::uin
   p.qos = qos;
   p.retain = retain;
   if (qos == 0) {
-    write(p, std::move(done));
+    if (write(p) && done) done();
     return;
   }
   p.packet_id = next_packet_id();
@@ -169,7 +122,7 @@ void MqttClient::disconnect(std::function<void()> done) {
   if (disconnecting_) return;
   disconnecting_ = true;
   disconnect_done_ = std::move(done);
-  if (!connected_ || failed_ || !tcp_open_) {
+  if (!connected_ || failed_ || !conn_) {
     finish_disconnect();
     return;
   }
@@ -187,7 +140,12 @@ void MqttClient::disconnect(std::function<void()> done) {
 void MqttClient::send_disconnect() {
   if (disconnect_timer_) timers_.cancel_timer(disconnect_timer_);
   disconnect_timer_ = 0;
-  write(mqtt::Disconnect{}, [this] { finish_disconnect(); });
+  if (!write(mqtt::Disconnect{})) {
+    finish_disconnect();
+    return;
+  }
+  // The connection ends once DISCONNECT is written; on_connection_closed finishes then.
+  conn_->close();
 }
 
 void MqttClient::finish_disconnect() {
@@ -200,9 +158,11 @@ void MqttClient::finish_disconnect() {
 }
 
 void MqttClient::close_tcp() {
-  if (!tcp_open_) return;
-  tcp_open_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+  if (!conn_) return;
+  link_->detach();
+  conn_->abort();
+  conn_ = nullptr;
+  link_ = nullptr;
 }
 
 void MqttClient::shutdown() {
@@ -212,7 +172,6 @@ void MqttClient::shutdown() {
     if (*id) timers_.cancel_timer(*id);
     *id = 0;
   }
-  uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));
   close_tcp();
 }
 
@@ -233,6 +192,27 @@ void MqttClient::fail(const std::string& why) {
   if (fn) fn(why);
 }
 
+void MqttClient::on_connection_closed(std::optional<net::ClientFailure> failure) {
+  conn_ = nullptr;
+  link_ = nullptr;
+  if (shut_down_ || failed_) return;
+  if (disconnecting_) {
+    finish_disconnect();
+    return;
+  }
+  using Kind = net::ClientFailure::Kind;
+  if (!failure || failure->kind == Kind::kPeerClosed) {
+    fail("the broker at " + where_ + " closed the connection");
+    return;
+  }
+  // By Kind: kResolve, kConnect, kTimeout, (kPeerClosed), kRead, kWrite.
+  static constexpr const char* kWhat[] = {"cannot resolve ", "cannot connect to ",
+                                          "cannot connect to ", "", "read from ", "write to "};
+  const bool io = failure->kind == Kind::kRead || failure->kind == Kind::kWrite;
+  fail(kWhat[static_cast<int>(failure->kind)] + where_ + (io ? " failed: " : ": ") +
+       failure->detail);
+}
+
 void MqttClient::schedule_ping() {
   if (connect_packet_.keep_alive == 0) return;
   // Half the keep-alive: the broker allows 1.5 × keep-alive of silence.
@@ -243,18 +223,9 @@ void MqttClient::schedule_ping() {
   });
 }
 
-void MqttClient::on_read(ssize_t nread, const uv_buf_t* buf) {
+void MqttClient::on_bytes(std::string_view bytes) {
   if (shut_down_ || failed_) return;
-  if (nread < 0) {
-    if (disconnecting_) {
-      finish_disconnect();
-      return;
-    }
-    fail(nread == UV_EOF ? "the broker at " + where_ + " closed the connection"
-                         : "read from " + where_ + " failed: " + uv_strerror(static_cast<int>(nread)));
-    return;
-  }
-  decoder_.feed(buf->base, static_cast<std::size_t>(nread));
+  decoder_.feed(bytes.data(), bytes.size());
   while (!failed_ && !shut_down_) {
     mqtt::DecodeResult r = decoder_.next();
     if (std::holds_alternative<mqtt::NeedMore>(r)) break;

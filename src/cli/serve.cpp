@@ -10,11 +10,12 @@
 #include "cli/config.hpp"
 #include "core/log.hpp"
 #include "http/status_page.hpp"
-#include "cli/uv_env.hpp"
+#include "net/uv_env.hpp"
 #include "net/tcp_server.hpp"
 #include "net/ws_server.hpp"
 #include "mqtt/transports.hpp"
 #include "router/router.hpp"
+#include "store/memory_engine.hpp"
 #include "store/sqlite_store.hpp"
 #include "wamp/transports.hpp"
 
@@ -26,18 +27,7 @@ class Server {
 public:
   explicit Server(const ServeConfig& config) : config_(config) {
     uv_loop_init(&loop_);
-    env_ = std::make_unique<UvRouterEnv>(&loop_);
-    router_ = std::make_unique<Router>(*env_);
-    if (config_.memory) {
-      // --memory: `after` replays from a ring per realm; 10 000 publications unless
-      // limits.history_max_rows says otherwise (its 1 000 000 default is for SQLite).
-      KvOptions kv;
-      kv.history_size = config_.limits.history_max_rows_set
-                            ? static_cast<std::size_t>(config_.limits.history_max_rows)
-                            : 10000;
-      router_->set_kv_options(kv);
-    }
-    router_->set_allowed_realms(config_.realms);
+    env_ = std::make_unique<net::UvEnv>(&loop_);
   }
   ~Server() {
     // The store is closed first (run() did): what the teardown below changes (sessions leaving,
@@ -49,6 +39,7 @@ public:
     mqtt_.reset();
     router_.reset();
     store_.reset();
+    memory_.reset();
     env_.reset();
     if (!clean_exit_) return;  // start failed: the process exits at once, nothing to tidy
     // The destructors above closed their timers; let the loop run their close callbacks (which
@@ -81,6 +72,31 @@ private:
       }, signum);
     }
 
+    // The engine first: the router's log, retained state and wills live there.
+    Engine* engine = nullptr;
+    if (config_.memory) {
+      // --memory: `after` replays from a ring per realm; 10 000 publications unless
+      // limits.history_max_rows says otherwise (its 1 000 000 default is for SQLite).
+      memory_ = std::make_unique<store::MemoryEngine>(
+          config_.limits.history_max_rows_set
+              ? static_cast<std::size_t>(config_.limits.history_max_rows)
+              : 10000);
+      engine = memory_.get();
+    } else {
+      if (!open_store()) return false;
+      engine = store_.get();
+    }
+    router_ = std::make_unique<Router>(*env_, *engine);
+    router_->set_allowed_realms(config_.realms);
+    mqtt::ServerOptions mo;
+    mo.default_realm = config_.mqtt_default_realm;
+    mo.max_packet_size = config_.limits.max_message_size;
+    mo.session_queue = config_.limits.session_queue;
+    mo.store = store_.get();
+    mqtt_ = std::make_unique<mqtt::Server>(*router_, mo);
+    if (store_) restore_state();
+    start_end_of_turn();
+
     net::WsServerOptions ws;
     ws.bind = config_.bind;
     ws.port = config_.port;
@@ -88,16 +104,9 @@ private:
     ws.outbound = outbound(1);
     ws.status_page = http::status_page(FOX_VERSION);
     ws.limits = &limits_;
+    ws.env = env_.get();
+    ws.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     wamp::SessionOptions session;
-    session.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
-    mqtt::BrokerOptions mo;
-    mo.default_realm = config_.mqtt_default_realm;
-    mo.max_packet_size = config_.limits.max_message_size;
-    mo.session_queue = config_.limits.session_queue;
-    mo.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
-    mqtt_ = std::make_unique<mqtt::Broker>(*router_, mo);
-    if (!config_.memory && !open_store()) return false;
-
     http_ = std::make_unique<net::WsServer>(&loop_, ws);
     http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
     http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
@@ -129,11 +138,7 @@ private:
     return true;
   }
 
-  // SQLite (SPEC §8): open (a corrupt, newer or locked database is fatal: one line, exit 1),
-  // seed the event ids, restore MQTT persistent sessions, then apply what the sessions of the
-  // previous process left (retained wills, testaments, MQTT CONNECT wills: every one of those
-  // sessions is gone) so the restored persistent sessions receive them, and commit once per
-  // loop turn from a prepare and a check hook.
+  // SQLite (SPEC §8): open (a corrupt, newer or locked database is fatal: one line, exit 1).
   bool open_store() {
     store::SqliteOptions so;
     so.dir = config_.data;
@@ -141,43 +146,54 @@ private:
     so.history_max_rows = config_.limits.history_max_rows;
     so.history_max_age_s = config_.limits.history_max_age_s;
     std::string error;
-    store_ = store::SqliteStore::open(so, &error);
+    store_ = store::SqliteStore::open(so, *env_, &error);
     if (!store_) {
       log::error("store", error);
       return false;
     }
-    router_->seed_publication_ids(store_->id_seed());
-    Router* router = router_.get();
-    store_->set_id_source([router] { return router->last_publication_id(); });
-    router_->set_storage(store_.get());
-    std::size_t sessions = mqtt_->restore(store_->load_mqtt_sessions());
+    return true;
+  }
+
+  // Restores MQTT persistent sessions, then applies what the sessions of the previous process
+  // left (retained wills, testaments, MQTT CONNECT wills: every one of those sessions is gone)
+  // so the restored persistent sessions receive them.
+  void restore_state() {
+    std::size_t sessions = mqtt_->restore(store_->load_sessions());
     auto wills = store_->load_wills();
     router_->apply_stale_wills(wills);
     auto testaments = store_->load_testaments();
     router_->apply_stale_testaments(testaments);
-    std::size_t mqtt_wills = mqtt_->publish_stale_wills(store_->load_mqtt_wills());
+    std::size_t mqtt_wills = mqtt_->publish_stale_wills(store_->load_connect_wills());
     store_->flush();
-    for (uv_prepare_t* h : {&prepare_}) {
-      uv_prepare_init(&loop_, h);
-      h->data = this;
-      uv_prepare_start(h, [](uv_prepare_t* p) { static_cast<Server*>(p->data)->flush(); });
-      uv_unref(reinterpret_cast<uv_handle_t*>(h));
-    }
-    uv_check_init(&loop_, &check_);
-    check_.data = this;
-    uv_check_start(&check_, [](uv_check_t* c) { static_cast<Server*>(c->data)->flush(); });
-    uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
-    hooks_ = true;
     log::info("store", "SQLite ", store_->path(), " (WAL, synchronous=", config_.sync,
-              "), event ids from ", store_->id_seed() + 1, ", ", sessions,
+              "), event ids from ", store_->first_id(), ", ", sessions,
               " MQTT persistent session(s) restored, ", wills.size(), " will(s) applied, ",
               testaments.size(), " testament(s) and ", mqtt_wills, " MQTT will(s) published");
-    return true;
   }
 
-  // Group commit: every write of this loop turn in one transaction, then the acknowledgements.
-  void flush() {
+  // The end of every loop turn, in this order: (1) the store commits what the turn wrote (group
+  // commit) and then runs what waited for that commit — deliveries and acknowledgements of the
+  // publications now durable; (2) every TCP connection writes what it queued this turn, those
+  // included, in one write each. (WebSocket connections write on lws's WRITEABLE callbacks.)
+  // It runs from a check hook (after the turn's I/O callbacks) and a prepare hook (for work done
+  // by timers and close callbacks, before the loop would block).
+  void end_of_turn() {
     if (store_) store_->flush();
+    for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get()}) {
+      if (server) server->flush();
+    }
+  }
+
+  void start_end_of_turn() {
+    uv_prepare_init(&loop_, &prepare_);
+    prepare_.data = this;
+    uv_prepare_start(&prepare_, [](uv_prepare_t* p) { static_cast<Server*>(p->data)->end_of_turn(); });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
+    uv_check_init(&loop_, &check_);
+    check_.data = this;
+    uv_check_start(&check_, [](uv_check_t* c) { static_cast<Server*>(c->data)->end_of_turn(); });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
+    hooks_ = true;
   }
 
   // A plain TCP listener on the configured address; nullptr (after a log line) if it cannot listen.
@@ -198,6 +214,8 @@ private:
     o.port = port;
     o.outbound = outbound;
     o.limits = &limits_;
+    o.env = env_.get();
+    o.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     auto server = std::make_unique<net::TcpServer>(&loop_, o, std::move(factory));
     std::string error;
     if (!server->start(&error)) {
@@ -216,7 +234,7 @@ private:
     if (mqtt_tcp_) mqtt_tcp_->stop();
     env_->cancel_all();
     if (hooks_) {
-      flush();
+      end_of_turn();
       uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
       uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
       hooks_ = false;
@@ -248,12 +266,13 @@ private:
   bool stopping_ = false;
   bool clean_exit_ = false;
   bool forced_stop_ = false;  // the safety timer ended the loop with handles still closing
-  std::unique_ptr<UvRouterEnv> env_;
-  std::unique_ptr<store::SqliteStore> store_;   // null with --memory
+  std::unique_ptr<net::UvEnv> env_;
+  std::unique_ptr<store::MemoryEngine> memory_;   // the engine with --memory
+  std::unique_ptr<store::SqliteStore> store_;     // the engine otherwise
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::TcpServer> rawsocket_;
-  std::unique_ptr<mqtt::Broker> mqtt_;
+  std::unique_ptr<mqtt::Server> mqtt_;
   std::unique_ptr<net::TcpServer> mqtt_tcp_;
 };
 

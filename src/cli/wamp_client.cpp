@@ -1,11 +1,8 @@
 #include "cli/wamp_client.hpp"
 
-#include <libwebsockets.h>
-
-#include <cstring>
-
 #include "build_info.hpp"
 #include "core/log.hpp"
+#include "net/ws_client.hpp"
 #include "wamp/codec.hpp"
 
 namespace fox::cli {
@@ -14,25 +11,30 @@ namespace {
 constexpr std::uint64_t kConnectTimeoutMs = 10'000;
 constexpr std::uint64_t kLeaveTimeoutMs = 2'000;
 constexpr std::size_t kMaxMessage = 16u * 1024 * 1024;
-
-int client_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
-                    size_t len) {
-  struct lws_context* ctx = wsi ? lws_get_context(wsi) : nullptr;
-  auto* self = ctx ? static_cast<WampClient*>(lws_context_user(ctx)) : nullptr;
-  if (self) {
-    int r = self->on_lws(wsi, static_cast<int>(reason), in, len);
-    if (r != 0) return r;
-  }
-  return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-void lws_log_emit(int, const char* line) {
-  std::string text(line);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  log::debug("lws", text);
-}
-
+constexpr const char* kHelloDetails =
+    R"({"agent":"fox )" FOX_VERSION R"(","roles":{)"
+    R"("publisher":{"features":{"publisher_exclusion":true}},)"
+    R"("subscriber":{"features":{"pattern_based_subscription":true,"subscription_revocation":true}},)"
+    R"("caller":{"features":{}},"callee":{"features":{}}}})";
 }  // namespace
+
+// Forwards the connection's news to the client until shutdown() detaches it.
+class WampClient::Link final : public net::ClientHandler {
+public:
+  explicit Link(WampClient* client) : client_(client) {}
+  void detach() { client_ = nullptr; }
+  void on_data(std::string_view bytes) override {
+    if (client_) client_->on_message(bytes);
+  }
+  void on_failure(const net::ClientFailure& failure) override { failure_ = failure; }
+  void on_close() override {
+    if (client_) client_->on_connection_closed(std::move(failure_));
+  }
+
+private:
+  WampClient* client_;
+  std::optional<net::ClientFailure> failure_;
+};
 
 std::string WampError::text() const {
   std::string out = uri;
@@ -44,12 +46,9 @@ std::string WampError::text() const {
   return out;
 }
 
-WampClient::WampClient(uv_loop_t* loop, UvRouterEnv& timers) : loop_(loop), timers_(timers) {}
+WampClient::WampClient(uv_loop_t* loop, net::UvEnv& timers) : loop_(loop), timers_(timers) {}
 
-WampClient::~WampClient() {
-  shutdown();
-  delete[] protocols_;
-}
+WampClient::~WampClient() { shutdown(); }
 
 bool WampClient::connect(const WsUrl& url, const std::string& realm, WelcomeFn on_welcome,
                          CloseFn on_close, std::string* error) {
@@ -57,53 +56,29 @@ bool WampClient::connect(const WsUrl& url, const std::string& realm, WelcomeFn o
   realm_ = realm;
   on_welcome_ = std::move(on_welcome);
   on_close_ = std::move(on_close);
-  lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+  net::lws_logs_to_debug();
 
-  protocols_ = new lws_protocols[2];
-  std::memset(protocols_, 0, sizeof(lws_protocols) * 2);
-  protocols_[0].name = "wamp.2.json";
-  protocols_[0].callback = client_callback;
-  protocols_[0].rx_buffer_size = 0;
+  net::WsClientOptions o;
+  o.host = url_.host;
+  o.port = url_.port;
+  o.path = url_.path;
+  o.subprotocol = "wamp.2.json";
+  o.binary = false;
+  o.max_message_size = kMaxMessage;
+  o.env = &timers_;
+  o.connect_timeout_s = static_cast<int>(kConnectTimeoutMs / 1000);
+  auto link = std::make_unique<Link>(this);
+  Link* link_ptr = link.get();
+  conn_ = net::WsClient::connect(loop_, std::move(o), std::move(link), error);
+  if (!conn_) return false;
+  link_ = link_ptr;
 
-  struct lws_context_creation_info info;
-  std::memset(&info, 0, sizeof info);
-  void* foreign_loops[1] = {loop_};
-  info.foreign_loops = foreign_loops;
-  info.options = LWS_SERVER_OPTION_LIBUV;
-  info.port = CONTEXT_PORT_NO_LISTEN;
-  info.protocols = protocols_;
-  info.user = this;
-  info.gid = -1;
-  info.uid = -1;
-  info.timeout_secs = 10;
-  info.pcontext = &context_;
-  context_ = lws_create_context(&info);
-  if (!context_) {
-    *error = "cannot start the WebSocket client";
-    return false;
-  }
-
-  struct lws_client_connect_info ci;
-  std::memset(&ci, 0, sizeof ci);
-  ci.context = context_;
-  ci.address = url_.host.c_str();
-  ci.port = url_.port;
-  ci.path = url_.path.c_str();
-  ci.host = url_.host.c_str();
-  ci.origin = url_.host.c_str();
-  ci.protocol = "wamp.2.json";
-  ci.local_protocol_name = "wamp.2.json";
-  ci.ietf_version_or_minus_one = -1;
-  ci.pwsi = &wsi_;
-  if (!lws_client_connect_via_info(&ci)) {
-    // lws has already reported CONNECTION_ERROR in most cases; make sure the failure is seen.
-    wsi_ = nullptr;
-    connect_timer_ = timers_.start_timer(0, [this] {
-      connect_timer_ = 0;
-      fail("cannot connect to " + url_.text);
-    });
-    return true;
-  }
+  wamp::Hello hello;
+  hello.realm = realm_;
+  // Parsed from text: an initializer-list Json of this shape costs ~4 KB of code.
+  parse_json(JsonFormat::kJson, kHelloDetails, &hello.details);
+  // Queued before anything a command sends; the connection sends it once the upgrade is done.
+  send(hello);
   connect_timer_ = timers_.start_timer(kConnectTimeoutMs, [this] {
     connect_timer_ = 0;
     if (!joined_) fail("no WELCOME from " + url_.text + " within 10 s");
@@ -112,9 +87,8 @@ bool WampClient::connect(const WsUrl& url, const std::string& realm, WelcomeFn o
 }
 
 void WampClient::send(const wamp::Message& message) {
-  if (failed_ || closing_ || shut_down_) return;
-  out_.push_back(wamp::encode(wamp::Serializer::kJson, message));
-  if (wsi_) lws_callback_on_writable(wsi_);
+  if (failed_ || closing_ || shut_down_ || !conn_) return;
+  conn_->send(wamp::encode(wamp::Serializer::kJson, message));
 }
 
 void WampClient::publish(const std::string& topic, Json args, Json kwargs, Json options,
@@ -183,7 +157,7 @@ void WampClient::leave(std::function<void()> done) {
   if (leaving_) return;
   leaving_ = true;
   leave_done_ = std::move(done);
-  if (!joined_ || failed_ || !wsi_ || shut_down_) {
+  if (!joined_ || failed_ || !conn_ || shut_down_) {
     finish_leave();
     return;
   }
@@ -207,9 +181,9 @@ void WampClient::finish_leave() {
 }
 
 void WampClient::close_socket() {
-  if (closing_ || !wsi_) return;
+  if (closing_ || !conn_) return;
   closing_ = true;
-  lws_callback_on_writable(wsi_);
+  conn_->close();   // a close frame (1000) after what is queued
 }
 
 void WampClient::fail(const std::string& why) {
@@ -236,102 +210,32 @@ void WampClient::shutdown() {
     if (*id) timers_.cancel_timer(*id);
     *id = 0;
   }
-  if (context_) {
-    // lws finishes closing its uv handles on the next loop turns and then frees the context.
-    struct lws_context* ctx = context_;
-    lws_context_destroy(ctx);
-  }
-  wsi_ = nullptr;
+  if (link_) link_->detach();
+  if (conn_) conn_->abort();
+  conn_ = nullptr;
+  link_ = nullptr;
 }
 
-int WampClient::on_lws(struct lws* wsi, int reason, void* in, std::size_t len) {
-  if (shut_down_) return 0;
-  switch (reason) {
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-      wsi_ = nullptr;
-      // `in` is a C string (len is not its length).
-      std::string why = in ? std::string(static_cast<const char*>(in)) : std::string();
-      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-      fail("cannot connect to " + url_.text + (why.empty() ? "" : " (" + why + ")"));
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED: {
-      wsi_ = wsi;
-      wamp::Hello hello;
-      hello.realm = realm_;
-      hello.details = {
-          {"agent", std::string("fox ") + FOX_VERSION},
-          {"roles",
-           {{"publisher", {{"features", {{"publisher_exclusion", true}}}}},
-            {"subscriber",
-             {{"features", {{"pattern_based_subscription", true},
-                            {"subscription_revocation", true}}}}},
-            {"caller", {{"features", Json::object()}}},
-            {"callee", {{"features", Json::object()}}}}}};
-      // HELLO goes first, before anything a command queued early.
-      out_.insert(out_.begin() + static_cast<std::ptrdiff_t>(out_pos_),
-                  wamp::encode(wamp::Serializer::kJson, hello));
-      lws_callback_on_writable(wsi);
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_RECEIVE: {
-      if (closing_ || failed_) return 0;
-      const bool first = lws_is_first_fragment(wsi);
-      const bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-      if (first) rx_.clear();
-      if (rx_.size() + len > kMaxMessage) {
-        fail("a message from the router is over 16 MB");
-        return 0;
-      }
-      rx_.append(static_cast<const char*>(in), len);
-      if (final) {
-        std::string msg;
-        msg.swap(rx_);
-        on_message(msg);
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_WRITEABLE: {
-      if (out_pos_ < out_.size() && !lws_send_pipe_choked(wsi)) {
-        const std::string& f = out_[out_pos_];
-        if (scratch_.size() < LWS_PRE + f.size()) scratch_.resize(LWS_PRE + f.size());
-        std::memcpy(scratch_.data() + LWS_PRE, f.data(), f.size());
-        int w = lws_write(wsi, scratch_.data() + LWS_PRE, f.size(), LWS_WRITE_TEXT);
-        ++out_pos_;
-        if (out_pos_ == out_.size()) {
-          out_.clear();
-          out_pos_ = 0;
-        }
-        if (w < static_cast<int>(f.size())) {
-          fail("write to " + url_.text + " failed");
-          return -1;
-        }
-      }
-      if (out_pos_ < out_.size()) {
-        lws_callback_on_writable(wsi);
-      } else if (closing_) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, nullptr, 0);
-        return -1;
-      }
-      return 0;
-    }
-    case LWS_CALLBACK_CLIENT_CLOSED:
-      wsi_ = nullptr;
-      if (leaving_) {
-        finish_leave();
-      } else {
-        fail("the router closed the connection");
-      }
-      return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-      if (wsi == wsi_) wsi_ = nullptr;
-      return 0;
-    default:
-      return 0;
+void WampClient::on_connection_closed(std::optional<net::ClientFailure> failure) {
+  conn_ = nullptr;
+  link_ = nullptr;
+  if (leaving_) {
+    finish_leave();
+    return;
+  }
+  using Kind = net::ClientFailure::Kind;
+  if (!failure || failure->kind == Kind::kPeerClosed) {
+    fail("the router closed the connection");
+  } else if (failure->kind == Kind::kRead || failure->kind == Kind::kWrite) {
+    fail((failure->kind == Kind::kRead ? "reading from " : "writing to ") + url_.text +
+         " failed: " + failure->detail);
+  } else {
+    fail("cannot connect to " + url_.text +
+         (failure->detail.empty() ? "" : " (" + failure->detail + ")"));
   }
 }
 
-void WampClient::on_message(const std::string& text) {
+void WampClient::on_message(std::string_view text) {
   wamp::DecodeResult r = wamp::decode(wamp::Serializer::kJson, text);
   if (!r) {
     fail("protocol error from the router: " + r.error().reason);

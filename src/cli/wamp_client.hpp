@@ -1,6 +1,6 @@
-// A WAMP v2 client (JSON serializer) over WebSocket, on the caller's libuv loop: libwebsockets'
-// client side in a context of its own (no listener, LWS_SERVER_OPTION_LIBUV, foreign loop).
-// Roles: publisher, subscriber, caller, callee. Plain ws:// only (no TLS).
+// A WAMP v2 client (JSON serializer) over WebSocket, on the caller's libuv loop, through
+// net::WsClient (net/ws_client.hpp: the connection, its queue, whole messages). Roles: publisher,
+// subscriber, caller, callee. Plain ws:// only (no TLS).
 //
 // Every callback runs on the loop thread; nothing is thrown out of the loop. A connection
 // failure, ABORT, or a close the client did not ask for is reported once through the CloseFn.
@@ -9,17 +9,19 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "cli/client_common.hpp"
 #include "core/ids.hpp"
 #include "core/json.hpp"
+#include "net/client.hpp"
 #include "wamp/message.hpp"
 
-struct lws;
-struct lws_context;
-struct lws_protocols;
+namespace fox::net {
+class WsClient;
+}
 
 namespace fox::cli {
 
@@ -44,13 +46,14 @@ public:
   // Answer every invocation with yield() or error(), now or later.
   using InvocationFn = std::function<void(const wamp::Invocation& invocation)>;
 
-  WampClient(uv_loop_t* loop, UvRouterEnv& timers);
+  WampClient(uv_loop_t* loop, net::UvEnv& timers);
   ~WampClient();
   WampClient(const WampClient&) = delete;
   WampClient& operator=(const WampClient&) = delete;
 
-  // Opens the WebSocket (subprotocol wamp.2.json) and joins `realm`. False (with *error) only
-  // when libwebsockets cannot even start; later failures go to on_close.
+  // Opens the WebSocket (subprotocol wamp.2.json) and joins `realm` (HELLO is queued at once and
+  // goes out first). False (with *error) only when libwebsockets cannot even start; later
+  // failures go to on_close.
   bool connect(const WsUrl& url, const std::string& realm, WelcomeFn on_welcome, CloseFn on_close,
                std::string* error);
   bool joined() const { return joined_; }
@@ -68,17 +71,16 @@ public:
   // GOODBYE, wait for the router's GOODBYE (at most 2 s), close the WebSocket, then done().
   // Safe in any state (not connected: done() at once).
   void leave(std::function<void()> done);
-  // Tears the connection and the lws context down. Call outside libwebsockets callbacks (from
-  // ClientLoop::on_shutdown); no callback runs afterwards.
+  // Aborts the connection (net::WsClient then tears its lws context down on the next loop
+  // turns); no callback runs afterwards.
   void shutdown();
 
-  // libwebsockets entry point (public for the C callback).
-  int on_lws(struct lws* wsi, int reason, void* in, std::size_t len);
-
 private:
+  class Link;   // the connection's handler
   Id next_request() { return ++request_; }
   void send(const wamp::Message& message);
-  void on_message(const std::string& text);
+  void on_message(std::string_view text);
+  void on_connection_closed(std::optional<net::ClientFailure> failure);
   void fail(const std::string& why);
   void close_socket();
   void finish_leave();
@@ -97,10 +99,9 @@ private:
   };
 
   uv_loop_t* loop_;
-  UvRouterEnv& timers_;
-  struct lws_context* context_ = nullptr;
-  struct lws_protocols* protocols_ = nullptr;
-  struct lws* wsi_ = nullptr;
+  net::UvEnv& timers_;
+  net::WsClient* conn_ = nullptr;   // valid until Link::on_close
+  Link* link_ = nullptr;            // owned by conn_
   std::string realm_;
   WsUrl url_;
   WelcomeFn on_welcome_;
@@ -111,13 +112,9 @@ private:
   bool leaving_ = false;
   bool shut_down_ = false;
   std::function<void()> leave_done_;
-  RouterEnv::TimerId connect_timer_ = 0;
-  RouterEnv::TimerId leave_timer_ = 0;
+  Env::TimerId connect_timer_ = 0;
+  Env::TimerId leave_timer_ = 0;
   Id request_ = 0;
-  std::vector<std::string> out_;
-  std::size_t out_pos_ = 0;
-  std::string rx_;
-  std::vector<unsigned char> scratch_;
   std::map<Id, PublishedFn> publishing_;
   std::map<Id, PendingSubscribe> subscribing_;
   std::map<Id, Subscription> subscriptions_;

@@ -300,4 +300,13 @@ Json json_sorted(const Json& value) {
   return out;
 }
 
+bool optional_bool(const Json& object, const char* key, bool* out) {
+  if (!object.is_object()) return true;
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return true;
+  if (!it->is_boolean()) return false;
+  *out = it->get<bool>();
+  return true;
+}
+
 }  // namespace fox

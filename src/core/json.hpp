@@ -36,6 +36,9 @@ JsonParse parse_json(JsonFormat format, std::string_view bytes, Json* out);
 // JSON equality: objects compare by members whatever their order (ordered_json's operator==
 // compares the order too), arrays element by element, numbers by value.
 bool json_equal(const Json& a, const Json& b);
+// An optional boolean member of an options object: absent or null leaves `out` as it is; false
+// when it is present with another type.
+bool optional_bool(const Json& object, const char* key, bool* out);
 
 // Members of `pattern` (an object) all present in `value` and equal, recursively (a null member
 // of the pattern also matches an absent one). A non-object pattern is json_equal.

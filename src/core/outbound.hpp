@@ -46,6 +46,10 @@ public:
   std::uint64_t messages() const { return messages_; }
   std::uint64_t bytes() const { return bytes_; }
   bool over() const { return messages_ >= limits_.messages || bytes_ >= limits_.bytes; }
+  // Over half the limits: a replay waits until the reader caught up (flow control).
+  bool over_half() const {
+    return 2 * messages_ >= limits_.messages || 2 * bytes_ >= limits_.bytes;
+  }
 
 private:
   OutboundLimits limits_;

@@ -3,7 +3,8 @@
 #include <cstdio>
 
 #include "core/log.hpp"
-#include "mqtt/broker.hpp"
+#include "mqtt/connection.hpp"
+#include "mqtt/session.hpp"
 
 namespace fox::mqtt {
 namespace {
@@ -11,18 +12,14 @@ constexpr const char* kLog = "mqtt";
 }
 
 void Connection::handle_connect(Connect& c) {
-  if (timer_) {
-    broker_.router().env().cancel_timer(timer_);
-    timer_ = 0;
-  }
   auto refuse = [&](std::uint8_t code, const std::string& why) {
-    log::info(kLog, peer_, ": CONNACK ", int(code), ": ", why);
+    log::info(kLog, peer(), ": CONNACK ", int(code), ": ", why);
     send_packet(Connack{false, code});
     close(why);
   };
 
   // Realm: "user@realm" selects the realm, otherwise the configured default realm (SPEC §7).
-  std::string realm_name = broker_.options().default_realm;
+  std::string realm_name = server_.options().default_realm;
   std::string authid;
   if (c.username) {
     authid = *c.username;
@@ -33,7 +30,7 @@ void Connection::handle_connect(Connect& c) {
     }
   }
   fox::Error error;
-  Realm* realm = broker_.router().realm(realm_name, &error);
+  Realm* realm = server_.router().realm(realm_name, &error);
   if (!realm) {
     refuse(kConnackBadUsernameOrPassword, "no such realm '" + realm_name + "'");
     return;
@@ -47,15 +44,15 @@ void Connection::handle_connect(Connect& c) {
       return;
     }
     char buf[40];
-    std::snprintf(buf, sizeof buf, "fox-%016" PRIx64, broker_.router().env().random64());
+    std::snprintf(buf, sizeof buf, "fox-%016" PRIx64, server_.router().env().random64());
     client_id = buf;
   }
 
   // Session takeover (MQTT-3.1.4-2): the connection already using this client id is closed.
-  std::shared_ptr<Session> session = broker_.find(realm_name, client_id);
+  std::shared_ptr<Session> session = server_.find(realm_name, client_id);
   if (session && session->connection()) {
     Connection* old = session->connection();
-    log::info(kLog, peer_, ": client id '", client_id, "' taken over from ", old->peer_);
+    log::info(kLog, peer(), ": client id '", client_id, "' taken over from ", old->peer());
     old->publish_will();
     session->detach();
     old->session_.reset();
@@ -63,7 +60,7 @@ void Connection::handle_connect(Connect& c) {
   }
   bool present = false;
   if (session && (c.clean_session || session->clean())) {
-    broker_.remove(*session);  // MQTT-3.1.2-6: clean session discards the previous state
+    server_.remove(*session);  // MQTT-3.1.2-6: clean session discards the previous state
     session.reset();
   }
   if (session) {
@@ -73,20 +70,22 @@ void Connection::handle_connect(Connect& c) {
     info.authid = authid.empty() ? client_id : authid;
     info.transport = transport_name_;
     info.serializer = "mqtt";
-    info.peer_address = peer_;
-    session = std::make_shared<Session>(broker_, *realm, client_id, c.clean_session,
+    info.peer_address = peer();
+    info.empty_topic_parts = true;   // MQTT allows empty levels ("a//b")
+    session = std::make_shared<Session>(server_, *realm, client_id, c.clean_session,
                                         std::move(info));
-    broker_.add(session);
+    server_.add(session);
   }
 
   session_ = session;
+  conn_.established();
   arm_will(std::move(c.will));
   keep_alive_s_ = c.keep_alive;
   connected_ = true;
   // MQTT-3.2.2-1/2: session present only for a resumed persistent session (never for 3.1).
   bool session_present = present && c.protocol_level >= kProtocolLevel311;
   send_packet(Connack{session_present, kConnackAccepted});
-  log::debug(kLog, peer_, ": '", client_id, "' connected to realm ", realm_name,
+  log::debug(kLog, peer(), ": '", client_id, "' connected to realm ", realm_name,
              c.clean_session ? " (clean session)" : " (persistent session)");
   session_->attach(this);
   start_keepalive();

@@ -1,5 +1,6 @@
 // SUBSCRIBE / UNSUBSCRIBE.
-#include "mqtt/broker.hpp"
+#include "mqtt/connection.hpp"
+#include "mqtt/session.hpp"
 
 namespace fox::mqtt {
 
@@ -7,9 +8,10 @@ void Connection::handle_subscribe(Subscribe& s) {
   // The SUBACK goes out before the retained messages the new subscriptions replay.
   Suback ack;
   ack.packet_id = s.packet_id;
-  ack.return_codes = session_->subscribe(s.topics);
+  std::vector<SubscribeOutcome> outcomes;
+  ack.return_codes = session_->subscribe(s.topics, &outcomes);
   send_packet(ack);
-  session_->release_held();
+  session_->replay(outcomes);
 }
 
 void Connection::handle_unsubscribe(Unsubscribe& u) {

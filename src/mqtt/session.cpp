@@ -4,15 +4,18 @@
 #include "core/log.hpp"
 #include "core/payload.hpp"
 #include "core/topic.hpp"
-#include "mqtt/broker.hpp"
+#include "mqtt/connection.hpp"
+#include "mqtt/session.hpp"
 
 namespace fox::mqtt {
 namespace {
 constexpr const char* kLog = "mqtt";
 
-// Internal request ids for the router: MQTT has its own packet ids, the router only needs them to
-// route its answer back, and all answers of one call arrive before the call returns.
-constexpr Id kSubscribeRequest = 1;
+// The router's request id of an acknowledged publication: the QoS and the packet id, so the
+// answer (send_published) knows which acknowledgement to send.
+Id publish_request(std::uint8_t qos, std::uint16_t packet_id) {
+  return (Id{qos} << 16) | packet_id;
+}
 }  // namespace
 
 bool filter_matches(const TopicParts& filter, const TopicParts& topic) {
@@ -29,34 +32,28 @@ bool filter_matches(const TopicParts& filter, const TopicParts& topic) {
   return i == topic.size();
 }
 
-Session::Session(Broker& broker, Realm& realm, std::string client_id, bool clean, SessionInfo info)
-    : broker_(broker), realm_(&realm), realm_name_(realm.name()), client_id_(std::move(client_id)),
+Session::Session(Server& server, Realm& realm, std::string client_id, bool clean, SessionInfo info)
+    : server_(server), realm_(&realm), realm_name_(realm.name()), client_id_(std::move(client_id)),
       clean_(clean) {
-  if (!clean_) store_ = broker_.store();
+  if (!clean_) store_ = server_.store();
   session_id_ = realm_->join(*this, std::move(info));
   if (store_) store_->save_session(realm_name_, client_id_, {});
 }
 
-void Session::restore(const StoredMqttSession& stored) {
+void Session::restore(const StoredSession& stored) {
   // Subscriptions come back without retained replay: the client saw those values already.
-  MqttSessionStore* store = store_;
+  SessionStore* store = store_;
   store_ = nullptr;   // nothing to write: the rows are what we read
   for (const auto& [filter, granted] : stored.subscriptions) {
-    pending_subscription_ = 0;
-    pending_failed_ = false;
-    std::uint8_t qos = static_cast<std::uint8_t>(std::clamp(granted, 0, 2));
-    subs_[filter] = Subscription{split_topic(filter, kMqttSeparator), qos, 0};
     SubscribeOptions o;
     o.hide_meta = true;
-    realm_->subscribe(session_id_, kSubscribeRequest, mqtt_filter_parts(filter), o);
-    if (pending_failed_ || pending_subscription_ == 0) {
-      subs_.erase(filter);
-      continue;
-    }
-    subs_[filter].id = pending_subscription_;
-    sub_by_id_[pending_subscription_] = filter;
+    SubscribeOutcome outcome = realm_->subscribe(session_id_, mqtt_filter_parts(filter), o);
+    if (!outcome.ok()) continue;
+    std::uint8_t qos = static_cast<std::uint8_t>(std::clamp(granted, 0, 2));
+    subs_[filter] = Subscription{split_topic(filter, kMqttSeparator), qos, outcome.subscription};
+    sub_by_id_[outcome.subscription] = filter;
   }
-  for (const StoredMqttMessage& m : stored.messages) {
+  for (const StoredMessage& m : stored.messages) {
     Outgoing out;
     out.topic = m.topic;
     out.payload = std::make_shared<const std::string>(m.payload);
@@ -75,7 +72,9 @@ void Session::restore(const StoredMqttSession& stored) {
   }
   qos2_in_.insert(stored.qos2_received.begin(), stored.qos2_received.end());
   store_ = store;
-  if (store_ && stored.subscriptions.size() != subs_.size()) store_subscriptions();
+  // The constructor wrote an empty subscription list: write the restored one back (else the next
+  // restart would find none).
+  store_subscriptions();
 }
 
 bool Session::qos2_first_time(std::uint16_t id) {
@@ -86,7 +85,10 @@ bool Session::qos2_first_time(std::uint16_t id) {
 }
 
 void Session::qos2_release(std::uint16_t id) {
-  if (qos2_in_.erase(id) != 0 && store_) store_->delete_qos2(realm_name_, client_id_, id);
+  qos2_in_.erase(id);
+  // Also when it is not known here: a PUBREL sent again after a failed commit must still remove
+  // the row, or a new message with this id after a restart would be taken for a retransmission.
+  if (store_) store_->delete_qos2(realm_name_, client_id_, id);
 }
 
 void Session::store_subscriptions() {
@@ -99,7 +101,7 @@ void Session::store_subscriptions() {
 
 void Session::store_message(const Outgoing& m, std::uint16_t packet_id, int stage) {
   if (!store_) return;
-  StoredMqttMessage row;
+  StoredMessage row;
   row.seq = m.seq;
   row.topic = m.topic;
   if (m.payload) row.payload = *m.payload;
@@ -148,50 +150,40 @@ void Session::publish(Publish&& p) {
   PublishOptions o;
   o.exclude_me = false;  // MQTT delivers a message to its publisher when it subscribed
   if (p.retain) o.raw["retain"] = true;
-  realm_->publish(session_id_, 0, std::move(pub), o);
+  // QoS 1/2: PUBACK/PUBREC once the publication is durable (send_published), SPEC §8. A will
+  // (packet id 0: the broker publishes it for the client) is acknowledged to no one.
+  o.acknowledge = p.qos > 0 && p.packet_id != 0;
+  const Id request = publish_request(p.qos, p.packet_id);
+  realm_->publish(session_id_, request, std::move(pub), std::move(o));
 }
 
-std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& topics) {
+std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& topics,
+                                             std::vector<SubscribeOutcome>* outcomes) {
   std::vector<std::uint8_t> codes;
-  holding_ = true;
   for (const auto& t : topics) {
     std::uint8_t qos = std::min<std::uint8_t>(t.qos, 2);
-    auto existing = subs_.find(t.filter);
-    if (existing != subs_.end()) {
-      // MQTT-3.8.4-3: a subscription with the same filter replaces the old one (new QoS); the
-      // retained messages are sent again.
-      existing->second.qos = qos;
-    }
-    TopicParts parts = split_topic(t.filter, kMqttSeparator);
     SubscribeOptions o;
     o.hide_meta = true;
     o.raw["retained"] = true;
-    pending_subscription_ = 0;
-    pending_failed_ = false;
-    current_filter_ = t.filter;
-    if (existing == subs_.end()) {
-      // Registered before the router answers, so retained replay finds the granted QoS.
-      subs_[t.filter] = Subscription{parts, qos, 0};
-    }
-    realm_->subscribe(session_id_, kSubscribeRequest, mqtt_filter_parts(t.filter), o);
-    if (pending_failed_ || pending_subscription_ == 0) {
-      if (existing == subs_.end()) subs_.erase(t.filter);
+    SubscribeOutcome outcome = realm_->subscribe(session_id_, mqtt_filter_parts(t.filter), o);
+    if (!outcome.ok()) {
+      log::debug(kLog, client_id_, ": SUBSCRIBE ", t.filter, " refused: ", outcome.error.uri);
       codes.push_back(kSubackFailure);
       continue;
     }
-    subs_[t.filter].id = pending_subscription_;
-    sub_by_id_[pending_subscription_] = t.filter;
+    // MQTT-3.8.4-3: a subscription with the same filter replaces the old one (new QoS); the
+    // retained messages are sent again.
+    subs_[t.filter] = Subscription{split_topic(t.filter, kMqttSeparator), qos, outcome.subscription};
+    sub_by_id_[outcome.subscription] = t.filter;
     codes.push_back(qos);
+    outcomes->push_back(std::move(outcome));
   }
   store_subscriptions();
   return codes;
 }
 
-void Session::release_held() {
-  holding_ = false;
-  std::vector<Outgoing> held;
-  held.swap(held_);
-  for (auto& m : held) deliver(std::move(m));
+void Session::replay(const std::vector<SubscribeOutcome>& outcomes) {
+  for (const auto& outcome : outcomes) realm_->replay(session_id_, outcome);
 }
 
 void Session::unsubscribe(const std::vector<std::string>& filters) {
@@ -203,7 +195,7 @@ void Session::unsubscribe(const std::vector<std::string>& filters) {
     // The router subscription is per (topic, match): another filter of this session can map to
     // the same id only if it is the same filter, so the id is free now.
     sub_by_id_.erase(id);
-    realm_->unsubscribe(session_id_, 0, id);
+    realm_->unsubscribe(session_id_, id);
   }
   store_subscriptions();
 }
@@ -215,6 +207,7 @@ void Session::on_puback(std::uint16_t id) {
   store_delete(it->msg);
   inflight_.erase(it);
   fill_window();
+  drained();
 }
 
 void Session::on_pubrec(std::uint16_t id) {
@@ -236,17 +229,48 @@ void Session::on_pubcomp(std::uint16_t id) {
   store_delete(it->msg);
   inflight_.erase(it);
   fill_window();
+  drained();
 }
 
 // ---- outbound ------------------------------------------------------------------------------
 
-void Session::send_subscribed(Id request, Id subscription) {
-  if (request == kSubscribeRequest) pending_subscription_ = subscription;
+void Session::send_published(Id request, Id) {
+  if (!conn_) return;   // the client sends it again when it reconnects
+  const auto packet_id = static_cast<std::uint16_t>(request & 0xFFFF);
+  if ((request >> 16) == 1) {
+    conn_->send_packet(Puback{packet_id});
+  } else {
+    conn_->send_packet(Pubrec{packet_id});
+  }
 }
 
-void Session::send_error(RequestType type, Id, const fox::Error& error) {
-  if (type == RequestType::kSubscribe) pending_failed_ = true;
+void Session::send_error(RequestType type, Id request, const fox::Error& error) {
+  if (type == RequestType::kPublish) {
+    // Its commit failed: the QoS 2 id was rolled back with it, so the retransmission is a first
+    // time again (else it would be acknowledged and never published).
+    if ((request >> 16) == 2) qos2_in_.erase(static_cast<std::uint16_t>(request & 0xFFFF));
+  }
+  if (type == RequestType::kPublish && conn_) {
+    // MQTT 3.1.1 has no negative acknowledgement: the connection is closed without the ack, so
+    // the client sends the message again (a storage failure, never a false success).
+    log::warn(kLog, conn_->peer(), ": ", error.uri, ", closing without acknowledging");
+    conn_->close("publication failed");
+    return;
+  }
   log::debug(kLog, client_id_, ": router refused a request: ", error.uri);
+}
+
+bool Session::congested() const {
+  const bool full = (conn_ && conn_->congested()) ||
+                    2 * queue_.size() >= server_.options().session_queue;
+  if (full) told_congested_ = true;
+  return full;
+}
+
+void Session::drained() {
+  if (!told_congested_ || congested()) return;
+  told_congested_ = false;
+  realm_->drained(session_id_);
 }
 
 void Session::send_subscription_revoked(Id subscription, const std::string&) {
@@ -265,16 +289,12 @@ std::uint8_t Session::granted_for(const TopicParts& topic) const {
   return static_cast<std::uint8_t>(std::max(best, 0));
 }
 
-void Session::send_event(const fox::Event& event) {
+void Session::send_event(const fox::Delivery& event) {
   const Publication& p = *event.publication;
   std::uint8_t granted;
   if (event.retained_replay) {
-    // During subscribe() the router replays right after SUBSCRIBED, before our map knows the
-    // id: the filter being added is current_filter_.
     auto it = sub_by_id_.find(event.subscription);
-    const std::string* filter = it != sub_by_id_.end() ? &it->second : nullptr;
-    if (!filter && event.subscription == pending_subscription_) filter = &current_filter_;
-    auto sub = filter ? subs_.find(*filter) : subs_.end();
+    auto sub = it != sub_by_id_.end() ? subs_.find(it->second) : subs_.end();
     if (sub == subs_.end()) return;
     granted = sub->second.qos;
   } else {
@@ -292,7 +312,7 @@ void Session::send_event(const fox::Event& event) {
   }
   m.qos = std::min<std::uint8_t>(static_cast<std::uint8_t>(p.qos), granted);
   m.retain = event.retained_replay;
-  if (m.qos == 0 && !m.retain && conn_ && !holding_) {
+  if (m.qos == 0 && !m.retain && conn_) {
     // QoS 0 live messages are the same bytes for every receiver of this subscription: encode
     // once per Event (slot 3 of the shared cache belongs to MQTT).
     auto& slot = event.encoded.slot[3];
@@ -318,16 +338,12 @@ void Session::send_event(const fox::Event& event) {
 }
 
 void Session::deliver(Outgoing m) {
-  if (holding_) {
-    held_.push_back(std::move(m));
-    return;
-  }
   if (m.qos == 0) {
     if (conn_) send_publish(m, 0, false);
     return;  // QoS 0 is not kept for an absent client
   }
   if (store_) m.seq = ++next_seq_;
-  if (conn_ && inflight_.size() < broker_.options().inflight_window && queue_.empty()) {
+  if (conn_ && inflight_.size() < server_.options().inflight_window && queue_.empty()) {
     std::uint16_t id = next_packet_id();
     Stage stage = m.qos == 1 ? Stage::kWaitAck : Stage::kWaitRec;
     store_message(m, id, static_cast<int>(stage));
@@ -335,15 +351,15 @@ void Session::deliver(Outgoing m) {
     inflight_.push_back({id, std::move(m), stage});
     return;
   }
-  if (queue_.size() >= broker_.options().session_queue) {
+  if (queue_.size() >= server_.options().session_queue) {
     // Drop policy: the oldest queued message goes, the newest is kept (a sensor's latest value
     // matters most). Counted per session and broker-wide.
     store_delete(queue_.front());
     queue_.pop_front();
     ++dropped_;
-    broker_.count_drop();
+    server_.count_drop();
     if (dropped_ == 1 || dropped_ % 1000 == 0) {
-      log::warn(kLog, client_id_, ": session queue full (", broker_.options().session_queue,
+      log::warn(kLog, client_id_, ": session queue full (", server_.options().session_queue,
                 "), dropped the oldest message (", dropped_, " dropped so far)");
     }
   }
@@ -352,7 +368,7 @@ void Session::deliver(Outgoing m) {
 }
 
 void Session::fill_window() {
-  while (conn_ && !queue_.empty() && inflight_.size() < broker_.options().inflight_window) {
+  while (conn_ && !queue_.empty() && inflight_.size() < server_.options().inflight_window) {
     Outgoing m = std::move(queue_.front());
     queue_.pop_front();
     std::uint16_t id = next_packet_id();
@@ -368,9 +384,8 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
   std::string bytes;
   encode_publish(m.topic, m.payload ? std::string_view(*m.payload) : std::string_view(), m.qos,
                  m.retain, dup, packet_id, bytes);
-  const SendKind kind = m.replay       ? SendKind::kReplay
-                        : m.qos == 0 ? SendKind::kDroppable
-                                     : SendKind::kNormal;
+  // A replay the client asked for is never dropped; a live QoS 0 message may be (slow reader).
+  const SendKind kind = m.qos == 0 && !m.replay ? SendKind::kDroppable : SendKind::kNormal;
   if (conn_->send_bytes(std::move(bytes), kind) == SendResult::kDropped && m.qos == 0) {
     note_qos0_drop();
   }
@@ -380,7 +395,7 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
 // mosquitto and EMQX do), the client stays connected; its QoS 1/2 messages still queue.
 void Session::note_qos0_drop() {
   ++dropped_qos0_;
-  broker_.count_qos0_drop();
+  server_.count_qos0_drop();
   if (dropped_qos0_ == 1 || dropped_qos0_ % 1000 == 0) {
     log::warn(kLog, client_id_, ": slow reader, outbound queue over its limits: dropped QoS 0 "
               "messages (", dropped_qos0_, " dropped so far)");

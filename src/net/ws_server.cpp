@@ -22,9 +22,6 @@ struct WsServer::Protocol {
 
 namespace {
 constexpr std::size_t kHttp = static_cast<std::size_t>(-1);
-// At most this many messages are written per WRITEABLE wake-up, so one busy connection cannot
-// starve the others; lws_send_pipe_choked() stops earlier when the socket is full.
-constexpr int kWritesPerWakeup = 64;
 
 // lws_process_ws_upgrade() copies the offered subprotocol list into char buf[1024] (with
 // third_party/patches/libwebsockets-ws-protocol-list.patch; 128 without) and drops the
@@ -164,33 +161,6 @@ bool write_http_response(struct lws* wsi, unsigned status, const char* content_t
          static_cast<int>(body.size());
 }
 }  // namespace
-
-SendResult WsConnection::send(Frame frame, bool binary, SendKind kind) {
-  if (closing_ || !wsi_) return SendResult::kQueued;
-  const SendResult r = budget_.admit(frame->size(), kind, uv_now(loop_));
-  if (r != SendResult::kQueued) return r;
-  out_.push_back({std::move(frame), binary, kind != SendKind::kReplay});
-  if (out_.size() == 1) lws_callback_on_writable(wsi_);
-  return r;
-}
-
-void WsConnection::close(int code, std::string reason) {
-  if (closing_ || !wsi_) return;
-  closing_ = true;
-  close_code_ = code;
-  close_reason_ = std::move(reason);
-  if (close_reason_.size() > 120) close_reason_.resize(120);  // control frames are ≤125 bytes
-  lws_callback_on_writable(wsi_);
-  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, 5);
-}
-
-void WsConnection::abort() {
-  if (!wsi_) return;
-  closing_ = true;
-  out_.clear();
-  budget_.clear();
-  lws_set_timeout(wsi_, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-}
 
 WsServer::WsServer(uv_loop_t* loop, WsServerOptions options)
     : loop_(loop), options_(std::move(options)) {}
@@ -396,9 +366,10 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
     case LWS_CALLBACK_ESTABLISHED: {
       auto* conn = new WsConnection();
       conn->wsi_ = wsi;
+      conn->open_ = true;
       conn->subprotocol_ = subprotocol;
       conn->budget_.set_limits(options_.outbound);
-      conn->loop_ = loop_;
+      conn->env_ = options_.env;
       conn->max_message_ = options_.max_message_size;
       conn->peer_ = peer_of(wsi);
       *slot = conn;
@@ -414,71 +385,32 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       }
       conn->handler_ = endpoint.make_handler(*conn);
       if (!conn->handler_) return -1;
+      if (options_.handshake_timeout_ms > 0) {
+        const std::uint64_t timeout = options_.handshake_timeout_ms;
+        conn->handshake_timer_ = options_.env->start_timer(timeout, [conn, timeout] {
+          conn->handshake_timer_ = 0;
+          if (conn->closing_ || !conn->wsi_) return;
+          log::info("ws", conn->peer_, ": no ", conn->handler_->waiting_for(), " within ", timeout,
+                    " ms, closing");
+          conn->close("handshake timeout");
+        });
+      }
       return 0;
     }
     case LWS_CALLBACK_RECEIVE: {
       WsConnection* conn = slot ? *slot : nullptr;
-      if (!conn || !conn->handler_ || conn->closing_) return 0;
-      const bool first = lws_is_first_fragment(wsi);
-      const bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-      const bool binary = lws_frame_is_binary(wsi);
-      if (first) conn->rx_.clear();
-      // Enforce the size bound before the buffer grows: the message is refused with 1009.
-      if (conn->rx_.size() + len > conn->max_message_) {
-        log::warn("ws", conn->peer_, ": message over ", conn->max_message_,
-                  " bytes, closing the connection");
-        conn->rx_.clear();
-        conn->rx_.shrink_to_fit();
-        conn->close(1009, "message too big");
-        return 0;
-      }
-      if (first && final) {
-        conn->handler_->on_message(std::string_view(static_cast<const char*>(in), len), binary);
-        return 0;
-      }
-      conn->rx_.append(static_cast<const char*>(in), len);
-      if (final) {
-        std::string msg;
-        msg.swap(conn->rx_);
-        conn->handler_->on_message(msg, binary);
-      }
+      if (conn) conn->receive(wsi, in, len);
       return 0;
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
       WsConnection* conn = slot ? *slot : nullptr;
-      if (!conn) return 0;
-      if (conn->closing_ && conn->out_.empty()) {
-        lws_close_reason(wsi, static_cast<enum lws_close_status>(conn->close_code_),
-                         reinterpret_cast<unsigned char*>(conn->close_reason_.data()),
-                         conn->close_reason_.size());
-        return -1;
-      }
-      for (int n = 0; n < kWritesPerWakeup && !conn->out_.empty(); ++n) {
-        if (lws_send_pipe_choked(wsi)) break;
-        WsConnection::Out& o = conn->out_.front();
-        const std::string& f = *o.frame;
-        // lws writes the frame header into LWS_PRE bytes before the payload: copy into a
-        // per-connection scratch buffer, since the frame bytes are shared between connections.
-        if (conn->scratch_.size() < LWS_PRE + f.size()) conn->scratch_.resize(LWS_PRE + f.size());
-        std::memcpy(conn->scratch_.data() + LWS_PRE, f.data(), f.size());
-        const int size = static_cast<int>(f.size());
-        int w = lws_write(wsi, conn->scratch_.data() + LWS_PRE, f.size(),
-                          o.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        if (o.counted) conn->budget_.release(f.size());
-        conn->out_.pop_front();  // `f` and `o` are gone from here on
-        if (w < size) return -1;
-      }
-      if (conn->scratch_.size() > 64 * 1024) {
-        conn->scratch_.clear();
-        conn->scratch_.shrink_to_fit();
-      }
-      if (!conn->out_.empty() || conn->closing_) lws_callback_on_writable(wsi);
-      return 0;
+      return conn ? conn->writeable(wsi) : 0;
     }
     case LWS_CALLBACK_CLOSED: {
       WsConnection* conn = slot ? *slot : nullptr;
       if (!conn) return 0;
       *slot = nullptr;
+      conn->established();   // no handshake deadline for a closed connection
       conn->wsi_ = nullptr;
       conn->out_.clear();
       if (conn->admitted_ && options_.limits) options_.limits->release(conn->peer_);

@@ -7,15 +7,17 @@
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/env.hpp"
 #include "core/outbound.hpp"
+#include "net/connection.hpp"
 #include "net/connection_limits.hpp"
+#include "net/ws_stream.hpp"
 
 struct lws;
 struct lws_context;
@@ -24,58 +26,22 @@ namespace fox::net {
 
 class WsConnection;
 
-// Receives the messages of one WebSocket connection (one handler per connection).
-class WsHandler {
+// One WebSocket connection (a Connection: one frame = one WebSocket message; ws_stream.hpp).
+// Valid until its Handler's on_close() returns.
+class WsConnection final : public WsStream {
 public:
-  virtual ~WsHandler() = default;
-  virtual void on_message(std::string_view data, bool binary) = 0;
-  // The connection is gone (peer closed, error, or close() completed). Last call.
-  virtual void on_close() = 0;
-};
-
-// What a handler may do with its connection. Valid until WsHandler::on_close() returns.
-class WsConnection {
-public:
-  using Frame = std::shared_ptr<const std::string>;
-  // Queues one WebSocket message; the bytes may be shared with other connections. Within the
-  // connection's outbound budget (core/outbound.hpp: what happens at the bound depends on
-  // `kind`); kOverflow: nothing was queued, the caller should disconnect the slow consumer.
-  SendResult send(Frame frame, bool binary, SendKind kind = SendKind::kNormal);
-  // Sends a close frame with this status code and reason, then ends the connection; a peer that
-  // does not read is cut off after 5 s.
-  void close(int code, std::string reason);
-  // Ends the connection now, dropping what is queued (a slow consumer).
-  void abort();
   const std::string& subprotocol() const { return subprotocol_; }
-  const std::string& peer_address() const { return peer_; }
-  std::size_t queued_messages() const { return out_.size(); }
 
 private:
   friend class WsServer;
-  struct Out {
-    Frame frame;
-    bool binary;
-    bool counted;   // in the budget (released when written)
-  };
-  struct lws* wsi_ = nullptr;
-  std::string subprotocol_, peer_;
+  std::string subprotocol_;
   bool admitted_ = false;
-  std::deque<Out> out_;
-  std::unique_ptr<WsHandler> handler_;
-  std::string rx_;                 // the message being reassembled from fragments
-  bool closing_ = false, rx_overflow_ = false;
-  int close_code_ = 1000;
-  std::string close_reason_;
-  OutboundBudget budget_;
-  uv_loop_t* loop_ = nullptr;
-  std::size_t max_message_ = 0;
-  std::vector<unsigned char> scratch_;
 };
 
 struct WsEndpoint {
   std::string path;                          // "/wamp"
   std::vector<std::string> subprotocols;     // "wamp.2.json", ...
-  std::function<std::unique_ptr<WsHandler>(WsConnection&)> make_handler;
+  std::function<std::unique_ptr<Handler>(WsConnection&)> make_handler;
 };
 
 struct WsServerOptions {
@@ -85,6 +51,8 @@ struct WsServerOptions {
   OutboundLimits outbound;                   // what one connection may have queued
   std::string status_page;                   // body of GET / (text/html)
   ConnectionLimits* limits = nullptr;        // WebSocket connections count; nullptr = no limit
+  Env* env = nullptr;                        // clock and timers (required)
+  std::uint64_t handshake_timeout_ms = 0;    // 0 = no deadline
 };
 
 class WsServer {

@@ -80,7 +80,7 @@ std::string filter_text(const SubscriptionOptions& options) {
 
 }  // namespace
 
-Broker::Broker(IdCounter& subscription_ids, RouterEnv& env) : ids_(subscription_ids), env_(env) {}
+Broker::Broker(IdCounter& subscription_ids, Env& env) : ids_(subscription_ids), env_(env) {}
 Broker::~Broker() = default;
 
 Broker::Key Broker::key_of(const Subscription& sub) {
@@ -122,6 +122,7 @@ Broker::SubscribeOutcome Broker::subscribe(SessionEntry& session, const TopicPar
 
 Broker::Removal Broker::remove_subscriber(Subscription& sub, Id session) {
   Removal removal{sub.id, false};
+  if (!sub.muted.empty()) sub.muted.erase(session);
   auto& subscribers = sub.subscribers;
   subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
                                    [session](const SessionEntry* s) { return s->id == session; }),
@@ -206,14 +207,15 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
       }
       if (!value_matches(sub.options.filter, value)) continue;
     }
-    // One Event per subscription, shared by all its subscribers: encoded once per serializer.
-    Event event;
+    // One Delivery per subscription, shared by all its subscribers: encoded once per serializer.
+    Delivery event;
     event.subscription = sub.id;
     event.publication = publication;
     event.details = base_details;
     if (sub.pattern) event.details["topic"] = publication->uri;
     for (SessionEntry* subscriber : sub.subscribers) {
       if (!audience.admits(*subscriber)) continue;
+      if (!sub.muted.empty() && sub.muted.count(subscriber->id) != 0) continue;
       subscriber->peer->send_event(event);
       ++sent;
     }
@@ -221,6 +223,16 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
   matches.clear();
   if (outer) publishing_ = false;
   return sent;
+}
+
+void Broker::mute(Id subscription, Id session, bool muted) {
+  auto it = by_id_.find(subscription);
+  if (it == by_id_.end()) return;
+  if (muted) {
+    it->second->muted.insert(session);
+  } else {
+    it->second->muted.erase(session);
+  }
 }
 
 const Subscription* Broker::find(Id subscription) const {
@@ -244,6 +256,14 @@ std::vector<const Subscription*> Broker::match(const TopicParts& topic) {
   out.reserve(found.size());
   for (TrieEntry* entry : found) out.push_back(static_cast<const Subscription*>(entry));
   return out;
+}
+
+bool Broker::has_subscribers(const TopicParts& topic) {
+  std::vector<TrieEntry*> local;
+  std::vector<TrieEntry*>& found = publishing_ ? local : scratch_;
+  found.clear();
+  trie_.match(topic, found);
+  return !found.empty();
 }
 
 std::vector<const Subscription*> Broker::all() const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "router/router.hpp"
@@ -38,6 +39,9 @@ struct Subscription : TrieEntry {
   bool wildcard_first = false;     // the first part is a wildcard (for hide_meta)
   std::uint64_t created_ms = 0;
   std::vector<SessionEntry*> subscribers;  // in subscription order
+  // Subscribers that get no live events for now (their `after` replay is catching up); empty on
+  // the fast path.
+  std::unordered_set<Id> muted;
 };
 
 class Broker {
@@ -52,7 +56,7 @@ public:
     bool deleted = false;   // the last subscriber left (meta: on_delete)
   };
 
-  Broker(IdCounter& subscription_ids, RouterEnv& env);
+  Broker(IdCounter& subscription_ids, Env& env);
   ~Broker();
 
   SubscribeOutcome subscribe(SessionEntry& session, const TopicParts& topic, MatchPolicy match,
@@ -62,7 +66,7 @@ public:
   // Every subscription of a session, removed (leave); what was removed, for meta events.
   std::vector<Removal> remove_session(Id session);
 
-  // Sends one Event per matching subscription to every eligible subscriber of it.
+  // Sends one Delivery per matching subscription to every eligible subscriber of it.
   // Returns the number of send_event calls.
   std::size_t publish(const PublicationPtr& publication, const PublishOptions& options);
 
@@ -70,12 +74,18 @@ public:
   // subscriber is told through Peer::send_subscription_revoked. False when not subscribed.
   bool revoke(Id session, Id subscription, const std::string& reason, Removal* removal);
 
+  // A subscriber that gets no live events of this subscription (its replay catches up) or gets
+  // them again.
+  void mute(Id subscription, Id session, bool muted);
+
   // Lookups for the meta API and for revocation.
   const Subscription* find(Id subscription) const;
   // The plain subscription (no filter, no snapshot) of that pattern text and policy, else any of
   // that pattern and policy; nullptr when there is none.
   const Subscription* find(const std::string& uri, MatchPolicy match) const;
   std::vector<const Subscription*> match(const TopicParts& topic);
+  // Some subscription matches the topic (meta events are built only then).
+  bool has_subscribers(const TopicParts& topic);
   std::vector<const Subscription*> all() const;
   std::size_t size() const { return by_id_.size(); }
 
@@ -87,7 +97,7 @@ private:
   Removal remove_subscriber(Subscription& sub, Id session);
 
   IdCounter& ids_;
-  RouterEnv& env_;
+  Env& env_;
   Trie trie_;
   std::map<Key, std::unique_ptr<Subscription>> by_key_;
   std::unordered_map<Id, Subscription*> by_id_;

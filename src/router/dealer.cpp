@@ -21,15 +21,9 @@ bool is_progress(const Json& details) {
   return it != details.end() && it->is_boolean() && it->get<bool>();
 }
 
-Error make_error(const std::string& uri) {
-  Error error;
-  error.uri = uri;
-  return error;
-}
-
 }  // namespace
 
-Dealer::Dealer(IdCounter& registration_ids, RouterEnv& env)
+Dealer::Dealer(IdCounter& registration_ids, Env& env)
     : registration_ids_(registration_ids), env_(env) {}
 
 Dealer::~Dealer() {

@@ -56,7 +56,7 @@ struct PendingCall {
   SessionEntry* callee = nullptr;
   bool queued = false;
   std::list<PendingCall*>::iterator queue_position;
-  RouterEnv::TimerId timer = 0;
+  Env::TimerId timer = 0;
   bool caller_answered = false;      // canceled with `skip`: the callee's answer is dropped
   bool interrupted = false;          // INTERRUPT (kill) sent, waiting for the callee's answer
 };
@@ -68,7 +68,7 @@ public:
     bool deleted = false;   // the last callee left (meta: on_delete)
   };
 
-  Dealer(IdCounter& registration_ids, RouterEnv& env);
+  Dealer(IdCounter& registration_ids, Env& env);
   ~Dealer();
 
   // The registration id, or 0 with `error` set (wamp.error.procedure_already_exists).
@@ -116,7 +116,7 @@ private:
 
   IdCounter& registration_ids_;
   IdCounter invocation_ids_;
-  RouterEnv& env_;
+  Env& env_;
   Trie trie_;                                              // prefix and wildcard registrations
   std::unordered_map<std::string, Registration*> exact_;   // exact registrations by URI
   std::map<Key, std::unique_ptr<Registration>> by_key_;

@@ -1,6 +1,7 @@
 // The interface through which the router answers a session. Protocol sessions implement it
-// (wamp/session, mqtt/session, in-process test peers). Every answer to a request goes through it,
-// synchronously or later (a publication that waits on `watch`, or on a SQLite commit).
+// (wamp/session, mqtt/session, fox/session, in-process test peers). Answers that may come later
+// (a publication that waits on `watch` or on a commit, RPC) go through it; the outcome of a
+// subscribe or register is returned by the call itself (router.hpp).
 #pragma once
 #include <string>
 
@@ -14,22 +15,21 @@ public:
 
   // Publish/subscribe.
   virtual void send_published(Id request, Id publication) = 0;
-  virtual void send_subscribed(Id request, Id subscription) = 0;
-  virtual void send_unsubscribed(Id request) = 0;
-  virtual void send_event(const Event& event) = 0;
+  virtual void send_event(const Delivery& delivery) = 0;
   // The router ended a subscription on its own (snapshot done, revocation): WAMP sends
   // UNSUBSCRIBED(0, {subscription, reason}).
   virtual void send_subscription_revoked(Id subscription, const std::string& reason) = 0;
+  // Flow control for replays: true while the connection's outbound queue is over half its limits
+  // (the replay waits; the session calls Realm::drained() when it is below again).
+  virtual bool congested() const { return false; }
 
   // Remote procedure calls.
-  virtual void send_registered(Id request, Id registration) = 0;
-  virtual void send_unregistered(Id request) = 0;
   virtual void send_registration_revoked(Id registration, const std::string& reason) = 0;
   virtual void send_invocation(const Invocation& invocation) = 0;
   virtual void send_interrupt(Id invocation, const std::string& mode) = 0;
   virtual void send_result(Id call_request, const Result& result) = 0;
 
-  // Any request that failed: WAMP ERROR(request_type, request, details, uri, args, kwargs).
+  // Any request that failed later: WAMP ERROR(request_type, request, details, uri, args, kwargs).
   virtual void send_error(RequestType type, Id request, const Error& error) = 0;
 };
 

@@ -1,33 +1,18 @@
-// A realm: its sessions, broker and dealer, and the WAMP meta events about them.
-// Commands arrive from protocol sessions; answers leave through each session's Peer.
+// A realm: its sessions, the subscribe/register/call commands, and the WAMP meta events about
+// them. Publications are publish.cpp's, replays replay.cpp's.
 #include <algorithm>
 #include <string>
 
 #include "core/topic.hpp"
-#include "router/broker.hpp"
-#include "router/dealer.hpp"
-#include "router/kv.hpp"
 #include "router/meta.hpp"
-#include "router/router.hpp"
-#include "router/session.hpp"
-#include "router/storage.hpp"
+#include "router/realm_impl.hpp"
+#include "router/fox_options.hpp"
 
 namespace fox {
 
 namespace {
 
 constexpr const char* kInvalidUri = "wamp.error.invalid_uri";
-constexpr const char* kInvalidArgument = "wamp.error.invalid_argument";
-
-Error make_error(const char* uri, const std::string& message = {}) {
-  Error error;
-  error.uri = uri;
-  if (!message.empty()) error.args = Json::array({message});
-  return error;
-}
-
-// MQTT allows empty topic levels ("a//b"); WAMP URIs do not.
-bool is_mqtt(const SessionEntry& session) { return session.info.transport.rfind("mqtt", 0) == 0; }
 
 // A pattern a session may subscribe to or register: WAMP forbids empty parts except where the
 // match policy gives them a meaning (wildcard: any part; prefix: a trailing "a.b." is a prefix).
@@ -43,86 +28,68 @@ bool valid_pattern(const TopicParts& parts, MatchPolicy match, bool allow_empty_
 
 }  // namespace
 
-struct Realm::Impl : KvHost {
-  Router& router;
-  RouterEnv& env;
-  IdCounter subscription_ids;
-  IdCounter registration_ids;
-  SessionMap sessions;
-  Broker broker;
-  Dealer dealer;
-  Kv kv;
+Realm::Impl::Impl(Router& r, const std::string& realm_name)
+    : router(r),
+      env(r.env()),
+      log(r.engine().log()),
+      name(realm_name),
+      broker(subscription_ids, env),
+      dealer(registration_ids, env),
+      retained(r.engine().retained(realm_name)),
+      wills(r.engine().wills(), realm_name),
+      testaments(r.engine().wills(), realm_name),
+      // Every event durable before this realm was opened (by a previous process, too) is in the
+      // retained state already: `retained` + `after` need not wait for those.
+      last_applied(log.durable_id()) {}
 
-  Impl(Router& r)
-      : router(r),
-        env(r.env()),
-        broker(subscription_ids, env),
-        dealer(registration_ids, env),
-        kv(*this, env) {}
-
-  // KvHost
-  Id next_publication_id() override { return router.next_publication_id(); }
-  void after_commit(std::function<void(bool ok)> fn) override { router.after_commit(std::move(fn)); }
-  SessionEntry* find_session(Id id) override { return session(id); }
-  void deliver(const PublicationPtr& publication, const PublishOptions& options) override {
-    broker.publish(publication, options);
-  }
-  const Subscription* find_subscription(Id id) override { return broker.find(id); }
-  void revoke(Id session, Id subscription, const std::string& reason) override {
-    Broker::Removal removal;
-    if (!broker.revoke(session, subscription, reason, &removal)) return;
-    kv.unsubscribed(session, subscription);
-    subscription_removed(session, removal);
-  }
-
-  SessionEntry* session(Id id) {
-    auto it = sessions.find(id);
-    return it == sessions.end() ? nullptr : it->second.get();
-  }
-
-  // Meta events are ordinary publications of the router itself (publisher 0).
-  void publish_meta(const char* uri, Json args) {
-    Publication pub;
-    pub.uri = uri;
-    pub.topic = wamp_topic_parts(pub.uri);
-    pub.args = std::move(args);
-    pub.meta = true;
-    pub.id = router.next_publication_id();
-    broker.publish(std::make_shared<const Publication>(std::move(pub)), PublishOptions{});
-  }
-
-  void subscription_removed(Id session, const Broker::Removal& removal) {
-    publish_meta("wamp.subscription.on_unsubscribe", Json::array({session, removal.subscription}));
-    if (removal.deleted) {
-      publish_meta("wamp.subscription.on_delete", Json::array({session, removal.subscription}));
-    }
-  }
-
-  void registration_removed(Id session, const Dealer::Removal& removal) {
-    publish_meta("wamp.registration.on_unregister", Json::array({session, removal.registration}));
-    if (removal.deleted) {
-      publish_meta("wamp.registration.on_delete", Json::array({session, removal.registration}));
-    }
-  }
-};
-
-Realm::Realm(Router& router, std::string name)
-    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router)) {
-  if (Storage* storage = router.storage()) {
-    impl_->kv.attach_storage(*storage, name_);
-    // Every event id handed out before this realm was opened (by a previous process, too) is
-    // already committed: `retained` + `after` need not wait for those.
-    impl_->kv.seed_applied(router.last_publication_id());
+Realm::Impl::~Impl() {
+  for (auto& [id, c] : cursors) {
+    if (c.wait_timer) env.cancel_timer(c.wait_timer);
+    if (c.step_timer) env.cancel_timer(c.step_timer);
   }
 }
+
+// Meta events are publications of the router itself (publisher 0). They are not in the log (they
+// burn no event id and are not replayed) and go out at once; their publication id is random, as
+// WAMP's global scope has it. Without a subscriber nothing is built (and no random id drawn).
+void Realm::Impl::publish_meta(const char* uri, Json args) {
+  Publication pub;
+  pub.uri = uri;
+  pub.topic = wamp_topic_parts(pub.uri);
+  if (!broker.has_subscribers(pub.topic)) return;
+  pub.args = std::move(args);
+  pub.meta = true;
+  pub.id = env.random64() % kMaxId + 1;
+  broker.publish(std::make_shared<const Publication>(std::move(pub)), PublishOptions{});
+}
+
+void Realm::Impl::subscription_removed(Id session_id, const Broker::Removal& removal) {
+  publish_meta("wamp.subscription.on_unsubscribe", Json::array({session_id, removal.subscription}));
+  if (removal.deleted) {
+    publish_meta("wamp.subscription.on_delete", Json::array({session_id, removal.subscription}));
+  }
+}
+
+void Realm::Impl::registration_removed(Id session_id, const Dealer::Removal& removal) {
+  publish_meta("wamp.registration.on_unregister", Json::array({session_id, removal.registration}));
+  if (removal.deleted) {
+    publish_meta("wamp.registration.on_delete", Json::array({session_id, removal.registration}));
+  }
+}
+
+void Realm::Impl::revoke(Id session_id, Id subscription, const std::string& reason) {
+  Broker::Removal removal;
+  if (!broker.revoke(session_id, subscription, reason, &removal)) return;
+  drop_replays(session_id, subscription);
+  subscription_removed(session_id, removal);
+}
+
+Realm::Realm(Router& router, std::string name)
+    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router, name_)) {}
 
 Realm::~Realm() = default;
 
 std::size_t Realm::session_count() const { return impl_->sessions.size(); }
-
-void Realm::set_kv_options(const KvOptions& options) { impl_->kv.set_options(options); }
-
-void Realm::apply_stale_will(const StoredWill& will) { impl_->kv.apply_stale_will(will); }
 
 Id Realm::join(Peer& peer, SessionInfo info) {
   Id id = 0;
@@ -151,35 +118,33 @@ void Realm::leave(Id session) {
   auto subscriptions = impl_->broker.remove_session(session);
   for (const auto& removal : subscriptions) impl_->subscription_removed(session, removal);
   for (const auto& removal : registrations) impl_->registration_removed(session, removal);
-  // Its waiters dropped, its wills and testaments published, other waiters re-checked.
-  impl_->kv.leave(session, entry->info);
+  impl_->leave(session);
   impl_->publish_meta("wamp.session.on_leave",
                       Json::array({session, entry->info.authid, entry->info.authrole}));
 }
 
-void Realm::subscribe(Id session, Id request, const TopicParts& topic,
-                      const SubscribeOptions& options) {
+SubscribeOutcome Realm::subscribe(Id session, const TopicParts& topic,
+                                  const SubscribeOptions& options) {
+  SubscribeOutcome out;
   SessionEntry* entry = impl_->session(session);
-  if (!entry) return;
-  if (!valid_pattern(topic, options.match, is_mqtt(*entry))) {
-    entry->peer->send_error(RequestType::kSubscribe, request, make_error(kInvalidUri));
-    return;
+  if (!entry) {
+    out.error = make_error("wamp.error.no_such_session");
+    return out;
   }
-  KvSubscribe kv;
-  Error error;
-  if (!parse_kv_subscribe(options.raw, &kv, &error)) {
-    entry->peer->send_error(RequestType::kSubscribe, request, error);
-    return;
+  if (!valid_pattern(topic, options.match, entry->info.empty_topic_parts)) {
+    out.error = make_error(kInvalidUri);
+    return out;
   }
+  if (!parse_replay_request(options.raw, &out.replay, &out.error)) return out;
   // The filter and snapshot options are part of the subscription's identity (broker.hpp): a
   // snapshot never touches the session's live subscription of the same topic.
   SubscriptionOptions identity;
-  identity.has_filter = kv.has_filter;
-  identity.filter = kv.filter;
-  identity.snapshot = kv.snapshot;
+  identity.has_filter = out.replay.has_filter;
+  identity.filter = out.replay.filter;
+  identity.snapshot = out.replay.snapshot;
   identity.hide_meta = options.hide_meta;
   auto outcome = impl_->broker.subscribe(*entry, topic, options.match, identity);
-  entry->peer->send_subscribed(request, outcome.subscription);
+  out.subscription = outcome.subscription;
   if (outcome.created) {
     const Subscription* sub = impl_->broker.find(outcome.subscription);
     impl_->publish_meta("wamp.subscription.on_create",
@@ -189,116 +154,74 @@ void Realm::subscribe(Id session, Id request, const TopicParts& topic,
     impl_->publish_meta("wamp.subscription.on_subscribe",
                         Json::array({session, outcome.subscription}));
   }
-  if (kv.replays()) {
-    if (const Subscription* sub = impl_->broker.find(outcome.subscription)) {
-      impl_->kv.subscribed(*entry, *sub, kv);
-    }
-  }
+  return out;
 }
 
-void Realm::unsubscribe(Id session, Id request, Id subscription) {
+void Realm::replay(Id session, const SubscribeOutcome& outcome) {
+  if (!outcome.ok() || !outcome.replay.any()) return;
   SessionEntry* entry = impl_->session(session);
-  if (!entry) return;
-  Broker::Removal removal;
-  if (!impl_->broker.unsubscribe(session, subscription, &removal)) {
-    entry->peer->send_error(RequestType::kUnsubscribe, request,
-                            make_error("wamp.error.no_such_subscription"));
+  const Subscription* sub = impl_->broker.find(outcome.subscription);
+  if (!entry || !sub) return;
+  if (std::find(sub->subscribers.begin(), sub->subscribers.end(), entry) == sub->subscribers.end()) {
     return;
   }
-  entry->peer->send_unsubscribed(request);
-  impl_->kv.unsubscribed(session, subscription);
+  impl_->start_replay(*entry, *sub, outcome.replay);
+}
+
+void Realm::drained(Id session) { impl_->resume_replays(session); }
+
+bool Realm::unsubscribe(Id session, Id subscription) {
+  Broker::Removal removal;
+  if (!impl_->broker.unsubscribe(session, subscription, &removal)) return false;
+  impl_->drop_replays(session, subscription);
   impl_->subscription_removed(session, removal);
+  return true;
 }
 
 bool Realm::revoke_subscription(Id session, Id subscription, const std::string& reason) {
   Broker::Removal removal;
   if (!impl_->broker.revoke(session, subscription, reason, &removal)) return false;
-  impl_->kv.unsubscribed(session, subscription);
+  impl_->drop_replays(session, subscription);
   impl_->subscription_removed(session, removal);
   return true;
 }
 
-void Realm::publish(Id session, Id request, Publication pub, const PublishOptions& options) {
+RegisterOutcome Realm::register_procedure(Id session, const TopicParts& procedure,
+                                          const RegisterOptions& options) {
+  RegisterOutcome out;
   SessionEntry* entry = impl_->session(session);
-  if (!entry) return;
-  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
-  // As the WAMP spec says, a publication without `acknowledge` gets no answer, not even ERROR.
-  if (!valid_publish_topic(pub.topic, is_mqtt(*entry))) {
-    if (options.acknowledge) {
-      entry->peer->send_error(RequestType::kPublish, request,
-                              make_error(kInvalidUri, "a publication topic has no wildcard or empty part"));
-    }
-    return;
+  if (!entry) {
+    out.error = make_error("wamp.error.no_such_session");
+    return out;
   }
-  pub.publisher = session;
-  pub.publisher_authid = entry->info.authid;
-  pub.publisher_authrole = entry->info.authrole;
-  pub.disclose_publisher = options.disclose_me;
-  // retain/when/will (or the MQTT retain flag): the KV path decides when (and whether) the
-  // publication applies; it gets its id then.
-  if (uses_kv(pub, options.raw)) {
-    impl_->kv.publish(session, request, std::move(pub), options);
-    return;
-  }
-  pub.id = router_.next_publication_id();
-  const Id id = pub.id;
-  auto publication = std::make_shared<const Publication>(std::move(pub));
-  impl_->broker.publish(publication, options);
-  impl_->kv.record(publication);
-  if (options.acknowledge) impl_->kv.acknowledge(session, request, id);
-}
-
-void Realm::publish_orphan(Publication pub, const PublishOptions& options) {
-  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
-  if (!valid_publish_topic(pub.topic, /*allow_empty_parts=*/true)) return;
-  if (uses_kv(pub, options.raw)) {
-    impl_->kv.publish(0, 0, std::move(pub), options);
-    return;
-  }
-  pub.id = router_.next_publication_id();
-  auto publication = std::make_shared<const Publication>(std::move(pub));
-  impl_->broker.publish(publication, options);
-  impl_->kv.record(publication);
-}
-
-void Realm::register_procedure(Id session, Id request, const TopicParts& procedure,
-                               const RegisterOptions& options) {
-  SessionEntry* entry = impl_->session(session);
-  if (!entry) return;
   if (!valid_pattern(procedure, options.match, false) ||
       is_reserved_procedure(wamp_uri(procedure))) {
-    entry->peer->send_error(RequestType::kRegister, request, make_error(kInvalidUri));
-    return;
+    out.error = make_error(kInvalidUri);
+    return out;
   }
   bool created = false;
-  Error error;
-  Id registration = impl_->dealer.register_procedure(*entry, procedure, options, &created, &error);
-  if (registration == 0) {
-    entry->peer->send_error(RequestType::kRegister, request, error);
-    return;
-  }
-  entry->peer->send_registered(request, registration);
+  out.registration =
+      impl_->dealer.register_procedure(*entry, procedure, options, &created, &out.error);
+  if (!out.ok()) return out;
   if (created) {
-    const Registration* reg = impl_->dealer.find(registration);
+    const Registration* reg = impl_->dealer.find(out.registration);
     impl_->publish_meta("wamp.registration.on_create",
                         Json::array({session, registration_details(*reg)}));
   }
-  impl_->publish_meta("wamp.registration.on_register", Json::array({session, registration}));
-  // Only now that the callee knows the registration id may queued calls reach it.
-  impl_->dealer.dispatch_queued(registration);
+  impl_->publish_meta("wamp.registration.on_register", Json::array({session, out.registration}));
+  return out;
 }
 
-void Realm::unregister(Id session, Id request, Id registration) {
-  SessionEntry* entry = impl_->session(session);
-  if (!entry) return;
+void Realm::registered(Id session, Id registration) {
+  // Only now that the callee knows the registration id may queued calls reach it.
+  if (impl_->session(session)) impl_->dealer.dispatch_queued(registration);
+}
+
+bool Realm::unregister(Id session, Id registration) {
   Dealer::Removal removal;
-  if (!impl_->dealer.unregister(session, registration, &removal)) {
-    entry->peer->send_error(RequestType::kUnregister, request,
-                            make_error("wamp.error.no_such_registration"));
-    return;
-  }
-  entry->peer->send_unregistered(request);
+  if (!impl_->dealer.unregister(session, registration, &removal)) return false;
   impl_->registration_removed(session, removal);
+  return true;
 }
 
 void Realm::call(Id session, Id request, const TopicParts& procedure, Json args, Json kwargs,
@@ -307,7 +230,7 @@ void Realm::call(Id session, Id request, const TopicParts& procedure, Json args,
   if (!entry) return;
   const std::string uri = wamp_uri(procedure);
   if (is_reserved_procedure(uri)) {
-    if (impl_->kv.handle_call(*entry, request, uri, args, kwargs)) return;
+    if (impl_->testaments.handle_call(*entry, request, uri, args, kwargs)) return;
     MetaContext context{impl_->sessions, impl_->broker, impl_->dealer};
     if (handle_meta_call(context, *entry->peer, request, uri, args, kwargs)) return;
   }

@@ -1,22 +1,22 @@
-// Router commands: what protocol sessions ask of the router. Pure and synchronous (no sockets,
-// no SQLite, no clock except RouterEnv). Answers go back through the session's Peer.
+// Router commands: what protocol sessions ask of the router. Synchronous and pure (no sockets, no
+// SQLite, no clock except Env); publications go through the engine (engine.hpp), answers that
+// come later through the session's Peer, outcomes of subscribe/register are returned.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "router/env.hpp"
+#include "core/env.hpp"
 #include "router/peer.hpp"
 #include "router/types.hpp"
 
 namespace fox {
 
+class Engine;
 class Realm;
-class Storage;
 struct StoredWill;
 struct StoredTestament;
 
@@ -26,16 +26,16 @@ struct SessionInfo {
   std::string authrole = "anonymous";
   std::string authmethod = "anonymous";
   std::string authprovider = "static";
-  std::string transport;           // "websocket", "rawsocket", "mqtt", "mqtt-websocket", "internal"
+  std::string transport;           // "websocket", "rawsocket", "mqtt", "mqtt-websocket", "fox"
   std::string serializer;          // "json", "msgpack", "cbor", "mqtt"
   std::string peer_address;        // "127.0.0.1:53422"
+  // MQTT allows empty topic levels ("a//b"); WAMP URIs do not.
+  bool empty_topic_parts = false;
 };
-
-enum class MatchPolicy { kExact, kPrefix, kWildcard };
 
 struct SubscribeOptions {
   MatchPolicy match = MatchPolicy::kExact;
-  // MQTT: a first-level wildcard does not match the wamp.* meta topics (they are WAMP's, as
+  // MQTT: a first-level wildcard does not match the wamp.* meta events (they are WAMP's, as
   // `$` topics are the broker's).
   bool hide_meta = false;
   Json raw = Json::object();       // every option as sent (fox extras: retained, after, filter, ...)
@@ -71,9 +71,32 @@ struct CallOptions {
 
 enum class CancelMode { kSkip, kKill, kKillNoWait };
 
+// The replays a subscription asked for (fox options, parsed and type-checked).
+struct ReplayRequest {
+  bool retained = false;    // `retained`, `retainedState` or `get_retained`
+  bool snapshot = false;
+  bool has_after = false;
+  Id after = 0;
+  bool has_filter = false;
+  Json filter;
+  bool any() const { return retained || snapshot || has_after; }
+};
+
+struct SubscribeOutcome {
+  Id subscription = 0;      // 0: refused, see `error`
+  Error error;
+  ReplayRequest replay;     // for Realm::replay once the client knows the subscription
+  bool ok() const { return subscription != 0; }
+};
+
+struct RegisterOutcome {
+  Id registration = 0;      // 0: refused, see `error`
+  Error error;
+  bool ok() const { return registration != 0; }
+};
+
 // Retained state and history limits of a realm (SPEC §5).
 struct KvOptions {
-  std::size_t history_size = 10000;         // publications kept for `after` replay (ring)
   std::uint64_t retained_wait_ms = 30000;   // `after` + `retained`: how long the replay waits
 };
 
@@ -84,7 +107,9 @@ inline constexpr std::size_t kMaxAutoRealms = 1000;
 
 class Router {
 public:
-  explicit Router(RouterEnv& env);
+  // `engine` (store/: memory or SQLite) keeps the log, the retained state and the wills; it
+  // must outlive the router.
+  Router(Env& env, Engine& engine);
   ~Router();
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
@@ -95,34 +120,20 @@ public:
   Realm* realm(const std::string& name, Error* error);
   // Restrict realms to a list (config `realms`); "*" in the list allows any valid name.
   void set_allowed_realms(std::vector<std::string> names);
-  RouterEnv& env() { return env_; }
-  // KV limits for every realm, existing and future.
-  void set_kv_options(const KvOptions& options);
+  Env& env() { return env_; }
+  Engine& engine() { return engine_; }
+  void set_kv_options(const KvOptions& options) { kv_options_ = options; }
   const KvOptions& kv_options() const { return kv_options_; }
-  // Publication ids: increasing in [1, 2^53] per router. The one place to swap for the store's
-  // event ids (SPEC §8).
-  Id next_publication_id() { return publication_ids_.next(); }
-  Id last_publication_id() const { return publication_ids_.last(); }
-  // Ids restored from the store: the next id is `last + 1`.
-  void seed_publication_ids(Id last) { publication_ids_.seed(last); }
 
-  // A persistent engine (store/); nullptr (the default, --memory) = memory engines and
-  // acknowledgements at once. Set before the first realm exists; it must outlive the router.
-  void set_storage(Storage* storage) { storage_ = storage; }
-  Storage* storage() const { return storage_; }
-  // Runs `fn(true)` once every write made so far is committed (at once without a store);
-  // `fn(false)` when that commit failed.
-  void after_commit(std::function<void(bool ok)> fn);
-  // Wills of sessions of a previous process (all gone): each key becomes its will value.
-  // A will of a realm that no longer exists is dropped.
+  // What sessions of a previous process left (all gone at start): each will key becomes its
+  // value, each testament is published. A will or testament of a realm that is no longer
+  // allowed is dropped.
   void apply_stale_wills(const std::vector<StoredWill>& wills);
-  // Testaments of sessions of a previous process: published as the leave of their session would.
   void apply_stale_testaments(const std::vector<StoredTestament>& testaments);
 
 private:
-  RouterEnv& env_;
-  Storage* storage_ = nullptr;
-  IdCounter publication_ids_;
+  Env& env_;
+  Engine& engine_;
   KvOptions kv_options_;
   std::vector<std::string> allowed_;   // empty = every valid name
   std::map<std::string, std::unique_ptr<Realm>> realms_;
@@ -136,21 +147,37 @@ public:
 
   // Sessions. join() assigns a random session id in [1, 2^53] and publishes wamp.session.on_join;
   // leave() removes every subscription and registration of the session, fails its pending calls
-  // as callee (wamp.error.canceled to the callers), interrupts its calls as caller, and publishes
-  // wamp.session.on_leave. The Peer must stay valid until leave().
+  // as callee (wamp.error.canceled to the callers), interrupts its calls as caller, applies its
+  // wills and testaments, and publishes wamp.session.on_leave. The Peer must stay valid until
+  // leave().
   Id join(Peer& peer, SessionInfo info);
   void leave(Id session);
 
-  // Pub/sub. The topic is already split into parts by the protocol session.
-  void subscribe(Id session, Id request, const TopicParts& topic, const SubscribeOptions& options);
-  void unsubscribe(Id session, Id request, Id subscription);
-  // `pub` carries topic/uri, args, kwargs, payload, qos, retain; the router fills id and publisher.
-  void publish(Id session, Id request, Publication pub, const PublishOptions& options);
+  // Pub/sub. Topics are parts (core/topic.hpp), converted by the protocol session.
+  SubscribeOutcome subscribe(Id session, const TopicParts& topic, const SubscribeOptions& options);
+  // Once the session told its client the subscription (SUBSCRIBED, SUBACK): the replays it asked
+  // for (retained, after, snapshot) start. They are sent in bounded steps while the session's
+  // peer is not congested.
+  void replay(Id session, const SubscribeOutcome& outcome);
+  // The session's connection drained below half its limits: paused replays go on.
+  void drained(Id session);
+  // False when it is not a subscription of the session (wamp.error.no_such_subscription).
+  bool unsubscribe(Id session, Id subscription);
+  // `pub` carries topic, args, kwargs, payload, qos, retain; the router fills the publisher and
+  // the engine the id. PUBLISHED (with `acknowledge`) or ERROR come through the Peer, once the
+  // publication is durable. Errors without `acknowledge` are not answered (WAMP).
+  void publish(Id session, Id request, Publication pub, PublishOptions options);
+  // A publication whose session is gone (an MQTT will or a testament left by a previous
+  // process): published by the router on its behalf; `pub.publisher` is kept as given.
+  void publish_orphan(Publication pub, const PublishOptions& options);
 
   // RPC.
-  void register_procedure(Id session, Id request, const TopicParts& procedure,
-                          const RegisterOptions& options);
-  void unregister(Id session, Id request, Id registration);
+  RegisterOutcome register_procedure(Id session, const TopicParts& procedure,
+                                     const RegisterOptions& options);
+  // Once the session told its client REGISTERED: calls queued for the registration may reach it.
+  void registered(Id session, Id registration);
+  // False when it is not a registration of the session (wamp.error.no_such_registration).
+  bool unregister(Id session, Id registration);
   void call(Id session, Id request, const TopicParts& procedure, Json args, Json kwargs,
             const CallOptions& options);
   void cancel(Id session, Id call_request, CancelMode mode);
@@ -162,16 +189,12 @@ public:
   bool revoke_subscription(Id session, Id subscription, const std::string& reason);
 
   std::size_t session_count() const;
-  void set_kv_options(const KvOptions& options);
   // A will whose session is gone (see Router::apply_stale_wills).
   void apply_stale_will(const StoredWill& will);
-  // A publication whose session is gone (an MQTT will or a testament left by a previous
-  // process): published by the router on its behalf, through the KV path when it retains.
-  // `pub.publisher` is kept as given (0 = the router).
-  void publish_orphan(Publication pub, const PublishOptions& options);
+
+  struct Impl;   // realm_impl.hpp
 
 private:
-  struct Impl;
   Router& router_;
   std::string name_;
   std::unique_ptr<Impl> impl_;

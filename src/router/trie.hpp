@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "router/router.hpp"
+#include "router/types.hpp"
 
 namespace fox {
 

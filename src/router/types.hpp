@@ -13,6 +13,9 @@ namespace fox {
 
 using TopicParts = std::vector<std::string>;
 
+// How a subscription or registration pattern matches topics (trie.hpp).
+enum class MatchPolicy { kExact, kPrefix, kWildcard };
+
 // A WAMP-style error, as the router reports it: error URI plus optional args/kwargs.
 struct Error {
   std::string uri;            // e.g. "wamp.error.invalid_uri"
@@ -20,6 +23,14 @@ struct Error {
   Json kwargs = nullptr;      // object or null (absent)
   Json details = Json::object();
 };
+
+// An error with `uri` and, when there is one, the message as args[0].
+inline Error make_error(std::string uri, const std::string& message = {}) {
+  Error error;
+  error.uri = std::move(uri);
+  if (!message.empty()) error.args = Json::array({message});
+  return error;
+}
 
 // What a publication carries (SPEC §4). args/kwargs are null when absent; payload is set when
 // the publication came from MQTT (raw bytes). Immutable once published: shared by all receivers.
@@ -49,9 +60,9 @@ struct EncodedCache {
   std::shared_ptr<const std::string> slot[5];
 };
 
-// One EVENT for one subscription: the same object goes to every subscriber of that subscription,
-// so the encoded bytes are made once per (subscription, serializer).
-struct Event {
+// One publication delivered through one subscription: the same object goes to every subscriber of
+// that subscription, so the encoded bytes are made once per (subscription, serializer).
+struct Delivery {
   Id subscription = 0;
   PublicationPtr publication;
   Json details = Json::object();  // WAMP EVENT.Details: topic (pattern match), publisher, retained

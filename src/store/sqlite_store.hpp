@@ -1,5 +1,14 @@
 // The SQLite engine ("ndb", SPEC §8): one database file (DIR/fox.db), WAL mode, prepared
-// statements only, writes of one loop turn in one transaction (group commit). See README.md.
+// statements only, writes of one loop turn in one transaction (group commit). It is the router's
+// engine (event log, retained state, wills) and the MQTT broker's session store. See README.md.
+//
+// One class, its jobs in one file each:
+//   sqlite_store.cpp     open, check, prepared statements, transactions, flush, retention, ids
+//   sqlite_schema.cpp    the tables and the migrations between schema versions
+//   sqlite_log.cpp       the event log: append (ids), durability, history scans
+//   sqlite_retained.cpp  retained values per realm
+//   sqlite_wills.cpp     wills and testaments
+//   sqlite_mqtt.cpp      MQTT persistent sessions and CONNECT wills
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -8,14 +17,15 @@
 #include <unordered_map>
 #include <vector>
 
-#include "router/storage.hpp"
+#include "core/env.hpp"
+#include "mqtt/session_store.hpp"
+#include "router/engine.hpp"
+#include "store/sqlite_schema.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace fox::store {
-
-inline constexpr int kSchemaVersion = 2;
 
 struct SqliteOptions {
   std::string dir = "./fox-data";      // the data directory (created); the file is DIR/fox.db
@@ -26,29 +36,30 @@ struct SqliteOptions {
   std::uint64_t quick_check_max_bytes = 64u * 1024 * 1024;  // PRAGMA quick_check at open up to this size
 };
 
-class SqliteStore final : public Storage, public MqttSessionStore {
+class SqliteStore final : public Engine,
+                          public EventLog,
+                          public WillStore,
+                          public mqtt::SessionStore {
 public:
   // Opens or creates the database. nullptr with `error` = one line naming the file and the
-  // problem (unreadable, corrupt, newer schema, locked by another process).
-  static std::unique_ptr<SqliteStore> open(const SqliteOptions& options, std::string* error);
+  // problem (unreadable, corrupt, newer schema, locked by another process). `env` gives the
+  // time (history time, age retention).
+  static std::unique_ptr<SqliteStore> open(const SqliteOptions& options, Env& env,
+                                           std::string* error);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   const std::string& path() const { return path_; }
-  // Seed for the router's publication ids: at least every id stored and every id reserved by a
-  // previous process (ids are reserved ahead in blocks, so an id handed out in a turn that never
-  // committed is not reused either).
-  Id id_seed() const { return id_seed_; }
-  // Where the last id handed out is read at each commit (Router::last_publication_id).
-  void set_id_source(std::function<Id()> source) { id_source_ = std::move(source); }
-  // Milliseconds since the epoch (history time, age retention). Default: the system clock.
-  void set_clock(std::function<std::uint64_t()> now_ms) { clock_ = std::move(now_ms); }
+  // The first event id this process hands out: above every id stored and every id reserved by
+  // a previous process (ids are reserved ahead in blocks, so an id handed out in a turn that
+  // never committed is not reused either).
+  Id first_id() const { return id_seed_ + 1; }
 
-  // Once per loop turn: commits the open transaction (if any), then runs the after_commit
-  // actions; enforces retention (a bounded batch). Never throws.
+  // Once per loop turn: commits the open transaction (if any), then runs what waited for it
+  // (deliveries, acknowledgements, in order); enforces retention (a bounded batch). Never throws.
   void flush();
-  // Final flush; later writes are ignored and after_commit actions run at once.
+  // Final commit; later writes are ignored and what waits for one is told it failed (ok = false).
   void close();
   bool in_transaction() const { return in_tx_; }
   std::uint64_t commits() const { return commits_; }
@@ -56,21 +67,34 @@ public:
   std::uint64_t rows_examined() const { return rows_examined_; }
   std::uint64_t history_rows(const std::string& realm) const;
 
-  // CommitGate
-  void after_commit(std::function<void(bool ok)> fn) override;
-  // Storage
-  std::unique_ptr<RetainedStore> retained_store(const std::string& realm) override;
-  std::unique_ptr<HistoryStore> history_store(const std::string& realm) override;
+  // Engine
+  EventLog& log() override { return *this; }
+  std::unique_ptr<RetainedState> retained(const std::string& realm) override;
+  WillStore* wills() override { return this; }
+
+  // EventLog
+  Appended append(const std::string& realm, Publication&& publication) override;
+  void on_durable(const Appended& appended, DurableFn fn) override;
+  bool durable_at_once() const override { return false; }
+  void forget_durable_callbacks() override;
+  Id evicted_upto(const std::string& realm) const override;
+  Id durable_id() const override { return durable_id_; }
+  ScanPage<Id> scan(const std::string& realm, Id after, Id upto, PatternMatcher& pattern) override;
+
+  // WillStore
   void put_will(const StoredWill& will) override;
   void erase_will(const std::string& realm, const std::string& key) override;
   std::vector<StoredWill> load_wills() override;
-  MqttSessionStore* mqtt_sessions() override { return this; }
-  // MqttSessionStore
+  void put_testament(const StoredTestament& testament) override;
+  void erase_testaments(const std::string& realm, Id owner, const std::string& scope) override;
+  std::vector<StoredTestament> load_testaments() override;
+
+  // mqtt::SessionStore
   void save_session(const std::string& realm, const std::string& client_id,
                     const std::vector<std::pair<std::string, int>>& subscriptions) override;
   void delete_session(const std::string& realm, const std::string& client_id) override;
   void save_message(const std::string& realm, const std::string& client_id,
-                    const StoredMqttMessage& message) override;
+                    const mqtt::StoredMessage& message) override;
   void update_message(const std::string& realm, const std::string& client_id, std::uint64_t seq,
                       std::uint16_t packet_id, int stage) override;
   void delete_message(const std::string& realm, const std::string& client_id,
@@ -79,41 +103,40 @@ public:
                  std::uint16_t packet_id) override;
   void delete_qos2(const std::string& realm, const std::string& client_id,
                    std::uint16_t packet_id) override;
-  std::vector<StoredMqttSession> load_mqtt_sessions() override;
-  void save_will(const StoredMqttWill& will) override;
-  void delete_will(const std::string& realm, const std::string& client_id) override;
-  std::vector<StoredMqttWill> load_mqtt_wills() override;
-  // Storage: testaments
-  void put_testament(const StoredTestament& testament) override;
-  void erase_testaments(const std::string& realm, Id owner, const std::string& scope) override;
-  std::vector<StoredTestament> load_testaments() override;
+  std::vector<mqtt::StoredSession> load_sessions() override;
+  void save_connect_will(const mqtt::StoredConnectWill& will) override;
+  void delete_connect_will(const std::string& realm, const std::string& client_id) override;
+  std::vector<mqtt::StoredConnectWill> load_connect_wills() override;
+  void after_commit(std::function<void(bool ok)> fn) override;
 
-  // Used by the per-realm engines.
+  // Used by the per-realm retained state (sqlite_retained.cpp).
   PublicationPtr get_retained(const std::string& realm, const std::string& key);
   void put_retained(const std::string& realm, const std::string& key, const PublicationPtr& value);
   void erase_retained(const std::string& realm, const std::string& key);
-  std::vector<PublicationPtr> match_retained(const std::string& realm, const TopicParts& pattern,
-                                             MatchPolicy policy);
+  ScanPage<std::string> scan_retained(const std::string& realm, PatternMatcher& pattern,
+                                      const std::string& after);
   std::size_t retained_count(const std::string& realm);
-  void append_history(const std::string& realm, const PublicationPtr& publication);
-  std::vector<PublicationPtr> history_after(const std::string& realm, Id after,
-                                            const TopicParts& pattern, MatchPolicy policy);
 
 private:
   struct Stmt;
   struct Encoded;   // the blobs of one publication, encoded once
-  explicit SqliteStore(SqliteOptions options);
+  SqliteStore(SqliteOptions options, Env& env);
   bool init(std::string* error);
   bool prepare(Stmt*& out, const char* sql, std::string* error);
   bool write(sqlite3_stmt* stmt);   // one statement in the current transaction
   void begin();
   void fail(const char* what);
   void enforce_retention(bool* more);
+  bool trim(sqlite3_stmt* s, const std::string& realm, std::uint64_t* deleted);
+  bool commit();                 // the open transaction (false: it failed and was rolled back)
+  void run_waiting(bool ok);     // what waited for that commit, in order
   void reserve_ids();
   const Encoded& encode(const PublicationPtr& publication);
-  std::uint64_t now_ms() const;
+  // The columns a history row and a retained row share (sqlite_log.cpp).
+  static void bind_publication(sqlite3_stmt* s, int first, const Publication& p, const Encoded& e);
 
   SqliteOptions options_;
+  Env& env_;
   std::string path_;
   sqlite3* db_ = nullptr;
   std::vector<std::unique_ptr<Stmt>> stmts_;
@@ -133,15 +156,24 @@ private:
   bool in_tx_ = false;
   bool failed_ = false;
   bool closed_ = false;
-  std::vector<std::function<void(bool)>> waiting_;
+  // What runs after the commit, in order: an after_commit action or an on_durable one (kept
+  // apart so that neither needs a wrapper allocation).
+  struct Waiting {
+    std::function<void(bool)> fn;
+    DurableFn durable;
+    PublicationPtr publication;
+  };
+  std::vector<Waiting> waiting_;
   std::unordered_map<std::string, std::uint64_t> history_rows_;   // per realm
+  std::unordered_map<std::string, Id> evicted_;   // per realm: the highest id retention deleted
   std::uint64_t last_age_check_ms_ = 0;
   std::uint64_t tx_time_ms_ = 0;
   bool age_more_ = false;
-  Id id_seed_ = 0;
+  Id id_seed_ = 0;        // the highest id of a previous process
+  Id last_id_ = 0;        // the last id handed out
+  Id durable_id_ = 0;     // every id up to this one is committed
+  Id tx_last_id_ = 0;     // the last id appended in the open transaction
   Id reserved_ = 0;
-  std::function<Id()> id_source_;
-  std::function<std::uint64_t()> clock_;
   std::uint64_t commits_ = 0;
   std::uint64_t rows_examined_ = 0;
   std::uint64_t errors_logged_ = 0;

@@ -1,13 +1,17 @@
-// One WAMP session: the protocol state machine between a transport (WebSocket or RawSocket) and
-// the router. Turns WAMP messages into router commands and router answers (Peer) into WAMP
-// messages. Knows no sockets: it talks to its connection through wamp::Transport.
+// One WAMP session: the protocol state machine between a connection (WebSocket, or RawSocket
+// framed by transports.cpp) and the router. Turns WAMP messages into router commands and the
+// router's answers (Peer) into WAMP messages. Files by job:
+//   session.cpp        state machine, dispatch, sending, the Peer answers
+//   handle_hello.cpp   HELLO, AUTHENTICATE (authenticator hook), WELCOME, GOODBYE
+//   handle_pubsub.cpp  PUBLISH, SUBSCRIBE (then the replays it asked for), UNSUBSCRIBE
+//   handle_rpc.cpp     CALL, CANCEL, REGISTER, UNREGISTER, YIELD, ERROR
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "core/outbound.hpp"
+#include "net/connection.hpp"
 #include "router/peer.hpp"
 #include "router/router.hpp"
 #include "wamp/authenticator.hpp"
@@ -15,49 +19,37 @@
 
 namespace fox::wamp {
 
-// What a session needs from its connection.
-class Transport {
-public:
-  virtual ~Transport() = default;
-  // Sends one encoded WAMP message (the bytes may be shared with other sessions), within the
-  // connection's outbound budget (core/outbound.hpp). kReplay: a burst the client asked for.
-  virtual SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) = 0;
-  // Ends the connection after what is queued (asynchronously: the transport later calls
-  // Session::on_transport_closed).
-  virtual void close(const std::string& reason) = 0;
-  // Ends the connection now, dropping what is queued (a slow consumer).
-  virtual void abort(const std::string& reason) = 0;
-};
-
 struct SessionOptions {
-  std::uint64_t handshake_timeout_ms = 10000;  // no HELLO (or no AUTHENTICATE) within → close
   Authenticator* authenticator = nullptr;      // nullptr = anonymous
 };
 
 class Session final : public Peer {
 public:
-  Session(Router& router, Transport& transport, Serializer serializer, SessionInfo info,
+  Session(Router& router, net::Connection& connection, Serializer serializer, SessionInfo info,
           SessionOptions options = {});
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // One complete WAMP message from the transport.
+  // One complete WAMP message from the connection.
   void on_message(std::string_view bytes);
   // The connection is gone: leave the realm (wills, pending calls, subscriptions).
   void on_transport_closed();
+  // The connection's queue drained: paused replays go on.
+  void on_drain();
+  // What the connection waits for before the session is established (handshake timeout).
+  const char* waiting_for() const {
+    return state_ == State::kWaitAuthenticate ? "AUTHENTICATE" : "HELLO";
+  }
 
   Id id() const { return session_id_; }
   Serializer serializer() const { return serializer_; }
 
   // Peer
   void send_published(Id request, Id publication) override;
-  void send_subscribed(Id request, Id subscription) override;
-  void send_unsubscribed(Id request) override;
-  void send_event(const fox::Event& event) override;
+  void send_event(const fox::Delivery& delivery) override;
   void send_subscription_revoked(Id subscription, const std::string& reason) override;
-  void send_registered(Id request, Id registration) override;
-  void send_unregistered(Id request) override;
+  bool congested() const override { return conn_.congested(); }
   void send_registration_revoked(Id registration, const std::string& reason) override;
   void send_invocation(const fox::Invocation& invocation) override;
   void send_interrupt(Id invocation, const std::string& mode) override;
@@ -70,15 +62,18 @@ public:
 private:
   enum class State { kWaitHello, kWaitAuthenticate, kEstablished, kClosed };
 
+  // handle_hello.cpp
   void handle(Hello& m);
   void handle(Authenticate& m);
   void apply(const AuthOutcome& outcome);
   Authenticator& authenticator();
   void welcome(const AuthOutcome& outcome);
   void handle(Goodbye& m);
+  // handle_pubsub.cpp
   void handle(Publish& m);
   void handle(Subscribe& m);
   void handle(Unsubscribe& m);
+  // handle_rpc.cpp
   void handle(Call& m);
   void handle(Cancel& m);
   void handle(Register& m);
@@ -87,15 +82,16 @@ private:
   void handle(wamp::Error& m);
 
   void send_message(const Message& message);
-  void send_bytes(std::shared_ptr<const std::string> bytes, bool replay = false);
+  void send_bytes(std::shared_ptr<const std::string> bytes);
   void abort(const std::string& reason, const std::string& message);
   void protocol_violation(const std::string& message);
   void error_reply(MessageType request_type, Id request, const std::string& uri,
                    const std::string& message);
+  void send_router_error(MessageType request_type, Id request, const fox::Error& error);
   void leave_realm();
 
   Router& router_;
-  Transport& transport_;
+  net::Connection& conn_;
   Serializer serializer_;
   SessionInfo info_;
   SessionOptions options_;
@@ -105,7 +101,6 @@ private:
   std::string realm_name_;
   Json hello_details_;
   Id session_id_ = 0;
-  RouterEnv::TimerId handshake_timer_ = 0;
   bool closing_ = false;
   bool revocation_ = false;  // the client announced subscriber feature subscription_revocation
 };

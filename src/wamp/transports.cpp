@@ -9,58 +9,45 @@
 namespace fox::wamp {
 namespace {
 
-class WebSocketWamp final : public net::WsHandler, public Transport {
+SessionInfo session_info(const char* transport, Serializer serializer, const std::string& peer) {
+  SessionInfo i;
+  i.transport = transport;
+  i.serializer = std::string(subprotocol_name(serializer)).substr(7);  // "wamp.2."
+  i.peer_address = peer;
+  return i;
+}
+
+// WAMP over WebSocket: one message per WebSocket message, text frames for JSON.
+class WebSocketWamp final : public net::Handler {
 public:
   WebSocketWamp(Router& router, net::WsConnection& conn, Serializer serializer,
                 SessionOptions options)
-      : conn_(conn), binary_(serializer != Serializer::kJson),
-        session_(router, *this, serializer, info(conn, serializer), options) {}
-
-  void on_message(std::string_view data, bool) override { session_.on_message(data); }
-  void on_close() override { session_.on_transport_closed(); }
-  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
-    return conn_.send(std::move(bytes), binary_, kind);
+      : session_(router, conn, serializer, session_info("websocket", serializer, conn.peer_address()),
+                 options) {
+    conn.set_binary(serializer != Serializer::kJson);
   }
-  void close(const std::string& reason) override { conn_.close(1000, reason); }
-  void abort(const std::string&) override { conn_.abort(); }
+  void on_data(std::string_view message) override { session_.on_message(message); }
+  void on_close() override { session_.on_transport_closed(); }
+  void on_drain() override { session_.on_drain(); }
+  const char* waiting_for() const override { return session_.waiting_for(); }
 
 private:
-  static SessionInfo info(net::WsConnection& conn, Serializer serializer) {
-    SessionInfo i;
-    i.transport = "websocket";
-    i.serializer = std::string(subprotocol_name(serializer)).substr(7);  // "wamp.2."
-    i.peer_address = conn.peer_address();
-    return i;
-  }
-  net::WsConnection& conn_;
-  bool binary_;
   Session session_;
 };
 
 bool rawsocket_supported(int serializer) { return serializer_from_rawsocket_id(serializer).has_value(); }
 
-class RawSocketWamp final : public net::TcpHandler, public Transport {
+// WAMP over RawSocket: the 4-byte handshake, then frames (a 4-byte header before each message).
+// To its session it is the Connection: send() frames a message, the rest goes to the TCP one.
+class RawSocketWamp final : public net::Handler, public net::Connection {
 public:
   RawSocketWamp(Router& router, net::TcpConnection& conn, SessionOptions options,
                 std::uint64_t max_message_size)
       : router_(router), conn_(conn), options_(options),
         server_max_(std::uint32_t{1} << (9 + rawsocket::length_exponent(max_message_size))),
-        decoder_(server_max_) {
-    // The session's own timer covers HELLO; this one covers the RawSocket handshake before it.
-    if (options_.handshake_timeout_ms > 0) {
-      timer_ = router_.env().start_timer(options_.handshake_timeout_ms, [this] {
-        timer_ = 0;
-        if (session_) return;
-        log::info("rawsocket", conn_.peer_address(), ": no handshake within ",
-                  options_.handshake_timeout_ms, " ms, closing");
-        conn_.abort();
-      });
-    }
-  }
-  ~RawSocketWamp() override {
-    if (timer_) router_.env().cancel_timer(timer_);
-  }
+        decoder_(server_max_) {}
 
+  // net::Handler
   void on_data(std::string_view bytes) override {
     if (!session_) {
       while (!bytes.empty() && handshake_len_ < 4) {
@@ -68,8 +55,7 @@ public:
         bytes.remove_prefix(1);
       }
       if (handshake_len_ < 4) return;
-      rawsocket::Handshake h =
-          rawsocket::accept(handshake_, server_max_, rawsocket_supported);
+      rawsocket::Handshake h = rawsocket::accept(handshake_, server_max_, rawsocket_supported);
       if (!h.ok) {
         log::info("rawsocket", conn_.peer_address(), ": handshake refused: ", h.error);
         if (!h.fail_silently) conn_.send(std::string(reinterpret_cast<char*>(h.reply), 4));
@@ -78,17 +64,11 @@ public:
       }
       // The 24-bit length field holds at most 2^24 - 1, whatever the client announced.
       client_max_ = std::min<std::uint32_t>(h.client_max, 0xFFFFFF);
-      if (timer_) {
-        router_.env().cancel_timer(timer_);
-        timer_ = 0;
-      }
       conn_.send(std::string(reinterpret_cast<char*>(h.reply), 4));
       Serializer serializer = *serializer_from_rawsocket_id(h.serializer);
-      SessionInfo info;
-      info.transport = "rawsocket";
-      info.serializer = std::string(subprotocol_name(serializer)).substr(7);
-      info.peer_address = conn_.peer_address();
-      session_ = std::make_unique<Session>(router_, *this, serializer, std::move(info), options_);
+      session_ = std::make_unique<Session>(
+          router_, *this, serializer, session_info("rawsocket", serializer, conn_.peer_address()),
+          options_);
     }
     if (bytes.empty()) return;
     decoder_.feed(bytes);
@@ -118,12 +98,18 @@ public:
       }
     }
   }
-
   void on_close() override {
     if (session_) session_->on_transport_closed();
   }
+  void on_drain() override {
+    if (session_) session_->on_drain();
+  }
+  const char* waiting_for() const override {
+    return session_ ? session_->waiting_for() : "handshake";
+  }
 
-  SendResult send(std::shared_ptr<const std::string> bytes, SendKind kind) override {
+  // net::Connection, as the session sees it
+  SendResult send(Frame bytes, SendKind kind) override {
     if (bytes->size() > client_max_) {
       log::warn("rawsocket", conn_.peer_address(), ": a message of ", bytes->size(),
                 " bytes is over the client's maximum of ", client_max_, ", closing");
@@ -139,8 +125,12 @@ public:
     if (r != SendResult::kQueued) return r;
     return conn_.send(std::move(bytes), kind);
   }
-  void close(const std::string&) override { conn_.close(); }
-  void abort(const std::string&) override { conn_.abort(); }
+  using net::Connection::send;
+  void close(std::string_view reason) override { conn_.close(reason); }
+  void abort() override { conn_.abort(); }
+  const std::string& peer_address() const override { return conn_.peer_address(); }
+  bool congested() override { return conn_.congested(); }
+  void established() override { conn_.established(); }
 
 private:
   Router& router_;
@@ -152,7 +142,6 @@ private:
   int handshake_len_ = 0;
   rawsocket::FrameDecoder decoder_;
   std::unique_ptr<Session> session_;
-  RouterEnv::TimerId timer_ = 0;
 };
 
 }  // namespace
@@ -163,7 +152,7 @@ net::WsEndpoint websocket_endpoint(Router& router, SessionOptions options) {
   for (Serializer s : {Serializer::kJson, Serializer::kMsgpack, Serializer::kCbor}) {
     e.subprotocols.emplace_back(subprotocol_name(s));
   }
-  e.make_handler = [&router, options](net::WsConnection& conn) -> std::unique_ptr<net::WsHandler> {
+  e.make_handler = [&router, options](net::WsConnection& conn) -> std::unique_ptr<net::Handler> {
     auto serializer = serializer_from_subprotocol(conn.subprotocol());
     if (!serializer) return nullptr;
     return std::make_unique<WebSocketWamp>(router, conn, *serializer, options);

@@ -1,7 +1,7 @@
 """CPU instructions per message on fox's publish hot path (not a test): a fixed workload run under
 `valgrind --tool=callgrind`, so the figure is the same on a busy machine (instructions, not time).
 
-  /usr/bin/python3 tests/bench/hotpath.py [--n 20000] [--fox build/native/fox]
+  /usr/bin/python3 tests/bench/hotpath.py [--n 20000] [--fox build/native/fox] [--data]
 
 Workload: one WAMP RawSocket JSON publisher sends N publications `[{"x": i, "s": "text", ...}]`
 to `bench.t`; one WAMP RawSocket JSON subscriber and one MQTT QoS 0 subscriber receive them all.
@@ -84,7 +84,7 @@ def workload(fox, n):
     mq.close()
 
 
-def instructions(fox_bin, n):
+def instructions(fox_bin, n, data=False):
     out = tempfile.mktemp(prefix="fox-callgrind-")
     wrapper = tempfile.mktemp(prefix="fox-vg-", suffix=".sh")
     with open(wrapper, "w") as f:
@@ -92,7 +92,7 @@ def instructions(fox_bin, n):
                 f"{os.path.abspath(fox_bin)} \"$@\"\n")
     os.chmod(wrapper, 0o755)
     harness.FOX_BIN = wrapper
-    fox = harness.Fox(timeout=120.0)
+    fox = harness.Fox(timeout=120.0, memory=not data)
     try:
         workload(fox, n)
         assert fox.stop(timeout=120.0) == 0, fox.log()
@@ -109,9 +109,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--n", type=int, default=20000)
     p.add_argument("--fox", default=os.path.join(HERE, "..", "..", "build", "native", "fox"))
+    p.add_argument("--data", action="store_true", help="the SQLite engine (--data) instead of --memory")
     a = p.parse_args()
-    small = instructions(a.fox, a.n)
-    large = instructions(a.fox, 2 * a.n)
+    small = instructions(a.fox, a.n, a.data)
+    large = instructions(a.fox, 2 * a.n, a.data)
     print(f"fox {a.fox}: {small:,} Ir for {a.n} messages, {large:,} Ir for {2 * a.n}")
     print(f"Ir/message: {(large - small) / a.n:,.0f}")
 

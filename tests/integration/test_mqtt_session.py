@@ -5,7 +5,7 @@ import socket
 import struct
 import time
 
-from harness import main
+from harness import Fox, main
 from mqtt_client import (CONNACK, PINGREQ, PINGRESP, PUBACK, MqttTestCase, WillChild, ack_packet,
                          connect_packet, packet)
 
@@ -114,6 +114,46 @@ class TakeoverTest(MqttTestCase):
         self.assertTrue(a.closed(3))
         b.send(packet(PINGREQ << 4))
         b.expect(PINGRESP)
+
+
+class WillOnTakeoverTest(MqttTestCase):
+    """A will published by the broker (here: on a client-id takeover) is acknowledged to no one:
+    neither the old connection nor the new one gets a PUBACK for it (there is no packet id)."""
+
+    def check(self):
+        t = self.topic("will-takeover")
+        watcher = self.client()
+        watcher.subscribe(t, 1)
+        a = self.raw()
+        self.assertEqual(a.connect("will-takeover", clean=False,
+                                   will={"topic": t, "payload": b"gone", "qos": 1}), (False, 0))
+        b = self.raw()
+        b.connect("will-takeover", clean=False)
+        got_a = []
+        while True:
+            pkt = a.read_packet(timeout=3)
+            if pkt is None:
+                break
+            got_a.append(pkt[0])
+        self.assertNotIn(PUBACK, got_a)
+        watcher.messages.wait(1)   # the will was published (and committed)
+        b.send(packet(PINGREQ << 4))
+        self.assertEqual(b.read_packet(timeout=3)[0], PINGRESP, "a stray packet before PINGRESP")
+
+    def test_memory(self):
+        self.check()
+
+
+class WillOnTakeoverSqliteTest(WillOnTakeoverTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.fox = Fox(memory=False)
+
+    def test_memory(self):
+        pass
+
+    def test_sqlite(self):
+        self.check()
 
 
 class PersistentSessionTest(MqttTestCase):

@@ -21,8 +21,8 @@ import msgpack
 from harness import FOX_BIN, Fox, free_port, main, wait_for
 from mqtt_client import (PUBACK, PUBCOMP, PUBREC, PUBREL, MqttClient, RawMqtt, ack_packet,
                          publish_packet)
-from raw_wamp import (encode, EVENT, PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, WELCOME, JSON,
-                      RawSocketClient, hello)
+from raw_wamp import (encode, EVENT, PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, UNSUBSCRIBED,
+                      WELCOME, JSON, ROLES, RawSocketClient, hello)
 
 
 def wamp(fox):
@@ -35,11 +35,15 @@ def wamp(fox):
 
 def retained_values(fox, prefix):
     """{topic: (publication id, args)} of every retained value under `prefix` (a topic prefix),
-    read with a `retained: true` subscription; a PUBLISHED barrier ends the replay."""
-    c = wamp(fox)
+    read with a `retained` + `snapshot` subscription: its revocation (UNSUBSCRIBED) ends the
+    replay, which runs in bounded steps. Also returns the id of a publication made after it."""
+    c = RawSocketClient(fox.rawsocket_port, JSON, timeout=10.0)
+    roles = dict(ROLES, subscriber={"features": {"subscription_revocation": True}})
+    c.send_msg(hello("realm1", roles=roles))
+    msg = c.recv_msg()
+    assert msg and msg[0] == WELCOME, msg
     try:
-        c.send_msg([SUBSCRIBE, 1, {"retained": True, "match": "prefix"}, prefix])
-        c.send_msg([PUBLISH, 2, {"acknowledge": True}, "barrier.topic", []])
+        c.send_msg([SUBSCRIBE, 1, {"retained": True, "snapshot": True, "match": "prefix"}, prefix])
         values = {}
         subscribed = False
         while True:
@@ -50,11 +54,15 @@ def retained_values(fox, prefix):
             elif msg[0] == EVENT:
                 assert msg[3].get("retained") is True, msg
                 values[msg[3]["topic"]] = (msg[2], msg[4] if len(msg) > 4 else None)
-            elif msg[0] == PUBLISHED and msg[1] == 2:
+            elif msg[0] == UNSUBSCRIBED:
                 assert subscribed
-                return values, msg[2]
+                break
             else:
                 raise AssertionError(f"unexpected {msg}")
+        c.send_msg([PUBLISH, 2, {"acknowledge": True}, "barrier.topic", []])
+        msg = c.recv_msg(timeout=20.0)
+        assert msg and msg[0] == PUBLISHED and msg[1] == 2, msg
+        return values, msg[2]
     finally:
         c.close()
 
@@ -161,6 +169,27 @@ class CrashTest(unittest.TestCase):
 
 
 class MqttSessionRestart(unittest.TestCase):
+    def test_a_persistent_session_keeps_its_subscriptions_over_two_restarts(self):
+        data = tempfile.mkdtemp(prefix="fox-data-")
+        with Fox(memory=False, data_dir=data) as fox:
+            sub = MqttClient(fox, client_id="twice", clean_session=False)
+            self.assertEqual(sub.subscribe("twice/t", qos=1), [1])
+            sub.disconnect()
+            self.assertEqual(fox.stop(), 0)
+        with Fox(memory=False, data_dir=data) as fox:   # restores the session, nobody connects
+            self.assertIn("1 MQTT persistent session(s) restored", fox.log())
+            self.assertEqual(fox.stop(), 0)
+        with Fox(memory=False, data_dir=data) as fox:
+            pub = MqttClient(fox)
+            pub.publish("twice/t", b"still subscribed", qos=1)
+            pub.disconnect()
+            sub = MqttClient(fox, client_id="twice", clean_session=False)
+            self.assertTrue(sub.session_present)
+            got = sub.messages.wait(1, timeout=5)
+            self.assertEqual(got[0].payload, b"still subscribed")
+            sub.disconnect()
+            self.assertEqual(fox.stop(), 0)
+
     def test_persistent_session_survives_graceful_restart(self):
         data = tempfile.mkdtemp(prefix="fox-data-")
         fox = Fox(memory=False, data_dir=data)

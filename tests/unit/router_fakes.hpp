@@ -1,4 +1,4 @@
-// In-process fakes for router unit tests: a Peer that records every answer and a RouterEnv with
+// In-process fakes for router unit tests: a Peer that records every answer and a Env with
 // a manual clock whose timers fire when the test advances time.
 #pragma once
 #include <cstdint>
@@ -10,10 +10,11 @@
 
 #include "core/topic.hpp"
 #include "router/router.hpp"
+#include "store/memory_engine.hpp"
 
 namespace fox::test {
 
-class FakeEnv : public RouterEnv {
+class FakeEnv : public Env {
 public:
   std::uint64_t now_ms() override { return now_; }
   std::uint64_t random64() override {
@@ -70,15 +71,7 @@ public:
     log.push_back("published");
     published.emplace_back(request, publication);
   }
-  void send_subscribed(Id request, Id subscription) override {
-    log.push_back("subscribed");
-    subscribed.emplace_back(request, subscription);
-  }
-  void send_unsubscribed(Id request) override {
-    log.push_back("unsubscribed");
-    unsubscribed.push_back(request);
-  }
-  void send_event(const Event& event) override {
+  void send_event(const Delivery& event) override {
     log.push_back("event");
     events.push_back(event);
   }
@@ -86,14 +79,7 @@ public:
     log.push_back("revoked");
     revoked.emplace_back(subscription, reason);
   }
-  void send_registered(Id request, Id registration) override {
-    log.push_back("registered");
-    registered.emplace_back(request, registration);
-  }
-  void send_unregistered(Id request) override {
-    log.push_back("unregistered");
-    unregistered.push_back(request);
-  }
+  bool congested() const override { return congested_ || events.size() >= congested_at; }
   void send_registration_revoked(Id registration, const std::string&) override {
     log.push_back("registration_revoked");
     registrations_revoked.push_back(registration);
@@ -115,9 +101,31 @@ public:
     errors.push_back({type, request, error});
   }
 
+  // What a session sends for the outcome of a command (SUBSCRIBED or ERROR, ...).
+  void answer_subscribe(Id request, const SubscribeOutcome& outcome) {
+    if (!outcome.ok()) return send_error(RequestType::kSubscribe, request, outcome.error);
+    log.push_back("subscribed");
+    subscribed.emplace_back(request, outcome.subscription);
+  }
+  void answer_unsubscribe(Id request, bool ok) {
+    if (!ok) return send_error(RequestType::kUnsubscribe, request, Error{"wamp.error.no_such_subscription"});
+    log.push_back("unsubscribed");
+    unsubscribed.push_back(request);
+  }
+  void answer_register(Id request, const RegisterOutcome& outcome) {
+    if (!outcome.ok()) return send_error(RequestType::kRegister, request, outcome.error);
+    log.push_back("registered");
+    registered.emplace_back(request, outcome.registration);
+  }
+  void answer_unregister(Id request, bool ok) {
+    if (!ok) return send_error(RequestType::kUnregister, request, Error{"wamp.error.no_such_registration"});
+    log.push_back("unregistered");
+    unregistered.push_back(request);
+  }
+
   // Events of one topic (meta events are ordinary events too).
-  std::vector<Event> events_on(const std::string& uri) const {
-    std::vector<Event> out;
+  std::vector<Delivery> events_on(const std::string& uri) const {
+    std::vector<Delivery> out;
     for (const auto& e : events) {
       if (e.publication->uri == uri) out.push_back(e);
     }
@@ -129,11 +137,13 @@ public:
   std::vector<std::string> log;
   std::vector<std::pair<Id, Id>> published, subscribed, registered;
   std::vector<Id> unsubscribed, unregistered, registrations_revoked;
-  std::vector<Event> events;
+  std::vector<Delivery> events;
   std::vector<std::pair<Id, std::string>> revoked, interrupts;
   std::vector<Invocation> invocations;
   std::vector<std::pair<Id, Result>> results;
   std::vector<SentError> errors;
+  bool congested_ = false;
+  std::size_t congested_at = SIZE_MAX;   // congested once it holds so many events
 };
 
 // A subscription pattern from WAMP text, as the WAMP session reads it: in-band `*`/`#` are
@@ -142,11 +152,16 @@ inline TopicParts subscription_parts(const std::string& uri, MatchPolicy match) 
   return match == MatchPolicy::kExact ? wamp_pattern_parts(uri) : wamp_topic_parts(uri);
 }
 
-// A router with one realm and helpers to join sessions.
+// A router with one realm (over the memory engine) and helpers that drive it as a protocol
+// session does: answer the outcome of a command, then start the replays or queued calls.
 struct Fixture {
+  explicit Fixture(std::size_t history = 10000) : engine(history) {}
+
   FakeEnv env;
-  Router router{env};
+  store::MemoryEngine engine;
+  Router router{env, engine};
   Realm* realm = router.realm("realm1", nullptr);
+  std::map<Id, FakePeer*> peers;
 
   Id join(FakePeer& peer, std::string authid = "", std::string authrole = "anonymous",
           std::string transport = "websocket") {
@@ -155,15 +170,28 @@ struct Fixture {
     info.authrole = std::move(authrole);
     info.transport = std::move(transport);
     info.serializer = "json";
-    return realm->join(peer, info);
+    info.empty_topic_parts = info.transport.rfind("mqtt", 0) == 0;   // as mqtt/session does
+    Id session = realm->join(peer, info);
+    peers[session] = &peer;
+    return session;
   }
 
-  Id subscribe(Id session, FakePeer& peer, const std::string& uri,
-               MatchPolicy match = MatchPolicy::kExact) {
+  Id subscribe_with(Id session, const TopicParts& topic, const SubscribeOptions& options) {
+    Id request = ++request_;
+    SubscribeOutcome outcome = realm->subscribe(session, topic, options);
+    peers.at(session)->answer_subscribe(request, outcome);
+    if (outcome.ok()) realm->replay(session, outcome);
+    return outcome.subscription;
+  }
+
+  Id subscribe(Id session, FakePeer&, const std::string& uri, MatchPolicy match = MatchPolicy::kExact) {
     SubscribeOptions options;
     options.match = match;
-    realm->subscribe(session, ++request_, subscription_parts(uri, match), options);
-    return peer.last_subscription();
+    return subscribe_with(session, subscription_parts(uri, match), options);
+  }
+
+  void unsubscribe(Id session, Id request, Id subscription) {
+    peers.at(session)->answer_unsubscribe(request, realm->unsubscribe(session, subscription));
   }
 
   void publish(Id session, const std::string& uri, Json args = nullptr, Json kwargs = nullptr,
@@ -176,11 +204,17 @@ struct Fixture {
     realm->publish(session, ++request_, std::move(pub), options);
   }
 
-  Id register_procedure(Id session, FakePeer& peer, const std::string& uri,
-                        RegisterOptions options = {}) {
-    std::size_t before = peer.registered.size();
-    realm->register_procedure(session, ++request_, split_topic(uri), options);
-    return peer.registered.size() > before ? peer.last_registration() : 0;
+  Id register_procedure(Id session, FakePeer&, const std::string& uri, RegisterOptions options = {}) {
+    Id request = ++request_;
+    RegisterOutcome outcome = realm->register_procedure(session, split_topic(uri), options);
+    peers.at(session)->answer_register(request, outcome);
+    if (!outcome.ok()) return 0;
+    realm->registered(session, outcome.registration);
+    return outcome.registration;
+  }
+
+  void unregister(Id session, Id request, Id registration) {
+    peers.at(session)->answer_unregister(request, realm->unregister(session, registration));
   }
 
   // Returns the CALL request id.

@@ -12,7 +12,7 @@ TEST_CASE("a subscriber gets the event of a matching publication") {
   Id subscription = f.subscribe(s, sub, "topic1");
   f.publish(p, "topic1", Json::array({"arg1"}), Json{{"foo", "bar"}});
   REQUIRE(sub.events.size() == 1);
-  const Event& e = sub.events[0];
+  const Delivery& e = sub.events[0];
   CHECK(e.subscription == subscription);
   CHECK(e.publication->args == Json::array({"arg1"}));
   CHECK(e.publication->kwargs == Json{{"foo", "bar"}});
@@ -274,7 +274,7 @@ TEST_CASE("an unsubscribed session gets no more events") {
   FakePeer pub, sub;
   Id p = f.join(pub), s = f.join(sub);
   Id id = f.subscribe(s, sub, "t");
-  f.realm->unsubscribe(s, 77, id);
+  f.unsubscribe(s, 77, id);
   CHECK(sub.unsubscribed == std::vector<Id>{77});
   f.publish(p, "t");
   CHECK(sub.events.empty());
@@ -285,8 +285,8 @@ TEST_CASE("unsubscribing an unknown subscription is no_such_subscription") {
   FakePeer a, b;
   Id sa = f.join(a), sb = f.join(b);
   Id id = f.subscribe(sa, a, "t");
-  f.realm->unsubscribe(sb, 5, id);  // b is not a subscriber of it
-  f.realm->unsubscribe(sb, 6, 123456);
+  f.unsubscribe(sb, 5, id);  // b is not a subscriber of it
+  f.unsubscribe(sb, 6, 123456);
   REQUIRE(b.errors.size() == 2);
   CHECK(b.errors[0].error.uri == "wamp.error.no_such_subscription");
   CHECK(b.errors[1].request == 6);

@@ -521,9 +521,9 @@ TEST_CASE("unregistering removes the procedure and an unknown one is no_such_reg
   FakePeer caller, callee;
   Id sc = f.join(caller), se = f.join(callee);
   Id reg = f.register_procedure(se, callee, "p");
-  f.realm->unregister(se, 50, reg);
+  f.unregister(se, 50, reg);
   CHECK(callee.unregistered == std::vector<Id>{50});
-  f.realm->unregister(se, 51, reg);
+  f.unregister(se, 51, reg);
   REQUIRE(callee.errors.size() == 1);
   CHECK(callee.errors[0].error.uri == "wamp.error.no_such_registration");
   f.call(sc, "p");

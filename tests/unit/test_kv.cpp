@@ -25,8 +25,8 @@ Id subscribe_with(Fixture& f, Id session, FakePeer& peer, const std::string& uri
   SubscribeOptions o;
   o.match = match;
   o.raw = std::move(raw);
-  f.realm->subscribe(session, ++f.request_, subscription_parts(uri, match), o);
-  return peer.last_subscription();
+  (void)peer;
+  return f.subscribe_with(session, subscription_parts(uri, match), o);
 }
 
 void publish_mqtt(Fixture& f, Id session, const std::string& uri, std::string payload, bool retain) {
@@ -38,18 +38,18 @@ void publish_mqtt(Fixture& f, Id session, const std::string& uri, std::string pa
   f.realm->publish(session, ++f.request_, std::move(pub), PublishOptions{});
 }
 
-Json value_of(const Event& e) { return publication_value(*e.publication).json; }
+Json value_of(const Delivery& e) { return publication_value(*e.publication).json; }
 
-std::vector<Event> retained_events(const FakePeer& peer) {
-  std::vector<Event> out;
+std::vector<Delivery> retained_events(const FakePeer& peer) {
+  std::vector<Delivery> out;
   for (const auto& e : peer.events) {
     if (e.retained_replay) out.push_back(e);
   }
   return out;
 }
 
-std::vector<Event> live_events(const FakePeer& peer, const std::string& uri) {
-  std::vector<Event> out;
+std::vector<Delivery> live_events(const FakePeer& peer, const std::string& uri) {
+  std::vector<Delivery> out;
   for (const auto& e : peer.events_on(uri)) {
     if (!e.retained_replay) out.push_back(e);
   }
@@ -484,10 +484,7 @@ TEST_CASE("after replays history in id order, pattern-aware, with ids compared a
 }
 
 TEST_CASE("history keeps only the configured number of publications") {
-  Fixture f;
-  KvOptions o;
-  o.history_size = 3;
-  f.router.set_kv_options(o);
+  Fixture f{3};
   FakePeer pub, sub;
   Id p = f.join(pub), s = f.join(sub);
   for (int i = 0; i < 5; ++i) f.publish(p, "h", Json::array({i}));
@@ -654,4 +651,91 @@ TEST_CASE("a snapshot of a topic the session already subscribes to is a subscrip
   f.publish(p, "live.t", Json::array({1}));
   REQUIRE(sub.events.size() == 1);
   CHECK(sub.events[0].subscription == live);
+}
+
+TEST_CASE("a replay that reaches the wait for `after` while its peer is congested still times out and ends its snapshot") {
+  Fixture f;
+  FakePeer pub, sub;
+  Id p = f.join(pub), s = f.join(sub);
+  f.publish(p, "k", Json::array({1}), nullptr, opts(kRetain, true));
+  f.publish(p, "k", Json::array({2}), nullptr, opts(Json::object(), true));
+  f.publish(p, "k", Json::array({3}), nullptr, opts(Json::object(), true));
+  const Id first = pub.published[0].second;
+  sub.events.clear();
+  sub.congested_at = 1;   // congested after the first replayed event
+  subscribe_with(f, s, sub, "k", Json{{"after", first + 1}, {"retained", true}, {"snapshot", true}});
+  CHECK(f.env.active_timers() == 1);   // the bounded wait for `after` is armed anyway
+  f.env.advance(KvOptions{}.retained_wait_ms);
+  REQUIRE(sub.revoked.size() == 1);
+  CHECK(sub.revoked[0].second == "fox.snapshot.complete");
+}
+
+TEST_CASE("a history replay overtaken by retention revokes its subscription instead of losing events silently") {
+  Fixture f{4};   // a history of 4 publications
+  FakePeer pub, sub;
+  Id p = f.join(pub), s = f.join(sub);
+  sub.congested_ = true;   // the replay cannot start
+  const Id id = subscribe_with(f, s, sub, "t", Json{{"after", 0}});
+  for (int i = 1; i <= 10; ++i) f.publish(p, "t", Json::array({i}));   // muted: the replay owes them
+  sub.congested_ = false;
+  f.realm->drained(s);
+  REQUIRE(sub.revoked.size() == 1);
+  CHECK(sub.revoked[0] == std::make_pair(id, std::string("fox.history.overrun")));
+  f.publish(p, "t", Json::array({11}));
+  CHECK(live_events(sub, "t").empty());
+}
+
+TEST_CASE("subscribing again restarts the replay of the subscription: each event once, in order") {
+  Fixture f;
+  FakePeer pub, sub;
+  Id p = f.join(pub), s = f.join(sub);
+  for (int i = 1; i <= 3; ++i) f.publish(p, "t", Json::array({i}));
+  sub.congested_ = true;
+  subscribe_with(f, s, sub, "t", Json{{"after", 0}});
+  subscribe_with(f, s, sub, "t", Json{{"after", 0}});   // the same subscription, replay restarted
+  sub.congested_ = false;
+  sub.congested_at = 3;
+  f.realm->drained(s);
+  f.publish(p, "t", Json::array({4}));
+  sub.congested_at = SIZE_MAX;
+  f.realm->drained(s);
+  std::vector<Json> got;
+  for (const auto& e : sub.events_on("t")) got.push_back(value_of(e));
+  CHECK(got == std::vector<Json>{1, 2, 3, 4});
+}
+
+TEST_CASE("re-subscribing while congested keeps one replay per subscription") {
+  Fixture f;
+  FakePeer pub, sub;
+  Id p = f.join(pub), s = f.join(sub);
+  f.publish(p, "k", Json::array({1}), nullptr, opts(kRetain));
+  sub.congested_ = true;
+  for (int i = 0; i < 1000; ++i) subscribe_with(f, s, sub, "k", Json{{"retained", true}});
+  sub.congested_ = false;
+  f.realm->drained(s);
+  CHECK(retained_events(sub).size() == 1);
+}
+
+TEST_CASE("a leaving session's wills and testaments are all published before the waiters they release") {
+  Fixture f;
+  FakePeer a, b, obs;
+  Id ia = f.join(a), ib = f.join(b), io = f.join(obs);
+  f.subscribe(io, obs, "lock");
+  f.subscribe(io, obs, "log");
+  f.publish(ia, "lock", Json::array({"a"}), nullptr, opts({{"retain", true}, {"will", nullptr}}));
+  f.publish(ib, "lock", Json::array({"b"}), nullptr,
+            opts({{"retain", true}, {"when", nullptr}, {"watch", true}}));
+  for (int i = 1; i <= 2; ++i) {
+    f.realm->call(ia, 900 + static_cast<Id>(i), split_topic("wamp.session.add_testament"),
+                  Json::array({"log", Json::array({i})}), Json{{"publish_options", Json::object()}},
+                  CallOptions{});
+  }
+  obs.events.clear();
+  f.realm->leave(ia);
+  std::vector<std::string> order;
+  for (const auto& e : obs.events) {
+    order.push_back(e.publication->uri + "=" +
+                    (e.publication->args.is_null() ? "null" : e.publication->args.dump()));
+  }
+  CHECK(order == std::vector<std::string>{"lock=null", "log=[1]", "log=[2]", "lock=[\"b\"]"});
 }

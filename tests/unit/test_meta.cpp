@@ -94,7 +94,7 @@ TEST_CASE("subscription meta events follow create subscribe unsubscribe delete")
   f.subscribe(sw, watcher, "wamp.subscription.", MatchPolicy::kPrefix);
   watcher.events.clear();  // the events about the watcher's own subscription
   Id id = f.subscribe(ss, sub, "app.t");
-  f.realm->unsubscribe(ss, 9, id);
+  f.unsubscribe(ss, 9, id);
   std::vector<std::string> seen;
   for (const auto& e : watcher.events) seen.push_back(e.publication->uri);
   CHECK(seen == std::vector<std::string>{"wamp.subscription.on_create", "wamp.subscription.on_subscribe",
@@ -206,7 +206,8 @@ TEST_CASE("an unknown wamp procedure is no_such_procedure") {
 
 TEST_CASE("a realm name outside a-z 0-9 underscore and dot is no_such_realm") {
   FakeEnv env;
-  Router router(env);
+  store::MemoryEngine engine;
+  Router router(env, engine);
   Error error;
   CHECK(router.realm("Realm1", &error) == nullptr);
   CHECK(error.uri == "wamp.error.no_such_realm");
@@ -219,7 +220,8 @@ TEST_CASE("a realm name outside a-z 0-9 underscore and dot is no_such_realm") {
 
 TEST_CASE("allowed realms restrict names unless a star entry allows any") {
   FakeEnv env;
-  Router router(env);
+  store::MemoryEngine engine;
+  Router router(env, engine);
   Error error;
   router.set_allowed_realms({"realm1"});
   CHECK(router.realm("realm1", &error) != nullptr);
@@ -233,7 +235,8 @@ TEST_CASE("allowed realms restrict names unless a star entry allows any") {
 TEST_CASE("session ids are random in range and never collide") {
   FakeEnv env;
   env.randoms = {5, 5, kMaxId - 1, kMaxId};  // the second 5 collides and is retried
-  Router router(env);
+  store::MemoryEngine engine;
+  Router router(env, engine);
   Realm* realm = router.realm("r", nullptr);
   FakePeer a, b, c;
   Id ia = realm->join(a, {});
@@ -249,7 +252,8 @@ TEST_CASE("session ids are random in range and never collide") {
 
 TEST_CASE("realms created on demand are bounded but configured realms are always allowed") {
   FakeEnv env;
-  Router router(env);
+  store::MemoryEngine engine;
+  Router router(env, engine);
   router.set_allowed_realms({"*", "configured"});
   for (std::size_t i = 0; i < kMaxAutoRealms; ++i) {
     REQUIRE(router.realm("r" + std::to_string(i), nullptr) != nullptr);

@@ -1,25 +1,31 @@
-// The MQTT broker side driven in-process: fake transports feed bytes to Connections on a real
-// Router with a manual clock (no sockets).
+// The MQTT broker side driven in-process: fake network connections feed bytes to Connections on a
+// real Router (memory engine) with a manual clock (no sockets).
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
-#include "mqtt/broker.hpp"
+#include "mqtt/connection.hpp"
+#include "mqtt/server.hpp"
 #include "router_fakes.hpp"
+#include "store/memory_engine.hpp"
 
 using namespace fox;
 using namespace fox::mqtt;
 
 namespace {
 
-// A client end: what the broker sends is decoded as a client would.
-class FakeClient : public Transport {
+// A client end: the net::Connection the server's Connection writes to; what the server sends is
+// decoded as a client would.
+class FakeClient : public net::Connection {
 public:
-  FakeClient(Broker& broker) : decoder_(kDefaultMaxPacketSize, Direction::kFromServer) {
+  FakeClient(Server& server) : decoder_(kDefaultMaxPacketSize, Direction::kFromServer) {
     decoder_.set_protocol_level(kProtocolLevel311);
-    conn = broker.accept(*this, "mqtt", "test");
+    conn = server.accept(*this, "mqtt");
   }
-  SendResult send(std::shared_ptr<const std::string> bytes, SendKind) override {
+  SendResult send(Frame bytes, SendKind) override {
     if (closed) return SendResult::kOverflow;
     decoder_.feed(*bytes);
     for (;;) {
@@ -32,8 +38,12 @@ public:
       return SendResult::kQueued;
     }
   }
-  void close() override { closed = true; }
+  using net::Connection::send;
+  void close(std::string_view) override { closed = true; }
   void abort() override { closed = true; }
+  const std::string& peer_address() const override { return peer_; }
+  bool congested() override { return false; }
+  void established() override {}
   void put(const Packet& p) { conn->on_data(encode(p)); }
   template <typename T> std::vector<T> all() const {
     std::vector<T> out;
@@ -47,22 +57,24 @@ public:
     conn->on_transport_closed();
   }
 
-  std::unique_ptr<Connection> conn;
+  std::unique_ptr<mqtt::Connection> conn;
   std::vector<Packet> received;
   bool closed = false;
 
 private:
+  std::string peer_ = "test";
   StreamDecoder decoder_;
 };
 
 struct Fixture {
   test::FakeEnv env;
-  Router router{env};
-  std::unique_ptr<Broker> broker;
+  store::MemoryEngine engine;
+  Router router{env, engine};
+  std::unique_ptr<Server> broker;
   explicit Fixture(std::uint64_t queue = 10000) {
-    BrokerOptions o;
+    ServerOptions o;
     o.session_queue = queue;
-    broker = std::make_unique<Broker>(router, o);
+    broker = std::make_unique<Server>(router, o);
   }
   std::unique_ptr<FakeClient> connect(const std::string& id, bool clean = true) {
     auto c = std::make_unique<FakeClient>(*broker);

@@ -1,41 +1,41 @@
-#include "cli/uv_env.hpp"
+#include "net/uv_env.hpp"
 
 #include <chrono>
 
-namespace fox::cli {
+namespace fox::net {
 
-struct UvRouterEnv::Timer {
+struct UvEnv::Timer {
   uv_timer_t handle;
-  UvRouterEnv* env;
+  UvEnv* env;
   TimerId id;
   std::function<void()> fn;
 };
 
 namespace {
-void close_and_free(UvRouterEnv::TimerId, uv_timer_t* h) {
+void close_and_free(UvEnv::TimerId, uv_timer_t* h) {
   uv_timer_stop(h);
   uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* handle) {
-    delete static_cast<UvRouterEnv::Timer*>(handle->data);
+    delete static_cast<UvEnv::Timer*>(handle->data);
   });
 }
 }  // namespace
 
-UvRouterEnv::UvRouterEnv(uv_loop_t* loop) : loop_(loop) {
+UvEnv::UvEnv(uv_loop_t* loop) : loop_(loop) {
   std::random_device rd;  // /dev/urandom
   rng_.seed((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
 }
 
-UvRouterEnv::~UvRouterEnv() { cancel_all(); }
+UvEnv::~UvEnv() { cancel_all(); }
 
-std::uint64_t UvRouterEnv::now_ms() {
+std::uint64_t UvEnv::now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
 }
 
-std::uint64_t UvRouterEnv::random64() { return rng_(); }
+std::uint64_t UvEnv::random64() { return rng_(); }
 
-RouterEnv::TimerId UvRouterEnv::start_timer(std::uint64_t delay_ms, std::function<void()> fn) {
+Env::TimerId UvEnv::start_timer(std::uint64_t delay_ms, std::function<void()> fn) {
   auto* t = new Timer{};
   t->env = this;
   t->id = ++next_;
@@ -53,7 +53,7 @@ RouterEnv::TimerId UvRouterEnv::start_timer(std::uint64_t delay_ms, std::functio
   return t->id;
 }
 
-void UvRouterEnv::cancel_timer(TimerId id) {
+void UvEnv::cancel_timer(TimerId id) {
   auto it = timers_.find(id);
   if (it == timers_.end()) return;
   Timer* t = it->second;
@@ -61,10 +61,10 @@ void UvRouterEnv::cancel_timer(TimerId id) {
   close_and_free(id, &t->handle);
 }
 
-void UvRouterEnv::cancel_all() {
+void UvEnv::cancel_all() {
   auto timers = std::move(timers_);
   timers_.clear();
   for (auto& [id, t] : timers) close_and_free(id, &t->handle);
 }
 
-}  // namespace fox::cli
+}  // namespace fox::net

@@ -1,4 +1,4 @@
-// RouterEnv on the libuv loop: wall-clock milliseconds, a seeded 64-bit generator, uv timers.
+// Env on the libuv loop: wall-clock milliseconds, a seeded 64-bit generator, uv timers.
 #pragma once
 #include <uv.h>
 
@@ -6,14 +6,14 @@
 #include <random>
 #include <unordered_map>
 
-#include "router/env.hpp"
+#include "core/env.hpp"
 
-namespace fox::cli {
+namespace fox::net {
 
-class UvRouterEnv final : public RouterEnv {
+class UvEnv final : public Env {
 public:
-  explicit UvRouterEnv(uv_loop_t* loop);
-  ~UvRouterEnv() override;
+  explicit UvEnv(uv_loop_t* loop);
+  ~UvEnv() override;
   std::uint64_t now_ms() override;
   std::uint64_t monotonic_ms() override { return uv_now(loop_); }
   std::uint64_t random64() override;
@@ -31,4 +31,4 @@ private:
   std::unordered_map<TimerId, Timer*> timers_;
 };
 
-}  // namespace fox::cli
+}  // namespace fox::net

@@ -1,65 +1,62 @@
-#include "mqtt/broker.hpp"
+#include "mqtt/server.hpp"
 
 #include <algorithm>
 
 #include "core/log.hpp"
 #include "core/topic.hpp"
+#include "mqtt/connection.hpp"
+#include "mqtt/session.hpp"
 
 namespace fox::mqtt {
 
-Broker::Broker(Router& router, BrokerOptions options)
+Server::Server(Router& router, ServerOptions options)
     : router_(router), options_(std::move(options)) {}
 
-Broker::~Broker() {
+Server::~Server() {
   // Sessions leave their realms while the router still exists.
   sessions_.clear();
 }
 
-std::unique_ptr<Connection> Broker::accept(Transport& transport, std::string transport_name,
-                                           std::string peer_address) {
-  return std::make_unique<Connection>(*this, transport, std::move(transport_name),
-                                      std::move(peer_address));
+std::unique_ptr<Connection> Server::accept(net::Connection& connection,
+                                           std::string transport_name) {
+  return std::make_unique<Connection>(*this, connection, std::move(transport_name));
 }
 
-std::shared_ptr<Session> Broker::find(const std::string& realm, const std::string& client_id) {
+std::shared_ptr<Session> Server::find(const std::string& realm, const std::string& client_id) {
   auto it = sessions_.find({realm, client_id});
   return it == sessions_.end() ? nullptr : it->second;
 }
 
-void Broker::add(const std::shared_ptr<Session>& session) {
+void Server::add(const std::shared_ptr<Session>& session) {
   sessions_[{session->realm_name(), session->client_id()}] = session;
 }
 
-void Broker::remove(const Session& session) {
+void Server::remove(const Session& session) {
   auto it = sessions_.find({session.realm_name(), session.client_id()});
   if (it != sessions_.end() && it->second.get() == &session) {
     if (!session.clean()) {
-      if (MqttSessionStore* s = store()) s->delete_session(session.realm_name(), session.client_id());
+      if (SessionStore* s = store()) s->delete_session(session.realm_name(), session.client_id());
     }
     sessions_.erase(it);
   }
 }
 
-MqttSessionStore* Broker::store() const {
-  Storage* storage = router_.storage();
-  return storage ? storage->mqtt_sessions() : nullptr;
-}
-
-std::size_t Broker::restore(const std::vector<StoredMqttSession>& sessions) {
+std::size_t Server::restore(const std::vector<StoredSession>& sessions) {
   std::size_t restored = 0;
-  for (const StoredMqttSession& stored : sessions) {
+  for (const StoredSession& stored : sessions) {
     fox::Error error;
     Realm* realm = router_.realm(stored.realm, &error);
     if (!realm) {
       log::warn("mqtt", "persistent session '", stored.client_id, "' of realm ", stored.realm,
                 " dropped: the realm is not allowed any more");
-      if (MqttSessionStore* s = store()) s->delete_session(stored.realm, stored.client_id);
+      if (SessionStore* s = store()) s->delete_session(stored.realm, stored.client_id);
       continue;
     }
     SessionInfo info;
     info.authid = stored.client_id;
     info.transport = "mqtt";
     info.serializer = "mqtt";
+    info.empty_topic_parts = true;
     auto session = std::make_shared<Session>(*this, *realm, stored.client_id, false, std::move(info));
     session->restore(stored);
     sessions_[{session->realm_name(), session->client_id()}] = session;
@@ -68,11 +65,11 @@ std::size_t Broker::restore(const std::vector<StoredMqttSession>& sessions) {
   return restored;
 }
 
-std::size_t Broker::publish_stale_wills(const std::vector<StoredMqttWill>& wills) {
-  MqttSessionStore* s = store();
+std::size_t Server::publish_stale_wills(const std::vector<StoredConnectWill>& wills) {
+  SessionStore* s = store();
   std::size_t published = 0;
-  for (const StoredMqttWill& will : wills) {
-    if (s) s->delete_will(will.realm, will.client_id);
+  for (const StoredConnectWill& will : wills) {
+    if (s) s->delete_connect_will(will.realm, will.client_id);
     Realm* realm = router_.realm(will.realm, nullptr);
     if (!realm) continue;   // the realm is not allowed any more: the will goes with it
     // Its connection is gone (the process ended): the router publishes it on its behalf.

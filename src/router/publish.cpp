@@ -1,0 +1,250 @@
+// The life of a publication (src/router/README.md has the walk-through):
+//
+//   Realm::publish        validate the topic and the fox options; fill the publisher. Without
+//                         fox options: straight to the append and delivery
+//   Impl::publish         conditions: `when` holds → apply; `watch` → wait (FIFO per key);
+//                         else refuse (ERROR only with `acknowledge`, as WAMP wants)
+//   Impl::apply           the engine's log appends it and decides its id; its retained effect
+//                         (replace, merge, delete) and will registration apply at once, so the
+//                         next publication sees them
+//   deliver_when_durable  once the log says it is durable: delivered to the subscribers and
+//                         acknowledged (PUBLISHED, MQTT PUBACK/PUBREC through the publisher's Peer)
+//   Impl::settle          waiters of the keys that changed are checked again (FIFO, chained)
+//
+// A publication without fox options costs a topic check, one log append and one broker walk.
+#include "core/topic.hpp"
+#include "router/kv_value.hpp"
+#include "router/realm_impl.hpp"
+
+namespace fox {
+
+namespace {
+
+Error runtime_error() {
+  Error error;
+  error.uri = "wamp.error.runtime_error";
+  error.args = Json::array({"storage failure: the publication was not committed"});
+  return error;
+}
+
+// The value the key keeps after `live` applied: the publication itself, the merge of it onto the
+// old value (RFC 7396, both objects), or nothing (an empty publication deletes the key).
+PublicationPtr retained_value(RetainedState& retained, const PublicationPtr& live, bool merge) {
+  if (is_empty_publication(*live)) return nullptr;
+  if (!merge) return live;
+  PublicationPtr old = retained.get(live->uri);
+  if (!old) return live;
+  PublicationValue before = publication_value(*old);
+  PublicationValue patch = publication_value(*live);
+  using Kind = PublicationValue::Kind;
+  if (before.kind != Kind::kJson || !before.json.is_object() || patch.kind != Kind::kJson ||
+      !patch.json.is_object()) {
+    return live;   // anything but two objects: the new value replaces the old one
+  }
+  Json merged = std::move(before.json);
+  json_merge_patch(merged, patch.json);
+  Publication value = *live;
+  switch (patch.source) {
+    case PublicationValue::Source::kPayload:
+      value.payload = merged.dump(-1, ' ', false, Json::error_handler_t::replace);
+      break;
+    case PublicationValue::Source::kKwargs: value.kwargs = std::move(merged); break;
+    default: value.args = Json::array({std::move(merged)}); break;
+  }
+  return std::make_shared<const Publication>(std::move(value));
+}
+
+}  // namespace
+
+void Realm::publish(Id session, Id request, Publication pub, PublishOptions options) {
+  SessionEntry* entry = impl_->session(session);
+  if (!entry) return;
+  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
+  if (!valid_publish_topic(pub.topic, entry->info.empty_topic_parts)) {
+    impl_->refuse(session, request, options.acknowledge,
+                  make_error("wamp.error.invalid_uri",
+                             "a publication topic has no wildcard or empty part"));
+    return;
+  }
+  pub.publisher = session;
+  pub.publisher_authid = entry->info.authid;
+  pub.publisher_authrole = entry->info.authrole;
+  pub.disclose_publisher = options.disclose_me;
+  if (!uses_kv(pub, options.raw)) {
+    // The common case: no condition, no retained state, nothing to wait for.
+    Appended appended = impl_->log.append(impl_->name, std::move(pub));
+    impl_->deliver_when_durable(appended, session, request, std::move(options));
+    return;
+  }
+  Pending p;
+  p.session = session;
+  p.request = request;
+  Error error;
+  if (!parse_kv_publish(pub, options.raw, &p.kv, &error)) {
+    impl_->refuse(session, request, options.acknowledge, error);
+    return;
+  }
+  p.pub = std::move(pub);
+  p.options = std::move(options);
+  impl_->publish(std::move(p));
+}
+
+void Realm::publish_orphan(Publication pub, const PublishOptions& options) {
+  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
+  if (!valid_publish_topic(pub.topic, /*allow_empty_parts=*/true)) return;
+  Pending p;
+  p.options = options;
+  Error ignored;
+  if (uses_kv(pub, options.raw) && !parse_kv_publish(pub, options.raw, &p.kv, &ignored)) return;
+  p.kv.watch = false;   // nobody is left to wait
+  p.kv.has_will = false;
+  p.pub = std::move(pub);
+  impl_->publish(std::move(p));
+}
+
+void Realm::Impl::refuse(Id session_id, Id request, bool acknowledge, const Error& error) {
+  // As the WAMP spec says, a publication without `acknowledge` gets no answer, not even ERROR.
+  if (!acknowledge) return;
+  if (SessionEntry* entry = session(session_id)) {
+    entry->peer->send_error(RequestType::kPublish, request, error);
+  }
+}
+
+void Realm::Impl::publish(Pending&& p) {
+  if (!p.kv.has_when || condition_holds(p, *retained)) {
+    apply(std::move(p));
+    settle();
+    return;
+  }
+  if (!p.kv.watch) {
+    refuse(p.session, p.request, p.options.acknowledge,
+           make_error("wamp.error.invalid_payload", "not accepted"));
+    return;
+  }
+  const Id session_id = p.session, request = p.request;
+  const bool ack = p.options.acknowledge;
+  if (waiters.add(std::move(p))) return;
+  if (SessionEntry* entry = ack ? session(session_id) : nullptr) {
+    entry->peer->send_error(
+        RequestType::kPublish, request,
+        make_error("wamp.error.invalid_argument",
+                   "too many waiting publications (at most " +
+                       std::to_string(Waiters::kMaxPerSession) + " per session)"));
+  }
+}
+
+void Realm::Impl::apply(Pending&& p) {
+  const bool retain = p.kv.retain;
+  std::string key = retain ? p.pub.uri : std::string();
+  Appended appended = log.append(name, std::move(p.pub));
+  const PublicationPtr live = appended.publication;
+  if (retain && live) {
+    if (PublicationPtr value = retained_value(*retained, live, p.kv.merge)) {
+      retained->put(key, std::move(value));
+    } else {
+      retained->erase(key);
+    }
+    // The last writer owns the will: any write replaces or clears the registration.
+    wills.clear(key);
+    if (p.kv.has_will && session(p.session)) {
+      StoredWill will;
+      will.key = key;
+      will.topic = live->topic;
+      will.value = std::move(p.kv.will);
+      will.owner = p.session;
+      will.disclose = live->disclose_publisher;
+      will.authid = live->publisher_authid;
+      will.authrole = live->publisher_authrole;
+      wills.set(std::move(will));
+    }
+    last_applied = std::max(last_applied, live->id);
+    last_retained_write = appended;
+    dirty.push_back(std::move(key));
+  }
+  deliver_when_durable(appended, p.session, p.request, std::move(p.options));
+  if (retain && live) replays_applied();
+}
+
+// Delivered and acknowledged once the log says the publication is durable: at once for the
+// memory engine, after the turn's commit for SQLite. No subscriber ever sees an event a crash
+// then loses.
+void Realm::Impl::deliver_when_durable(const Appended& appended, Id session_id, Id request,
+                                       PublishOptions&& options) {
+  if (log.durable_at_once() && appended.publication) {
+    broker.publish(appended.publication, options);
+    if (options.acknowledge) acknowledge(session_id, request, appended.publication->id, true);
+    return;
+  }
+  // The options wait in a FIFO of the realm; the callback is small enough to need no allocation.
+  // A publication nobody subscribes to is not kept until the commit (only its id is), so a burst
+  // to an idle topic does not hold every publication of the turn.
+  const PublicationPtr& pub = appended.publication;
+  const bool deliver = !pub || broker.has_subscribers(pub->topic);
+  undelivered.push_back({std::move(options), session_id, request, pub ? pub->id : 0, deliver});
+  if (deliver) {
+    log.on_durable(appended, [this](const PublicationPtr& p, bool ok) { durable(p, ok); });
+  } else {
+    Appended ticket_only;
+    ticket_only.ticket = appended.ticket;
+    log.on_durable(ticket_only, [this](const PublicationPtr& p, bool ok) { durable(p, ok); });
+  }
+}
+
+void Realm::Impl::durable(const PublicationPtr& publication, bool ok) {
+  if (undelivered.empty()) return;
+  WaitingDelivery& w = undelivered.front();
+  if (ok && publication && w.deliver) broker.publish(publication, w.options);
+  const Id id = publication ? publication->id : w.id;
+  if (w.options.acknowledge) acknowledge(w.session, w.request, id, ok && id != 0);
+  undelivered.pop_front();
+}
+
+void Realm::Impl::acknowledge(Id session_id, Id request, Id publication, bool ok) {
+  SessionEntry* entry = session(session_id);
+  if (!entry) return;
+  if (ok) {
+    entry->peer->send_published(request, publication);
+  } else {
+    entry->peer->send_error(RequestType::kPublish, request, runtime_error());
+  }
+}
+
+// Re-checks the waiters of every changed key, FIFO: the first whose `when` holds is applied, and
+// the key is checked again with the fresh value (chained hand-over). Each step removes one
+// waiter, so this ends. Re-entrant calls (from apply) return at once.
+void Realm::Impl::settle() {
+  if (settling) return;
+  settling = true;
+  while (!dirty.empty()) {
+    std::string key = std::move(dirty.front());
+    dirty.pop_front();
+    if (std::optional<Pending> ready = waiters.take_ready(key, *retained)) {
+      dirty.push_front(key);
+      apply(std::move(*ready));
+    }
+  }
+  settling = false;
+}
+
+// A session left: its waiters never apply; its wills (each key it wrote last becomes the will
+// value) and testaments are published; other sessions' waiters see the new values.
+void Realm::Impl::leave(Id session_id) {
+  waiters.drop_session(session_id);
+  drop_replays(session_id, 0);
+  // Every will and testament first, then the waiters they release (settle() returns at once
+  // while `settling`), as one step.
+  const bool was_settling = settling;
+  settling = true;
+  for (const StoredWill& will : wills.take(session_id)) apply(will_publication(will));
+  for (Pending& testament : testaments.take(session_id)) publish(std::move(testament));
+  settling = was_settling;
+  settle();
+}
+
+void Realm::apply_stale_will(const StoredWill& will) {
+  if (WillStore* store = router_.engine().wills()) store->erase_will(will.realm, will.key);
+  impl_->apply(will_publication(will));
+  impl_->settle();
+}
+
+}  // namespace fox

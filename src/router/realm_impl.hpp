@@ -1,0 +1,112 @@
+// The parts of one realm, shared by the files that each do one of its jobs:
+//   realm.cpp    sessions, subscribe/register/call commands, meta events
+//   publish.cpp  the life of a publication (validate → conditions → log → retained → delivery)
+//   replay.cpp   replays a subscription asked for (after, retained, snapshot), in bounded steps
+// Internal to router/.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "core/ids.hpp"
+#include "router/broker.hpp"
+#include "router/conditions.hpp"
+#include "router/dealer.hpp"
+#include "router/engine.hpp"
+#include "router/pattern.hpp"
+#include "router/router.hpp"
+#include "router/session.hpp"
+#include "router/wills.hpp"
+
+namespace fox {
+
+// One replay in progress (replay.cpp).
+// Replays one session may run at once (one per subscription); one more revokes its subscription.
+inline constexpr std::size_t kMaxReplaysPerSession = 1000;
+
+struct ReplayCursor {
+  enum class Phase { kHistory, kWaitApplied, kRetained, kDone };
+  Id session = 0;
+  Id subscription = 0;
+  ReplayRequest request;
+  Phase phase = Phase::kDone;
+  Id history_position = 0;           // the last history id read
+  std::string retained_position;     // the last retained key read
+  std::unique_ptr<PatternMatcher> matcher;
+  Env::TimerId wait_timer = 0;       // kWaitApplied: the bounded wait for `after`
+  Env::TimerId step_timer = 0;       // a continuation on the next loop turn
+  bool waiting_durable = false;      // kRetained: for the commit of the last retained write
+  std::uint64_t waited_ticket = 0;   // the write it waited for (once per write: a failed commit)
+  Id live_from = 0;                  // kHistory: live events after this id are muted, so the
+                                     // history must still hold them when the cursor gets there
+};
+
+// A publication appended to the log and not yet durable: delivered and acknowledged then.
+struct WaitingDelivery {
+  PublishOptions options;
+  Id session = 0;
+  Id request = 0;
+  Id id = 0;              // the event id, when the engine decided it at append
+  bool deliver = true;    // false: nobody subscribed to its topic at publish time
+};
+
+struct Realm::Impl {
+  Impl(Router& router, const std::string& name);
+  ~Impl();
+
+  Router& router;
+  Env& env;
+  EventLog& log;
+  const std::string& name;
+  IdCounter subscription_ids;
+  IdCounter registration_ids;
+  SessionMap sessions;
+  Broker broker;
+  Dealer dealer;
+  std::unique_ptr<RetainedState> retained;
+  Waiters waiters;
+  Wills wills;
+  Testaments testaments;
+  std::deque<std::string> dirty;     // keys changed since the last settle()
+  bool settling = false;
+  Id last_applied = 0;               // every retained publication up to this id is applied
+  Appended last_retained_write;
+  // In append order, which is the order the log reports durability in (engine.hpp).
+  std::deque<WaitingDelivery> undelivered;      // its durability is what a retained replay waits for
+  std::uint64_t next_cursor = 0;
+  std::map<std::uint64_t, ReplayCursor> cursors;   // in start order
+
+  SessionEntry* session(Id id) {
+    auto it = sessions.find(id);
+    return it == sessions.end() ? nullptr : it->second.get();
+  }
+
+  // realm.cpp
+  void publish_meta(const char* uri, Json args);
+  void subscription_removed(Id session, const Broker::Removal& removal);
+  void registration_removed(Id session, const Dealer::Removal& removal);
+  void revoke(Id session, Id subscription, const std::string& reason);
+
+  // publish.cpp
+  void publish(Pending&& pending);          // validated: conditions, then apply
+  void apply(Pending&& pending);
+  void settle();
+  void deliver_when_durable(const Appended& appended, Id session, Id request,
+                            PublishOptions&& options);
+  void durable(const PublicationPtr& publication, bool ok);   // the oldest undelivered one
+  void acknowledge(Id session, Id request, Id publication, bool ok);
+  void refuse(Id session, Id request, bool acknowledge, const Error& error);
+  void leave(Id session);                   // waiters dropped, wills and testaments published
+
+  // replay.cpp
+  void start_replay(SessionEntry& session, const Subscription& sub, const ReplayRequest& request);
+  void run_replay(std::uint64_t cursor);
+  void resume_replays(Id session);
+  void replays_applied();                   // last_applied moved: waiting retained replays run
+  void drop_replays(Id session, Id subscription);   // subscription 0: every one of the session
+};
+
+}  // namespace fox

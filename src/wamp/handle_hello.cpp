@@ -1,0 +1,105 @@
+// HELLO, AUTHENTICATE (through the Authenticator hook), WELCOME, GOODBYE.
+#include "core/log.hpp"
+#include "wamp/session.hpp"
+
+namespace fox::wamp {
+namespace {
+constexpr const char* kLog = "wamp";
+}  // namespace
+
+Authenticator& Session::authenticator() {
+  static AnonymousAuthenticator anonymous;  // stateless: one for every session
+  return options_.authenticator ? *options_.authenticator : anonymous;
+}
+
+void Session::handle(Hello& m) {
+  fox::Error error;
+  Realm* realm = router_.realm(m.realm, &error);
+  if (!realm) {
+    std::string why = "no such realm: " + m.realm;
+    if (error.args.is_array() && !error.args.empty() && error.args[0].is_string()) {
+      why = error.args[0].get<std::string>();
+    }
+    abort(error.uri.empty() ? "wamp.error.no_such_realm" : error.uri, why);
+    return;
+  }
+  // WAMP: a router revokes a subscription with UNSUBSCRIBED(0, details) only for subscribers that
+  // announced subscription_revocation; for others the subscription just ends.
+  const Json* features = &m.details;
+  for (const char* key : {"roles", "subscriber", "features"}) {
+    auto it = features->is_object() ? features->find(key) : features->end();
+    features = (it != features->end()) ? &*it : nullptr;
+    if (!features) break;
+  }
+  if (features && features->is_object()) {
+    auto it = features->find("subscription_revocation");
+    revocation_ = it != features->end() && it->is_boolean() && it->get<bool>();
+  }
+  pending_realm_ = realm;
+  realm_name_ = m.realm;
+  hello_details_ = std::move(m.details);
+  apply(authenticator().hello(realm_name_, hello_details_));
+}
+
+void Session::handle(Authenticate& m) {
+  AuthOutcome outcome =
+      authenticator().authenticate(realm_name_, hello_details_, m.signature, m.extra);
+  if (outcome.kind == AuthOutcome::Kind::kChallenge) {
+    outcome = AuthOutcome::abort("wamp.error.authentication_failed", "a second challenge");
+  }
+  apply(outcome);
+}
+
+void Session::apply(const AuthOutcome& outcome) {
+  switch (outcome.kind) {
+    case AuthOutcome::Kind::kAbort:
+      abort(outcome.reason, outcome.message);
+      return;
+    case AuthOutcome::Kind::kChallenge: {
+      state_ = State::kWaitAuthenticate;
+      Challenge c;
+      c.authmethod = outcome.challenge_method;
+      c.extra = outcome.extra.is_object() ? outcome.extra : Json::object();
+      send_message(c);
+      return;
+    }
+    case AuthOutcome::Kind::kWelcome:
+      welcome(outcome);
+      return;
+  }
+}
+
+void Session::welcome(const AuthOutcome& outcome) {
+  info_.authid = outcome.authid;
+  info_.authrole = outcome.authrole;
+  info_.authmethod = outcome.authmethod;
+  info_.authprovider = outcome.authprovider;
+  realm_ = pending_realm_;
+  pending_realm_ = nullptr;
+  state_ = State::kEstablished;
+  conn_.established();
+  session_id_ = realm_->join(*this, info_);
+  Welcome w;
+  w.session = session_id_;
+  w.details = {{"realm", realm_name_},
+               {"authid", info_.authid},
+               {"authrole", info_.authrole},
+               {"authmethod", info_.authmethod},
+               {"authprovider", info_.authprovider},
+               {"roles", router_roles()}};
+  send_message(w);
+  log::debug(kLog, info_.peer_address, ": session ", session_id_, " joined realm ", realm_name_,
+             " as ", info_.authid, " (", info_.authrole, ")");
+}
+
+void Session::handle(Goodbye&) {
+  Goodbye reply;
+  reply.reason = "wamp.close.goodbye_and_out";
+  send_message(reply);
+  leave_realm();
+  state_ = State::kClosed;
+  closing_ = true;
+  conn_.close("goodbye");
+}
+
+}  // namespace fox::wamp
