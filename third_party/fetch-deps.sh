@@ -20,6 +20,10 @@ pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev patch tcl file ccach
       crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static
       python3 python3-autobahn python3-msgpack python3-cbor2 python3-paho-mqtt mosquitto-clients
       supervisor curl binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf)
+# Node.js and npm run the original fox-wamp client in tests/integration/test_fox_interop.py. A
+# machine that has them already (say Nodesource's nodejs, which bundles npm and conflicts with
+# Debian's npm package) keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
 
 # ---- deb-src entries (apt-get source needs them) -------------------------------------------------
 # They are derived from the machine's own deb entries (same URIs, suites, components, signed-by

@@ -19,6 +19,8 @@ const char kCommonHelp[] =
     "  --url URL       WAMP router WebSocket URL (default ws://127.0.0.1:9000/wamp; plain ws://\n"
     "                  only, wss:// is not supported)\n"
     "  --realm REALM   realm (default realm1; with --mqtt: the broker's default realm)\n"
+    "  --fox HOST[:PORT]  speak FOX (fox-wamp's protocol) to HOST instead of WAMP (port default\n"
+    "                  1735); pub, sub, call and register\n"
     "  -h, --help      this help\n"
     "exit codes: 0 ok, 1 runtime failure (error URI and message on stderr), 2 bad usage\n";
 
@@ -28,6 +30,7 @@ bool parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpe
   all.push_back({"--url", true});
   all.push_back({"--realm", true});
   all.push_back({"--mqtt", true});
+  all.push_back({"--fox", true});
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -70,6 +73,15 @@ bool parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpe
     if (name == "--url") out->url = value;
     if (name == "--realm") out->realm = value;
     if (name == "--mqtt") out->mqtt = value;
+    if (name == "--fox") out->fox = value;
+  }
+  if (out->has("--fox") && out->has("--mqtt")) {
+    *error = "--fox and --mqtt exclude each other";
+    return false;
+  }
+  if (out->has("--fox") && out->has("--url")) {
+    *error = "--fox and --url exclude each other";
+    return false;
   }
   if (out->realm.empty()) {
     *error = "--realm must not be empty";
@@ -108,7 +120,8 @@ bool parse_host_port(const std::string& text, std::string* host, int* port, std:
   return true;
 }
 
-bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error) {
+bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error,
+                        int default_port) {
   if (text.empty()) {
     *error = "expected HOST or HOST:PORT, got ''";
     return false;
@@ -118,7 +131,7 @@ bool parse_mqtt_address(const std::string& text, std::string* host, int* port, s
   auto colons = std::count(text.begin(), text.end(), ':');
   if (bracketed || (text.front() != '[' && colons != 1)) {
     *host = bracketed ? text.substr(1, text.size() - 2) : text;
-    *port = kDefaultMqttPort;
+    *port = default_port;
     return true;
   }
   return parse_host_port(text, host, port, error);

@@ -19,6 +19,7 @@ namespace fox::cli {
 inline constexpr const char* kDefaultUrl = "ws://127.0.0.1:9000/wamp";
 inline constexpr const char* kDefaultRealm = "realm1";
 inline constexpr int kDefaultMqttPort = 1883;
+inline constexpr int kDefaultFoxPort = 1735;
 
 // The flags every client tool takes (the help text fragment is kCommonHelp).
 extern const char kCommonHelp[];
@@ -37,6 +38,7 @@ struct ParsedArgs {
   std::string url = kDefaultUrl;
   std::string realm = kDefaultRealm;
   std::string mqtt;  // HOST[:PORT], empty = WAMP
+  std::string fox;   // HOST[:PORT] of a FOX server, empty = WAMP
 
   bool has(const std::string& flag) const { return present.count(flag) != 0; }
   std::string value(const std::string& flag) const {
@@ -63,7 +65,8 @@ bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error);
 bool parse_host_port(const std::string& text, std::string* host, int* port, std::string* error);
 // The --mqtt value: HOST:PORT, or HOST alone for port 1883 (HOST may be [v6], or a bare IPv6
 // address, which then has no port).
-bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error);
+bool parse_mqtt_address(const std::string& text, std::string* host, int* port, std::string* error,
+                        int default_port = kDefaultMqttPort);
 
 // A positional argument: JSON if it parses, else the text as a JSON string (so `fox pub t hello`
 // publishes ["hello"]).

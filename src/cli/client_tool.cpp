@@ -36,8 +36,20 @@ int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, con
   return 0;
 }
 
-void leave_and_finish(ClientLoop& loop, WampClient& client, int code) {
-  client.leave([&loop, code] { loop.finish(code); });
+int start_fox(ClientLoop& loop, FoxToolClient& client, const ParsedArgs& args, const std::string& cmd,
+              std::function<void()> on_joined) {
+  std::string host;
+  int port = 0;
+  std::string error;
+  if (!parse_mqtt_address(args.fox, &host, &port, &error, kDefaultFoxPort)) {
+    return usage_error(cmd, "--fox: " + error);
+  }
+  loop.on_shutdown([&client] { client.shutdown(); });
+  client.connect(host, port, args.realm, std::move(on_joined), [&loop, cmd](const std::string& why) {
+    std::fprintf(stderr, "fox %s: %s\n", cmd.c_str(), why.c_str());
+    loop.finish(1);
+  });
+  return 0;
 }
 
 int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/client_common.hpp"
+#include "cli/fox_tool_client.hpp"
 #include "cli/mqtt_client.hpp"
 #include "cli/wamp_client.hpp"
 
@@ -18,8 +19,26 @@ int usage_error(const std::string& cmd, const std::string& message);
 int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, const std::string& cmd,
                std::function<void()> on_joined);
 
+// Connects `client` to args.fox (HOST[:PORT], default port 1735) and logs in to args.realm;
+// same contract as start_wamp.
+int start_fox(ClientLoop& loop, FoxToolClient& client, const ParsedArgs& args, const std::string& cmd,
+              std::function<void()> on_joined);
+
+// start_wamp or start_fox, for the subcommands written once for both (templates on the client).
+inline int start_session(ClientLoop& loop, WampClient& client, const ParsedArgs& args,
+                         const std::string& cmd, std::function<void()> on_joined) {
+  return start_wamp(loop, client, args, cmd, std::move(on_joined));
+}
+inline int start_session(ClientLoop& loop, FoxToolClient& client, const ParsedArgs& args,
+                         const std::string& cmd, std::function<void()> on_joined) {
+  return start_fox(loop, client, args, cmd, std::move(on_joined));
+}
+
 // GOODBYE, then finish(code).
-void leave_and_finish(ClientLoop& loop, WampClient& client, int code);
+template <class Client>
+void leave_and_finish(ClientLoop& loop, Client& client, int code) {
+  client.leave([&loop, code] { loop.finish(code); });
+}
 
 // Connects `client` to args.mqtt (HOST[:PORT], default port 1883) with a fresh client id
 // "fox-CMD-PID"; same contract as start_wamp. The user name carries the realm (the broker's

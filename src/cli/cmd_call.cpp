@@ -13,7 +13,7 @@ constexpr std::uint64_t kRetryMs = 100;
 
 const char kHelp[] =
     "usage: fox call PROCEDURE [ARG...] [--kw JSON] [--timeout MS] [--wait SECONDS]\n"
-    "                [--url URL] [--realm REALM]\n"
+    "                [--url URL | --fox HOST[:PORT]] [--realm REALM]\n"
     "\n"
     "Calls PROCEDURE once and prints the result as one JSON line {\"args\":[...],\"kwargs\":{...}}.\n"
     "Each ARG is parsed as JSON (text that is not JSON is sent as a string). An ERROR prints\n"
@@ -23,6 +23,49 @@ const char kHelp[] =
     "  --wait SECONDS while the answer is wamp.error.no_such_procedure, call again every 0.1 s\n"
     "                 for up to SECONDS (fractions allowed), for a callee that is still starting\n"
     "                 (default: no retry)\n";
+
+// The call over WAMP or FOX.
+template <class Client>
+int call(const ParsedArgs& a, const std::string& procedure, const Json& call_args,
+         const Json& kwargs, const Json& options, std::uint64_t wait_ms) {
+  ClientLoop loop;
+  Client client(loop.loop(), loop.timers());
+  bool stopping = false;  // no new attempt once a signal asked us to leave
+  std::uint64_t deadline = 0;
+  std::function<void()> attempt = [&] {
+    if (stopping) return;
+    client.call(procedure, call_args, kwargs, options,
+                [&](const wamp::Result* result, const WampError* e) {
+                  if (e && e->uri == "wamp.error.no_such_procedure" && !stopping &&
+                      loop.timers().monotonic_ms() + kRetryMs <= deadline) {
+                    loop.timers().start_timer(kRetryMs, [&] { attempt(); });
+                    return;
+                  }
+                  if (e) {
+                    print_wamp_error("call", *e);
+                    leave_and_finish(loop, client, 1);
+                    return;
+                  }
+                  print_line(
+                      "{\"args\":" +
+                      dump_json(result->args.is_null() ? Json::array() : result->args) +
+                      ",\"kwargs\":" +
+                      dump_json(result->kwargs.is_null() ? Json::object() : result->kwargs) + "}");
+                  leave_and_finish(loop, client, 0);
+                });
+  };
+  loop.on_signal([&](int) {
+    stopping = true;
+    leave_and_finish(loop, client, 1);
+  });
+  int rc = start_session(loop, client, a, "call", [&] {
+    deadline = loop.timers().monotonic_ms() + wait_ms;
+    attempt();
+  });
+  if (rc != 0) return rc;
+  return loop.run();
+}
+
 }  // namespace
 
 int call_main(const std::vector<std::string>& argv) {
@@ -59,42 +102,8 @@ int call_main(const std::vector<std::string>& argv) {
   }
   Json call_args = args.empty() && kwargs.is_null() ? Json(nullptr) : args;
 
-  ClientLoop loop;
-  WampClient client(loop.loop(), loop.timers());
-  bool stopping = false;  // no new attempt once a signal asked us to leave
-  std::uint64_t deadline = 0;
-  std::function<void()> attempt = [&] {
-    if (stopping) return;
-    client.call(procedure, call_args, kwargs, options,
-                [&](const wamp::Result* result, const WampError* e) {
-                  if (e && e->uri == "wamp.error.no_such_procedure" && !stopping &&
-                      loop.timers().monotonic_ms() + kRetryMs <= deadline) {
-                    loop.timers().start_timer(kRetryMs, [&] { attempt(); });
-                    return;
-                  }
-                  if (e) {
-                    print_wamp_error("call", *e);
-                    leave_and_finish(loop, client, 1);
-                    return;
-                  }
-                  print_line(
-                      "{\"args\":" +
-                      dump_json(result->args.is_null() ? Json::array() : result->args) +
-                      ",\"kwargs\":" +
-                      dump_json(result->kwargs.is_null() ? Json::object() : result->kwargs) + "}");
-                  leave_and_finish(loop, client, 0);
-                });
-  };
-  loop.on_signal([&](int) {
-    stopping = true;
-    leave_and_finish(loop, client, 1);
-  });
-  int rc = start_wamp(loop, client, a, "call", [&] {
-    deadline = loop.timers().monotonic_ms() + wait_ms;
-    attempt();
-  });
-  if (rc != 0) return rc;
-  return loop.run();
+  return a.fox.empty() ? call<WampClient>(a, procedure, call_args, kwargs, options, wait_ms)
+                       : call<FoxToolClient>(a, procedure, call_args, kwargs, options, wait_ms);
 }
 
 }  // namespace fox::cli

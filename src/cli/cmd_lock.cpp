@@ -86,6 +86,7 @@ int lock_main(const std::vector<std::string>& argv) {
     return 0;
   }
   if (!a.mqtt.empty()) return usage_error("lock", "--mqtt is only for pub and sub");
+  if (!a.fox.empty()) return usage_error("lock", "--fox is for pub, sub, call and register");
   if (a.positional.size() != 1) return usage_error("lock", "needs exactly one RESOURCE");
   std::uint64_t hold_ms = 5000;
   if (a.has("--hold") && !parse_seconds(a.value("--hold"), &hold_ms)) {

@@ -11,6 +11,7 @@ namespace {
 const char kHelp[] =
     "usage: fox pub TOPIC [ARG...] [--kw JSON] [--retain] [--merge] [--ack]\n"
     "               [--when JSON] [--watch] [--will JSON] [--url URL] [--realm REALM]\n"
+    "       fox pub TOPIC [ARG...] --fox HOST[:PORT] [--kw JSON] [--retain] ...  (the same over FOX)\n"
     "       fox pub TOPIC [ARG] --mqtt HOST[:PORT] [--qos 0|1|2] [--retain] [--realm REALM]\n"
     "               [--user NAME] [--password SECRET]\n"
     "\n"
@@ -50,6 +51,32 @@ int pub_mqtt(const ParsedArgs& a, const std::string& topic, const Json& args) {
   int rc = start_mqtt(loop, client, a, "pub", [&] {
     client.publish(topic, payload, static_cast<std::uint8_t>(qos), retain, [&] {
       client.disconnect([&] { loop.finish(0); });
+    });
+  });
+  if (rc != 0) return rc;
+  return loop.run();
+}
+
+// The publication over WAMP or FOX (the same options: FOX's PUSH takes fox's own).
+template <class Client>
+int publish(const ParsedArgs& a, const std::string& topic, const Json& pub_args, const Json& kwargs,
+            const Json& options, bool ack) {
+  ClientLoop loop;
+  Client client(loop.loop(), loop.timers());
+  int rc = start_session(loop, client, a, "pub", [&] {
+    if (!ack) {
+      client.publish(topic, pub_args, kwargs, options, nullptr);
+      leave_and_finish(loop, client, 0);
+      return;
+    }
+    client.publish(topic, pub_args, kwargs, options, [&](Id publication, const WampError* e) {
+      if (e) {
+        print_wamp_error("pub", *e);
+        leave_and_finish(loop, client, 1);
+        return;
+      }
+      print_line(std::to_string(publication));
+      leave_and_finish(loop, client, 0);
     });
   });
   if (rc != 0) return rc;
@@ -99,26 +126,8 @@ int pub_main(const std::vector<std::string>& argv) {
   // No args and no kwargs: an empty publication (with --retain it deletes the key).
   Json pub_args = args.empty() && kwargs.is_null() ? Json(nullptr) : args;
 
-  ClientLoop loop;
-  WampClient client(loop.loop(), loop.timers());
-  int rc = start_wamp(loop, client, a, "pub", [&] {
-    if (!ack) {
-      client.publish(topic, pub_args, kwargs, options, nullptr);
-      leave_and_finish(loop, client, 0);
-      return;
-    }
-    client.publish(topic, pub_args, kwargs, options, [&](Id publication, const WampError* e) {
-      if (e) {
-        print_wamp_error("pub", *e);
-        leave_and_finish(loop, client, 1);
-        return;
-      }
-      print_line(std::to_string(publication));
-      leave_and_finish(loop, client, 0);
-    });
-  });
-  if (rc != 0) return rc;
-  return loop.run();
+  return a.fox.empty() ? publish<WampClient>(a, topic, pub_args, kwargs, options, ack)
+                       : publish<FoxToolClient>(a, topic, pub_args, kwargs, options, ack);
 }
 
 }  // namespace fox::cli

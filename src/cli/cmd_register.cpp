@@ -8,7 +8,8 @@
 namespace fox::cli {
 namespace {
 const char kHelp[] =
-    "usage: fox register PROCEDURE (--echo | --exec COMMAND) [--url URL] [--realm REALM]\n"
+    "usage: fox register PROCEDURE (--echo | --exec COMMAND) [--url URL | --fox HOST[:PORT]]\n"
+    "                    [--realm REALM]\n"
     "\n"
     "Registers PROCEDURE and answers calls until SIGINT/SIGTERM (then leaves and exits 0).\n"
     "A line \"fox register: registered PROCEDURE\" goes to stderr once the registration stands.\n"
@@ -25,28 +26,12 @@ std::string trim(const std::string& s) {
   auto e = s.find_last_not_of(ws);
   return s.substr(b, e - b + 1);
 }
-}  // namespace
 
-int register_main(const std::vector<std::string>& argv) {
-  ParsedArgs a;
-  std::string error;
-  if (!parse_flags(argv, {{"--echo", false}, {"--exec", true}}, &a, &error)) {
-    return usage_error("register", error);
-  }
-  if (a.help) {
-    std::fputs(kHelp, stdout);
-    std::fputs(kCommonHelp, stdout);
-    return 0;
-  }
-  if (!a.mqtt.empty()) return usage_error("register", "--mqtt is only for pub and sub");
-  if (a.positional.size() != 1) return usage_error("register", "needs exactly one PROCEDURE");
-  if (a.has("--echo") == a.has("--exec")) return usage_error("register", "needs --echo or --exec COMMAND");
-  std::string procedure = a.positional[0];
-  std::string command = a.value("--exec");
-  if (a.has("--exec") && command.empty()) return usage_error("register", "--exec needs a COMMAND");
-
+// The callee over WAMP or FOX.
+template <class Client>
+int serve_calls(const ParsedArgs& a, const std::string& procedure, const std::string& command) {
   ClientLoop loop;
-  WampClient client(loop.loop(), loop.timers());
+  Client client(loop.loop(), loop.timers());
   loop.on_signal([&](int) { leave_and_finish(loop, client, 0); });
   auto on_invocation = [&](const wamp::Invocation& inv) {
     if (command.empty()) {
@@ -72,7 +57,7 @@ int register_main(const std::vector<std::string>& argv) {
       client.yield(request, Json::array({trim(r.output)}), nullptr);
     });
   };
-  int rc = start_wamp(loop, client, a, "register", [&] {
+  int rc = start_session(loop, client, a, "register", [&] {
     client.register_procedure(procedure, Json::object(), on_invocation,
                               [&](Id, const WampError* e) {
                                 if (e) {
@@ -86,6 +71,30 @@ int register_main(const std::vector<std::string>& argv) {
   });
   if (rc != 0) return rc;
   return loop.run();
+}
+
+}  // namespace
+
+int register_main(const std::vector<std::string>& argv) {
+  ParsedArgs a;
+  std::string error;
+  if (!parse_flags(argv, {{"--echo", false}, {"--exec", true}}, &a, &error)) {
+    return usage_error("register", error);
+  }
+  if (a.help) {
+    std::fputs(kHelp, stdout);
+    std::fputs(kCommonHelp, stdout);
+    return 0;
+  }
+  if (!a.mqtt.empty()) return usage_error("register", "--mqtt is only for pub and sub");
+  if (a.positional.size() != 1) return usage_error("register", "needs exactly one PROCEDURE");
+  if (a.has("--echo") == a.has("--exec")) return usage_error("register", "needs --echo or --exec COMMAND");
+  std::string procedure = a.positional[0];
+  std::string command = a.value("--exec");
+  if (a.has("--exec") && command.empty()) return usage_error("register", "--exec needs a COMMAND");
+
+  return a.fox.empty() ? serve_calls<WampClient>(a, procedure, command)
+                       : serve_calls<FoxToolClient>(a, procedure, command);
 }
 
 }  // namespace fox::cli

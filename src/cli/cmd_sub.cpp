@@ -12,6 +12,7 @@ namespace {
 const char kHelp[] =
     "usage: fox sub TOPIC [--retained] [--after ID] [--snapshot] [--filter JSON] [--count N]\n"
     "               [--match prefix|wildcard] [--url URL] [--realm REALM]\n"
+    "       fox sub TOPIC --fox HOST[:PORT] [--retained] [--after ID] ...  (the same over FOX)\n"
     "       fox sub FILTER --mqtt HOST[:PORT] [--qos 0|1|2] [--count N] [--realm REALM]\n"
     "               [--user NAME] [--password SECRET]\n"
     "\n"
@@ -97,6 +98,45 @@ int sub_mqtt(const ParsedArgs& a, const std::string& filter, long long count) {
   return loop.run();
 }
 
+// The subscription over WAMP or FOX.
+template <class Client>
+int subscribe(const ParsedArgs& a, const std::string& topic, const Json& options, long long count) {
+  ClientLoop loop;
+  Client client(loop.loop(), loop.timers());
+  Counter counter{count};
+  loop.on_signal([&](int) { leave_and_finish(loop, client, 0); });
+  int rc = start_session(loop, client, a, "sub", [&] {
+    client.subscribe(
+        topic, options,
+        [&](const wamp::Event& ev) {
+          if (!counter.take()) return;
+          auto t = ev.details.find("topic");
+          print_line(event_line(t != ev.details.end() && t->is_string() ? *t : Json(topic),
+                                ev.args.is_null() ? Json::array() : ev.args,
+                                ev.kwargs.is_null() ? Json::object() : ev.kwargs,
+                                Json(ev.publication), json_true(ev.details, "retained")));
+          if (counter.done) leave_and_finish(loop, client, 0);
+        },
+        [&](Id, const WampError* e) {
+          if (e) {
+            print_wamp_error("sub", *e);
+            leave_and_finish(loop, client, 1);
+            return;
+          }
+          std::fprintf(stderr, "fox sub: subscribed to %s\n", topic.c_str());
+        },
+        [&](const Json&) {
+          // The router ended the subscription (the end of a snapshot, or a revocation).
+          if (!counter.done) {
+            counter.done = true;
+            leave_and_finish(loop, client, 0);
+          }
+        });
+  });
+  if (rc != 0) return rc;
+  return loop.run();
+}
+
 }  // namespace
 
 int sub_main(const std::vector<std::string>& argv) {
@@ -148,40 +188,8 @@ int sub_main(const std::vector<std::string>& argv) {
     if (m != "exact") options["match"] = m;
   }
 
-  ClientLoop loop;
-  WampClient client(loop.loop(), loop.timers());
-  Counter counter{count};
-  loop.on_signal([&](int) { leave_and_finish(loop, client, 0); });
-  int rc = start_wamp(loop, client, a, "sub", [&] {
-    client.subscribe(
-        topic, options,
-        [&](const wamp::Event& ev) {
-          if (!counter.take()) return;
-          auto t = ev.details.find("topic");
-          print_line(event_line(t != ev.details.end() && t->is_string() ? *t : Json(topic),
-                                ev.args.is_null() ? Json::array() : ev.args,
-                                ev.kwargs.is_null() ? Json::object() : ev.kwargs,
-                                Json(ev.publication), json_true(ev.details, "retained")));
-          if (counter.done) leave_and_finish(loop, client, 0);
-        },
-        [&](Id, const WampError* e) {
-          if (e) {
-            print_wamp_error("sub", *e);
-            leave_and_finish(loop, client, 1);
-            return;
-          }
-          std::fprintf(stderr, "fox sub: subscribed to %s\n", topic.c_str());
-        },
-        [&](const Json&) {
-          // The router ended the subscription (the end of a snapshot, or a revocation).
-          if (!counter.done) {
-            counter.done = true;
-            leave_and_finish(loop, client, 0);
-          }
-        });
-  });
-  if (rc != 0) return rc;
-  return loop.run();
+  return a.fox.empty() ? subscribe<WampClient>(a, topic, options, count)
+                       : subscribe<FoxToolClient>(a, topic, options, count);
 }
 
 }  // namespace fox::cli

@@ -4,14 +4,34 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
+#include <cstdio>
 #include <map>
-#include <sstream>
 
 #include "core/log.hpp"
 
 namespace fox {
 namespace {
+
+constexpr std::size_t kMaxConfigBytes = 1u << 20;
+
+// The whole file; false with *why when it cannot be read or is over kMaxConfigBytes.
+bool read_config_file(const std::string& path, std::string* out, std::string* why) {
+  std::FILE* f = std::fopen(path.c_str(), "re");
+  if (!f) {
+    *why = "cannot be read";
+    return false;
+  }
+  char buf[4096];
+  std::size_t n = 0;
+  while (out->size() <= kMaxConfigBytes && (n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out->append(buf, n);
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) *why = "cannot be read";
+  else if (out->size() > kMaxConfigBytes) *why = "is larger than 1 MiB";
+  return why->empty();
+}
 
 bool parse_port(const std::string& text, int* out) {
   int v = 0;
@@ -287,15 +307,13 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
   }
 
   if (!config->config_file.empty()) {
-    std::ifstream in(config->config_file);
-    if (!in) {
-      *error = "config " + config->config_file + ": cannot be read";
+    std::string text, why;
+    if (!read_config_file(config->config_file, &text, &why)) {
+      *error = "config " + config->config_file + ": " + why;
       return ParseResult::kError;
     }
-    std::stringstream text;
-    text << in.rdbuf();
     Json doc;
-    if (!parse_config_text(text.str(), config->config_file, &doc, error)) {
+    if (!parse_config_text(text, config->config_file, &doc, error)) {
       return ParseResult::kError;
     }
     if (!apply_config_json(doc, config->config_file, config, error)) return ParseResult::kError;
@@ -351,7 +369,8 @@ Runs the broker. With no flags: a single node on the embedded defaults.
   --rawsocket-port N     WAMP RawSocket over TCP: json, msgpack, cbor (default 8081, 0 = off)
   --mqtt-port N          MQTT 3.1.1/3.1 over TCP (default 1883, 0 = off); MQTT over
                          WebSocket is served at /mqtt on --port
-  --fox-port N           FOX cluster protocol (default 1735, 0 = off) [not implemented yet]
+  --fox-port N           FOX (fox-wamp's hyper protocol: MessagePack maps over TCP; also over
+                         WebSocket at /fox on --port) (default 1735, 0 = off)
   --data DIR             data directory (default ./fox-data, created): the SQLite database
                          DIR/fox.db keeps event history, retained values, wills and MQTT
                          persistent sessions across restarts

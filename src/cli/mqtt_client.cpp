@@ -22,24 +22,6 @@ std::string connack_reason(std::uint8_t code) {
 }
 }  // namespace
 
-// Forwards the connection's news to the client until the client lets go of it (close_tcp).
-class MqttClient::Link final : public net::ClientHandler {
-public:
-  explicit Link(MqttClient* client) : client_(client) {}
-  void detach() { client_ = nullptr; }
-  void on_data(std::string_view bytes) override {
-    if (client_) client_->on_bytes(bytes);
-  }
-  void on_failure(const net::ClientFailure& failure) override { failure_ = failure; }
-  void on_close() override {
-    if (client_) client_->on_connection_closed(std::move(failure_));
-  }
-
-private:
-  MqttClient* client_;
-  std::optional<net::ClientFailure> failure_;
-};
-
 MqttClient::MqttClient(uv_loop_t* loop, net::UvEnv& timers) : loop_(loop), timers_(timers) {}
 
 MqttClient::~MqttClient() { shutdown(); }
@@ -68,7 +50,7 @@ void MqttClient::connect(const std::string& host, int port, const std::string& c
   o.port = port;
   o.env = &timers_;
   o.connect_timeout_ms = kConnectTimeoutMs;
-  auto link = std::make_unique<Link>(this);
+  auto link = std::make_unique<Link>(this, &MqttClient::on_bytes, &MqttClient::on_connection_closed);
   link_ = link.get();
   conn_ = net::TcpClient::connect(loop_, std::move(o), std::move(link));
   // Queued now, written once the connection is up.
@@ -200,17 +182,11 @@ void MqttClient::on_connection_closed(std::optional<net::ClientFailure> failure)
     finish_disconnect();
     return;
   }
-  using Kind = net::ClientFailure::Kind;
-  if (!failure || failure->kind == Kind::kPeerClosed) {
+  if (!failure || failure->kind == net::ClientFailure::Kind::kPeerClosed) {
     fail("the broker at " + where_ + " closed the connection");
     return;
   }
-  // By Kind: kResolve, kConnect, kTimeout, (kPeerClosed), kRead, kWrite.
-  static constexpr const char* kWhat[] = {"cannot resolve ", "cannot connect to ",
-                                          "cannot connect to ", "", "read from ", "write to "};
-  const bool io = failure->kind == Kind::kRead || failure->kind == Kind::kWrite;
-  fail(kWhat[static_cast<int>(failure->kind)] + where_ + (io ? " failed: " : ": ") +
-       failure->detail);
+  fail(net::describe(*failure, where_));
 }
 
 void MqttClient::schedule_ping() {

@@ -61,7 +61,7 @@ public:
   void shutdown();
 
 private:
-  class Link;   // the connection's handler
+  using Link = net::ClientLink<MqttClient>;   // the connection's handler
   // Queues one packet; false when there is no connection or it cannot be encoded.
   bool write(const mqtt::Packet& packet);
   void on_bytes(std::string_view bytes);

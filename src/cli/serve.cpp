@@ -13,6 +13,7 @@
 #include "net/uv_env.hpp"
 #include "net/tcp_server.hpp"
 #include "net/ws_server.hpp"
+#include "fox/transports.hpp"
 #include "mqtt/transports.hpp"
 #include "router/router.hpp"
 #include "store/memory_engine.hpp"
@@ -36,6 +37,7 @@ public:
     http_.reset();
     rawsocket_.reset();
     mqtt_tcp_.reset();
+    fox_tcp_.reset();
     mqtt_.reset();
     router_.reset();
     store_.reset();
@@ -110,13 +112,14 @@ private:
     http_ = std::make_unique<net::WsServer>(&loop_, ws);
     http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
     http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
+    http_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
     std::string error;
     if (!http_->start(&error)) {
       log::error("http", error);
       return false;
     }
     log::info("http", "listening on ", config_.bind, ":", http_->port(),
-              " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, status page /)");
+              " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
 
     if (config_.rawsocket_port != 0) {
       // Each RawSocket message is two buffers (header + shared payload), hence twice the frames.
@@ -132,8 +135,10 @@ private:
       if (!mqtt_tcp_) return false;
     }
     if (config_.fox_port != 0) {
-      log::warn("fox", "the FOX cluster protocol is not implemented yet: port ", config_.fox_port,
-                " not opened");
+      fox_tcp_ = start_tcp("fox", config_.fox_port, outbound(1),
+                           foxp::tcp_factory(*router_, config_.limits.max_message_size),
+                           "FOX: MessagePack maps, fox-wamp's hyper protocol");
+      if (!fox_tcp_) return false;
     }
     return true;
   }
@@ -179,7 +184,7 @@ private:
   // by timers and close callbacks, before the loop would block).
   void end_of_turn() {
     if (store_) store_->flush();
-    for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get()}) {
+    for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get(), fox_tcp_.get()}) {
       if (server) server->flush();
     }
   }
@@ -232,6 +237,7 @@ private:
     if (http_) http_->stop();
     if (rawsocket_) rawsocket_->stop();
     if (mqtt_tcp_) mqtt_tcp_->stop();
+    if (fox_tcp_) fox_tcp_->stop();
     env_->cancel_all();
     if (hooks_) {
       end_of_turn();
@@ -274,6 +280,7 @@ private:
   std::unique_ptr<net::TcpServer> rawsocket_;
   std::unique_ptr<mqtt::Server> mqtt_;
   std::unique_ptr<net::TcpServer> mqtt_tcp_;
+  std::unique_ptr<net::TcpServer> fox_tcp_;
 };
 
 }  // namespace

@@ -18,24 +18,6 @@ constexpr const char* kHelloDetails =
     R"("caller":{"features":{}},"callee":{"features":{}}}})";
 }  // namespace
 
-// Forwards the connection's news to the client until shutdown() detaches it.
-class WampClient::Link final : public net::ClientHandler {
-public:
-  explicit Link(WampClient* client) : client_(client) {}
-  void detach() { client_ = nullptr; }
-  void on_data(std::string_view bytes) override {
-    if (client_) client_->on_message(bytes);
-  }
-  void on_failure(const net::ClientFailure& failure) override { failure_ = failure; }
-  void on_close() override {
-    if (client_) client_->on_connection_closed(std::move(failure_));
-  }
-
-private:
-  WampClient* client_;
-  std::optional<net::ClientFailure> failure_;
-};
-
 std::string WampError::text() const {
   std::string out = uri;
   if (args.is_array() && !args.empty()) {
@@ -67,7 +49,7 @@ bool WampClient::connect(const WsUrl& url, const std::string& realm, WelcomeFn o
   o.max_message_size = kMaxMessage;
   o.env = &timers_;
   o.connect_timeout_s = static_cast<int>(kConnectTimeoutMs / 1000);
-  auto link = std::make_unique<Link>(this);
+  auto link = std::make_unique<Link>(this, &WampClient::on_message, &WampClient::on_connection_closed);
   Link* link_ptr = link.get();
   conn_ = net::WsClient::connect(loop_, std::move(o), std::move(link), error);
   if (!conn_) return false;

@@ -76,7 +76,7 @@ public:
   void shutdown();
 
 private:
-  class Link;   // the connection's handler
+  using Link = net::ClientLink<WampClient>;   // the connection's handler
   Id next_request() { return ++request_; }
   void send(const wamp::Message& message);
   void on_message(std::string_view text);

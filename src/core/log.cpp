@@ -30,7 +30,19 @@ void write(Level lvl, std::string_view component, std::string_view message) {
   line += ' ';
   line += component;
   line += ": ";
-  line += message;
+  // One event, one line: a control byte from a peer (a newline in a topic, say) cannot forge
+  // another line; it is written as \xHH.
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      line += c;
+      continue;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    line += "\\x";
+    line += kHex[u >> 4];
+    line += kHex[u & 15];
+  }
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

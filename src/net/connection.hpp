@@ -28,6 +28,9 @@ public:
   // Ends the connection after what is queued (a WebSocket close frame carries `reason`); a peer
   // that does not read is cut off after 5 s.
   virtual void close(std::string_view reason = {}) = 0;
+  // Ends the connection because the peer sent what this side cannot take (a protocol
+  // violation): WebSocket closes with 1003 (unsupported data), a TCP stream as close().
+  virtual void close_unsupported(std::string_view reason) { close(reason); }
   // Ends the connection now, dropping what is queued.
   virtual void abort() = 0;
   virtual const std::string& peer_address() const = 0;

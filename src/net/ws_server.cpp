@@ -20,8 +20,18 @@ struct WsServer::Protocol {
   std::string lws_name;
 };
 
+// lws binds a WebSocket upgrade that offers no subprotocol to the vhost's "default" protocol,
+// named by a per-vhost option; the endpoint that takes such upgrades is that protocol.
+struct WsServer::DefaultProtocol {
+  lws_protocol_vhost_options option{};     // {name: "default"}
+  lws_protocol_vhost_options protocol{};   // {name: the protocol's lws name, options: option}
+};
+
 namespace {
 constexpr std::size_t kHttp = static_cast<std::size_t>(-1);
+// The lws name of the endpoint without subprotocol (it is never offered by a client that reaches
+// it: such an offer at that path is refused).
+constexpr const char* kNoSubprotocol = "fox-no-subprotocol";
 
 // lws_process_ws_upgrade() copies the offered subprotocol list into char buf[1024] (with
 // third_party/patches/libwebsockets-ws-protocol-list.patch; 128 without) and drops the
@@ -37,13 +47,32 @@ constexpr int kSubprotocolListFlags = LWS_TOKENIZE_F_COMMA_SEP_LIST | LWS_TOKENI
 // it cannot bind, lws logs three of its own that fox's one "cannot listen" line says better.
 std::vector<std::string>* held_lws_errors = nullptr;
 
+bool is_websocket_reason(int reason) {
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE_PONG:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_CLOSED:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int lws_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                  size_t len) {
   const struct lws_protocols* p = lws_get_protocol(wsi);
   if (!p || !p->user) return lws_callback_http_dummy(wsi, reason, user, in, len);
   auto* proto = static_cast<WsServer::Protocol*>(p->user);
   proto->server->show_protocol_names();
-  if (proto->endpoint == kHttp) return proto->server->on_http(wsi, reason, user, in, len);
+  // Every new connection is bound to the default protocol first: while it is HTTP, its
+  // callbacks are the HTTP ones even when the default is the endpoint without subprotocol.
+  const bool http = proto->endpoint == kHttp ||
+                    (proto->name == kNoSubprotocol && !is_websocket_reason(reason));
+  if (http) return proto->server->on_http(wsi, reason, user, in, len);
   return proto->server->on_ws(wsi, reason, user, in, len, proto->endpoint, proto->name);
 }
 
@@ -175,8 +204,10 @@ void WsServer::add_endpoint(WsEndpoint endpoint) { endpoints_.push_back(std::mov
 bool WsServer::start(std::string* error) {
   lws_set_log_level(LLL_ERR | LLL_WARN | LLL_NOTICE, lws_log_emit);
 
-  // Protocol 0 is plain HTTP; it is also what lws binds a WebSocket upgrade without any
-  // subprotocol to, and on_http refuses such upgrades.
+  // Protocol 0 is plain HTTP. A WebSocket upgrade without any subprotocol goes to the
+  // protocol named by the per-vhost "default" option: kNoSubprotocol, of the (one) endpoint that
+  // takes no subprotocol (/fox); without such an endpoint it stays with protocol 0, whose on_http
+  // refuses it. confirm_upgrade checks the path either way.
   auto add = [&](std::size_t endpoint, const std::string& name) {
     auto p = std::make_unique<Protocol>();
     p->server = this;
@@ -188,6 +219,19 @@ bool WsServer::start(std::string* error) {
   add(kHttp, "http");
   for (std::size_t i = 0; i < endpoints_.size(); ++i) {
     for (const auto& sp : endpoints_[i].subprotocols) add(i, sp);
+    if (endpoints_[i].subprotocols.empty() && default_protocol_) {
+      *error = "only one WebSocket endpoint may take upgrades without a subprotocol";
+      return false;
+    }
+    if (endpoints_[i].subprotocols.empty()) {
+      add(i, kNoSubprotocol);
+      default_protocol_ = std::make_unique<DefaultProtocol>();
+      default_protocol_->option.name = "default";
+      default_protocol_->option.value = "";
+      default_protocol_->protocol.name = kNoSubprotocol;
+      default_protocol_->protocol.value = "";
+      default_protocol_->protocol.options = &default_protocol_->option;
+    }
   }
   auto* protocols = new lws_protocols[protocol_info_.size() + 1];
   std::memset(protocols, 0, sizeof(lws_protocols) * (protocol_info_.size() + 1));
@@ -207,6 +251,7 @@ bool WsServer::start(std::string* error) {
   info.options = LWS_SERVER_OPTION_LIBUV;
   info.port = options_.port;
   info.protocols = protocols;
+  if (default_protocol_) info.pvo = &default_protocol_->protocol;
   info.pcontext = &context_;
   info.pt_serv_buf_size = 32 * 1024;
   info.max_http_header_data = 4096;
@@ -302,6 +347,11 @@ int WsServer::confirm_upgrade(struct lws* wsi, const char* upgrade) {
     }
   }
   if (!endpoint) return refuse(HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint at " + path);
+  if (endpoint->subprotocols.empty()) {
+    // lws binds it to the default protocol, which is this endpoint's.
+    if (offered.empty()) return 0;
+    return refuse(HTTP_STATUS_BAD_REQUEST, path + " takes no subprotocol");
+  }
   const std::string speaks = path + " speaks " + joined(endpoint->subprotocols);
   if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > static_cast<int>(kMaxSubprotocolList)) {
     return refuse(HTTP_STATUS_BAD_REQUEST, "the subprotocol list is over " +

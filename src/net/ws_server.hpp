@@ -40,7 +40,9 @@ private:
 
 struct WsEndpoint {
   std::string path;                          // "/wamp"
-  std::vector<std::string> subprotocols;     // "wamp.2.json", ...
+  // "wamp.2.json", ...; empty: the path takes upgrades that offer no subprotocol (and only those;
+  // at most one such endpoint per server).
+  std::vector<std::string> subprotocols;
   std::function<std::unique_ptr<Handler>(WsConnection&)> make_handler;
 };
 
@@ -74,6 +76,7 @@ public:
   void show_protocol_names();
 
   struct Protocol;  // one lws protocol entry: which endpoint/subprotocol (public for the C table)
+  struct DefaultProtocol;   // the lws per-vhost option naming it (upgrades without subprotocol)
 
 private:
   // LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: answers 404/400 (returns 1), or lets lws upgrade (0).
@@ -89,6 +92,7 @@ private:
   struct lws_context* context_ = nullptr;
   int bound_port_ = 0;
   bool names_hidden_ = false;
+  std::unique_ptr<DefaultProtocol> default_protocol_;
 };
 
 }  // namespace fox::net

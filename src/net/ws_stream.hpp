@@ -25,6 +25,7 @@ public:
   using Connection::send;
   // A close frame with status 1000 and the reason, then the end of the connection.
   void close(std::string_view reason = {}) override { close_with(1000, std::string(reason)); }
+  void close_unsupported(std::string_view reason) override { close_with(1003, std::string(reason)); }
   // A close frame with this status code; a peer that does not read is cut off after 5 s.
   void close_with(int code, std::string reason);
   void abort() override;

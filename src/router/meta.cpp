@@ -49,15 +49,7 @@ bool options_match(const Json& args, std::size_t index, MatchPolicy* out) {
   const Json* options = arg(args, index);
   if (!options || options->is_null()) return true;
   if (!options->is_object()) return false;
-  auto it = options->find("match");
-  if (it == options->end()) return true;
-  if (!it->is_string()) return false;
-  const auto& name = it->get_ref<const std::string&>();
-  if (name == "exact") *out = MatchPolicy::kExact;
-  else if (name == "prefix") *out = MatchPolicy::kPrefix;
-  else if (name == "wildcard") *out = MatchPolicy::kWildcard;
-  else return false;
-  return true;
+  return parse_match(*options, out);
 }
 
 // Optional filter_authroles list (wamp.session.count/list). Non-strings in it are ignored.

@@ -16,6 +16,21 @@ using TopicParts = std::vector<std::string>;
 // How a subscription or registration pattern matches topics (trie.hpp).
 enum class MatchPolicy { kExact, kPrefix, kWildcard };
 
+// The `match` member of an options object ("exact", "prefix", "wildcard"; absent or null:
+// *out unchanged). False for any other value. Every protocol and the meta API read it so.
+inline bool parse_match(const Json& options, MatchPolicy* out) {
+  if (!options.is_object()) return true;
+  auto it = options.find("match");
+  if (it == options.end() || it->is_null()) return true;
+  if (!it->is_string()) return false;
+  const auto& m = it->get_ref<const std::string&>();
+  if (m == "exact") *out = MatchPolicy::kExact;
+  else if (m == "prefix") *out = MatchPolicy::kPrefix;
+  else if (m == "wildcard") *out = MatchPolicy::kWildcard;
+  else return false;
+  return true;
+}
+
 // A WAMP-style error, as the router reports it: error URI plus optional args/kwargs.
 struct Error {
   std::string uri;            // e.g. "wamp.error.invalid_uri"

@@ -5,25 +5,27 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <string_view>
 
 namespace fox::store {
 namespace {
 
 // A user name from /etc/passwd, read directly: a static binary has no NSS (getpwuid).
 std::string user_name(uid_t uid) {
-  std::ifstream in("/etc/passwd");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string name, password, id;
-    if (std::getline(fields, name, ':') && std::getline(fields, password, ':') &&
-        std::getline(fields, id, ':') && id == std::to_string(uid)) {
-      return name;
-    }
+  const std::string id = std::to_string(uid);
+  std::FILE* f = std::fopen("/etc/passwd", "re");
+  char buf[1024];
+  std::string name;
+  while (f && name.empty() && std::fgets(buf, sizeof buf, f)) {
+    // name:password:uid:...
+    std::string_view line(buf);
+    auto c1 = line.find(':');
+    auto c2 = c1 == line.npos ? line.npos : line.find(':', c1 + 1);
+    auto c3 = c2 == line.npos ? line.npos : line.find(':', c2 + 1);
+    if (c3 != line.npos && line.substr(c2 + 1, c3 - c2 - 1) == id) name = line.substr(0, c1);
   }
-  return "uid " + std::to_string(uid);
+  if (f) std::fclose(f);
+  return name.empty() ? "uid " + id : name;
 }
 
 std::string who(uid_t uid) {

@@ -231,16 +231,4 @@ bool opt_strings(const Json& options, const char* key, std::vector<std::string>*
   return true;
 }
 
-bool parse_match(const Json& options, MatchPolicy* out) {
-  auto it = options.find("match");
-  if (it == options.end() || it->is_null()) return true;
-  if (!it->is_string()) return false;
-  const auto& m = it->get_ref<const std::string&>();
-  if (m == "exact") *out = MatchPolicy::kExact;
-  else if (m == "prefix") *out = MatchPolicy::kPrefix;
-  else if (m == "wildcard") *out = MatchPolicy::kWildcard;
-  else return false;
-  return true;
-}
-
 }  // namespace fox::wamp

@@ -24,7 +24,6 @@ bool opt_bool(const Json& options, const char* key, bool* out);
 bool json_true_option(const Json& options, const char* key);
 bool opt_ids(const Json& options, const char* key, std::vector<Id>* out, bool* present);
 bool opt_strings(const Json& options, const char* key, std::vector<std::string>* out, bool* present);
-bool parse_match(const Json& options, MatchPolicy* out);
 
 namespace options {
 

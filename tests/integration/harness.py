@@ -3,6 +3,7 @@
 
 Tests run with /usr/bin/python3 (Debian's python3-autobahn, paho, msgpack, cbor2 live there).
 """
+import json
 import os
 import select
 import signal
@@ -39,12 +40,13 @@ class Fox:
     """One running `fox serve`. Use as a context manager, or call stop()."""
 
     def __init__(self, *args, ready=True, timeout=10.0, port=None, rawsocket_port=None,
-                 mqtt_port=None, extra_env=None, memory=True, data_dir=None):
+                 mqtt_port=None, extra_env=None, memory=True, data_dir=None, fox_port=None):
         """memory=True (the default) passes --memory; memory=False passes --data DIR (data_dir,
         or a fresh directory under the work directory): the SQLite engine."""
         self.port = port or free_port()
         self.rawsocket_port = free_port() if rawsocket_port is None else rawsocket_port
         self.mqtt_port = free_port() if mqtt_port is None else mqtt_port
+        self.fox_port = free_port() if fox_port is None else fox_port
         self.workdir = tempfile.mkdtemp(prefix="fox-it-")
         if memory:
             storage = ["--memory"]
@@ -54,7 +56,7 @@ class Fox:
             storage = ["--data", self.data_dir]
         argv = [FOX_BIN, "serve", "--bind", "127.0.0.1", "--port", str(self.port),
                 "--rawsocket-port", str(self.rawsocket_port), "--mqtt-port", str(self.mqtt_port),
-                "--fox-port", "0"] + storage + list(args)
+                "--fox-port", str(self.fox_port)] + storage + list(args)
         env = dict(os.environ)
         env.update(extra_env or {})
         self.stderr_path = os.path.join(self.workdir, "stderr.log")
@@ -103,6 +105,38 @@ class Fox:
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()
         self._stderr.close()
+
+
+class SharedFoxCase(unittest.TestCase):
+    """A test class whose tests share one `fox serve` (started with FOX_ARGS), which must exit 0
+    at the end."""
+    FOX_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fox = Fox(*cls.FOX_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fox.stop() == 0, cls.fox.log()
+
+
+def write_config(obj):
+    """A JSON config file (for --config) in a fresh temporary directory; returns its path."""
+    d = tempfile.mkdtemp(prefix="fox-it-cfg-")
+    path = os.path.join(d, "fox.json")
+    with open(path, "w") as f:
+        json.dump(obj, f)
+    return path
+
+
+def rss_kib(pid):
+    """The resident set size of process `pid` in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
 
 
 def run_fox(*args, timeout=10.0):

@@ -291,9 +291,10 @@ class WebSocketClient:
             if accept != expected:
                 raise AssertionError(f"bad Sec-WebSocket-Accept {accept!r}, expected {expected!r}")
             self.protocol = self.response.headers.get("sec-websocket-protocol")
-            if self.protocol not in self.subprotocols:
+            # none offered (FOX at /fox): none may be chosen
+            if self.protocol not in (self.subprotocols or [None]):
                 raise AssertionError(f"server chose subprotocol {self.protocol!r}, "
-                                     f"not one of {self.subprotocols}")
+                                     f"not one of {self.subprotocols or [None]}")
             self.serializer = {v: k for k, v in SUBPROTOCOL.items()}.get(self.protocol)
         return self.response
 

@@ -14,18 +14,10 @@ import unittest
 
 import msgpack
 
-from harness import Fox, main, wait_for
+from harness import Fox, main, rss_kib, wait_for
 from mqtt_client import PUBACK, RawMqtt, publish_packet
 from raw_wamp import (EVENT, JSON, MSGPACK, PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, WELCOME,
                       RawSocketClient, encode, hello)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def wamp(fox, serializer=JSON, timeout=10.0):

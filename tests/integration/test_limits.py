@@ -7,7 +7,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Fox
+from harness import Fox, SharedFoxCase
 from mqtt_client import RawMqtt, publish_packet
 from raw_wamp import RawSocketClient, hello
 
@@ -50,15 +50,7 @@ class SlowConsumerTest(unittest.TestCase):
             pub.close()
 
 
-class PatternBoundsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
-
+class PatternBoundsTest(SharedFoxCase):
     def test_subscriptions_with_too_many_or_repeated_hash_parts_are_invalid_uris(self):
         c = RawSocketClient(self.fox.rawsocket_port)
         c.send_msg(hello())

@@ -14,14 +14,13 @@ import json
 import os
 import socket
 import struct
-import tempfile
 import time
 import unittest
 
 import cbor2
 import msgpack
 
-from harness import Fox, main, wait_for
+from harness import Fox, main, wait_for, write_config
 from raw_wamp import (ABORT, CALL, CBOR, ERROR, EVENT, GOODBYE, HELLO, INVOCATION, JSON,
                       MSGPACK, PUBLISH, PUBLISHED, REGISTER, REGISTERED, RESULT, SUBSCRIBE,
                       SUBSCRIBED, WELCOME, YIELD, RawSocketClient, WebSocketClient, encode, hello)
@@ -30,14 +29,6 @@ PROTOCOL_VIOLATION = "wamp.error.protocol_violation"
 INVALID_URI = "wamp.error.invalid_uri"
 KINDS = ("ws-json", "ws-msgpack", "ws-cbor", "rs-json", "rs-msgpack", "rs-cbor")
 SER = {"json": JSON, "msgpack": MSGPACK, "cbor": CBOR}
-
-
-def write_config(obj):
-    d = tempfile.mkdtemp(prefix="fox-it-cfg-")
-    path = os.path.join(d, "fox.json")
-    with open(path, "w") as f:
-        json.dump(obj, f)
-    return path
 
 
 class Witnesses:

@@ -3,7 +3,7 @@ fox-wamp's in-band wildcards client-side and always cancels with the default mod
 raw JSON frames over RawSocket."""
 import unittest
 
-from harness import Fox
+from harness import SharedFoxCase
 from raw_wamp import RawSocketClient, hello
 
 PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, EVENT = 16, 17, 32, 33, 36
@@ -11,15 +11,7 @@ CALL, CANCEL, RESULT, REGISTER, REGISTERED, INVOCATION, INTERRUPT, YIELD, ERROR 
     48, 49, 50, 64, 65, 68, 69, 70, 8
 
 
-class RawFeaturesTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
-
+class RawFeaturesTest(SharedFoxCase):
     def join(self):
         c = RawSocketClient(self.fox.rawsocket_port)
         c.send_msg(hello())

@@ -160,6 +160,16 @@ TEST_CASE("a JSON syntax error in the config file names its line and column") {
   CHECK(c.port == 9001);
 }
 
+TEST_CASE("a config file that is missing, a directory, or over 1 MiB is refused with why") {
+  std::string e = config_error("{\"port\": 9001, \"x\": \"" + std::string(1u << 20, 'a') + "\"}");
+  CHECK(e.find("is larger than 1 MiB") != std::string::npos);
+  ServeConfig c;
+  for (std::string path : {std::string("/nonexistent/fox.json"), std::filesystem::temp_directory_path().string()}) {
+    CHECK(fox::parse_serve_args({"--config", path}, &c, &e) == ParseResult::kError);
+    CHECK(e == "config " + path + ": cannot be read");
+  }
+}
+
 // Client tools' --mqtt address (fox pub/sub): the port defaults to 1883.
 TEST_CASE("--mqtt HOST without a port means port 1883") {
   struct Case {
