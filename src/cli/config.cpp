@@ -82,15 +82,15 @@ std::string parse_error_reason(const std::string& what) {
 // Parses the config file text; false with "config FILE: line L, column C: reason" on a syntax
 // error. nlohmann reports the position only through its exception, caught right here.
 bool parse_config_text(const std::string& text, const std::string& file, Json* out,
-                       std::string* error) {
+                       std::string* error, const char* kind = "config") {
   try {
     *out = Json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
     return true;
   } catch (const Json::parse_error& e) {
-    *error = "config " + file + ": not valid JSON at " + line_column(text, e.byte) + ": " +
-             parse_error_reason(e.what());
+    *error = std::string(kind) + " " + file + ": not valid JSON at " + line_column(text, e.byte) +
+             ": " + parse_error_reason(e.what());
   } catch (const std::exception& e) {
-    *error = "config " + file + ": not valid JSON: " + e.what();
+    *error = std::string(kind) + " " + file + ": not valid JSON: " + e.what();
   }
   return false;
 }
@@ -263,6 +263,41 @@ bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
   return true;
 }
 
+// --cluster FILE --node NAME [--role R]: the node's listeners and data directory come from the
+// file, so the flags that set them are refused next to it.
+static bool load_cluster(const std::vector<std::pair<std::string, std::string>>& flags,
+                         ServeConfig* config, std::string* error) {
+  if (config->cluster_file.empty()) {
+    *error = "flag " + std::string(config->node.empty() ? "--role" : "--node") + " needs --cluster FILE";
+    return false;
+  }
+  if (config->node.empty()) {
+    *error = "flag --cluster needs --node NAME (the node of the cluster file this process is)";
+    return false;
+  }
+  for (const auto& [flag, value] : flags) {
+    for (const char* f : {"--port", "--mqtt-port", "--rawsocket-port", "--fox-port", "--data", "--memory"}) {
+      if (flag == f) {
+        *error = "flag " + flag + ": with --cluster the node's ports and data come from " +
+                 config->cluster_file;
+        return false;
+      }
+    }
+  }
+  std::string text, why;
+  if (!read_config_file(config->cluster_file, &text, &why)) {
+    *error = "cluster " + config->cluster_file + ": " + why;
+    return false;
+  }
+  Json doc;
+  if (!parse_config_text(text, config->cluster_file, &doc, error, "cluster")) return false;
+  if (!cluster::parse_cluster_config(doc, config->cluster_file, &config->cluster, error)) {
+    return false;
+  }
+  return cluster::select_node(config->cluster, config->node, config->role, &config->cluster_node,
+                              error);
+}
+
 ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* config,
                              std::string* error) {
   // Flags win over the config file: collect them first, read the file, then apply them.
@@ -348,8 +383,12 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       if (!log::parse_level(value, &level)) return bad("expected debug, info, warn or error");
       config->log_level = value;
     } else if (flag == "--cluster" || flag == "--node" || flag == "--role") {
-      return bad("cluster mode is not implemented yet");
+      if (value.empty()) return bad("expected a value");
+      (flag == "--cluster" ? config->cluster_file : flag == "--node" ? config->node : config->role) = value;
     }
+  }
+  if (!config->cluster_file.empty() || !config->node.empty() || !config->role.empty()) {
+    if (!load_cluster(flags, config, error)) return ParseResult::kError;
   }
   if (config->port == 0) {
     *error = "flag --port 0: the HTTP/WebSocket listener cannot be disabled";
@@ -382,8 +421,10 @@ Runs the broker. With no flags: a single node on the embedded defaults.
                          fox_port, data, memory, sync, log_level) plus mqtt_default_realm,
                          limits (history_max_rows, history_max_age seconds, ...) and realms;
                          flags win over the file
-  --cluster FILE, --node NAME, --role ROLE
-                         cluster mode                                 [not implemented yet]
+  --cluster FILE --node NAME [--role entry|ndb|sync]
+                         cluster mode: run NAME's roles from the cluster file (its ports and
+                         data; validated at start, exit 2 naming file and key) [the node
+                         runtime is not implemented yet: a valid node exits 1 saying so]
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
 )";

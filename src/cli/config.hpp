@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/config.hpp"
 #include "core/json.hpp"
 
 namespace fox {
@@ -35,6 +36,9 @@ struct ServeConfig {
   Limits limits;
   std::vector<std::string> realms;  // empty = every valid realm name is open
   std::string cluster_file, node, role;
+  // With --cluster: the whole file, and the node this process is (roles narrowed by --role).
+  cluster::ClusterConfig cluster;
+  cluster::NodeConfig cluster_node;
 };
 
 enum class ParseResult { kOk, kHelp, kError };

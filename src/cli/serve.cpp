@@ -301,6 +301,17 @@ int serve_main(const std::vector<std::string>& args) {
   log::Level level = log::Level::kInfo;
   log::parse_level(config.log_level, &level);
   log::set_level(level);
+  if (!config.cluster_file.empty()) {
+    std::string roles;
+    for (cluster::Role r : config.cluster_node.roles) {
+      roles += std::string(roles.empty() ? "" : ", ") + cluster::role_name(r);
+    }
+    log::info("cluster", config.cluster_file, ": node ", config.cluster_node.name, " (", roles,
+              "), ", config.cluster.nodes.size(), " nodes, sync quorum ", config.cluster.sync_quorum,
+              ", storage quorum ", config.cluster.storage_quorum);
+    std::fprintf(stderr, "fox serve: cluster mode: the node runtime is not implemented yet\n");
+    return 1;
+  }
   std::signal(SIGPIPE, SIG_IGN);
   Server server(config);
   return server.run();
