@@ -53,4 +53,4 @@ clean:
 	rm -rf $(BUILD)
 
 distclean: clean
-	rm -rf third_party/src third_party/libwebsockets third_party/libuv third_party/mbedtls third_party/sqlite
+	rm -rf third_party/src third_party/sysroot third_party/libwebsockets third_party/libuv third_party/mbedtls third_party/sqlite

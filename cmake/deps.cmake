@@ -1,7 +1,8 @@
 # Builds the C libraries that fox links statically, once per target, from the Debian source trees
 # that third_party/fetch-deps.sh put into third_party/. Nothing is downloaded here.
 #
-# Produces imported targets: fox::mbedtls, fox::uv, fox::lws, fox::sqlite3.
+# Produces the targets fox_uv_lws (libuv + libwebsockets + mbedTLS), fox_sqlite3, fox::raft
+# (+ fox::lz4, Debian's static libraries, not built here) and fox_deps (all of them).
 include(ExternalProject)
 
 set(FOX_TP "${CMAKE_SOURCE_DIR}/third_party")
@@ -161,3 +162,52 @@ target_link_libraries(fox_uv_lws INTERFACE ${FOX_LWS_LIB} ${FOX_UV_LIB} ${FOX_MB
 # Everything (the unit tests).
 add_library(fox_deps INTERFACE)
 target_link_libraries(fox_deps INTERFACE fox_uv_lws fox_sqlite3)
+
+# raft + lz4: Debian's own static libraries (libraft-dev, liblz4-dev). Debian's source package of
+# raft is not on the package mirrors, so these two are not built here (third_party/README.md):
+# the native build links the installed packages (/usr), a cross build the .debs that
+# fetch-deps.sh unpacked into third_party/sysroot/<Debian architecture>/usr. libraft.a holds the
+# core, raft_uv and the in-memory test fixture; only what is referenced is linked (the fox binary
+# never references the fixture). raft_uv would also need libuv; nothing uses it yet.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
+                OUTPUT_VARIABLE fox_multiarch OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(CMAKE_CROSSCOMPILING)
+  if(fox_multiarch STREQUAL "aarch64-linux-gnu")
+    set(fox_deb_arch arm64)
+  elseif(fox_multiarch STREQUAL "arm-linux-gnueabihf")
+    set(fox_deb_arch armhf)
+  else()
+    message(FATAL_ERROR "no Debian raft for the target ${fox_multiarch}")
+  endif()
+  set(FOX_RAFT_PREFIX "${FOX_TP}/sysroot/${fox_deb_arch}/usr")
+  set(fox_raft_fix "`make deps` (third_party/fetch-deps.sh)")
+else()
+  set(FOX_RAFT_PREFIX /usr)
+  set(fox_raft_fix "`make deps` (third_party/fetch-deps.sh), or apt-get install libraft-dev liblz4-dev")
+endif()
+set(FOX_RAFT_LIB "${FOX_RAFT_PREFIX}/lib/${fox_multiarch}/libraft.a")
+set(FOX_LZ4_LIB "${FOX_RAFT_PREFIX}/lib/${fox_multiarch}/liblz4.a")
+foreach(f ${FOX_RAFT_LIB} ${FOX_LZ4_LIB} ${FOX_RAFT_PREFIX}/include/raft.h ${FOX_RAFT_PREFIX}/include/lz4.h)
+  if(NOT EXISTS "${f}")
+    message(FATAL_ERROR "${f} is missing: run ${fox_raft_fix}")
+  endif()
+endforeach()
+# raft 0.15 has no version function or macro: its version is the one its pkg-config file names.
+file(STRINGS "${FOX_RAFT_PREFIX}/lib/${fox_multiarch}/pkgconfig/raft.pc" fox_raft_pc REGEX "^Version:")
+string(REGEX REPLACE "^Version:[ \t]*" "" FOX_RAFT_VERSION "${fox_raft_pc}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             "${FOX_RAFT_PREFIX}/lib/${fox_multiarch}/pkgconfig/raft.pc")
+add_library(fox::lz4 STATIC IMPORTED GLOBAL)
+set_target_properties(fox::lz4 PROPERTIES IMPORTED_LOCATION "${FOX_LZ4_LIB}")
+add_library(fox::raft STATIC IMPORTED GLOBAL)
+set_target_properties(fox::raft PROPERTIES IMPORTED_LOCATION "${FOX_RAFT_LIB}"
+  INTERFACE_LINK_LIBRARIES fox::lz4
+  INTERFACE_COMPILE_DEFINITIONS "FOX_RAFT_VERSION=\"${FOX_RAFT_VERSION}\"")
+if(CMAKE_CROSSCOMPILING)
+  # Only raft's and lz4's headers are there (never /usr/include of the build machine).
+  set_target_properties(fox::raft PROPERTIES INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${FOX_RAFT_PREFIX}/include"
+                                             INTERFACE_INCLUDE_DIRECTORIES "${FOX_RAFT_PREFIX}/include")
+  set_target_properties(fox::lz4 PROPERTIES INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${FOX_RAFT_PREFIX}/include"
+                                            INTERFACE_INCLUDE_DIRECTORIES "${FOX_RAFT_PREFIX}/include")
+endif()
+target_link_libraries(fox_deps INTERFACE fox::raft)

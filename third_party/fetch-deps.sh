@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian build dependencies of fox and fetches the Debian *source* packages of the C
 # libraries that are built into the static binary (libwebsockets, libuv, SQLite, mbedTLS), then
-# applies fox's patches (patches/) to them.
+# applies fox's patches (patches/) to them. raft and lz4 come as Debian built them (libraft-dev,
+# liblz4-dev: installed for the native build, unpacked into sysroot/<arch>/ for the cross builds).
 # Idempotent: safe to run again; it only does what is missing. Needs root for apt-get
 # (run as root, or with sudo available).
 #
@@ -16,7 +17,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev patch tcl file ccache git
-      ca-certificates nlohmann-json3-dev doctest-dev
+      ca-certificates nlohmann-json3-dev doctest-dev libraft-dev liblz4-dev
       crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static
       python3 python3-autobahn python3-msgpack python3-cbor2 python3-paho-mqtt mosquitto-clients
       supervisor curl binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf)
@@ -180,6 +181,17 @@ need_update=0
 ensure_deb_src
 if [ "${1:-}" = --deb-src ]; then exit 0; fi
 
+# ---- foreign architectures (for the cross builds' raft and lz4, below) ---------------------------
+# apt fetches the package lists of an architecture only when dpkg knows it; it is added once.
+cross_archs=(arm64 armhf)
+for a in "${cross_archs[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qxF "$a"; then
+    echo "fetch-deps: dpkg --add-architecture $a (package lists only: nothing is installed for it)"
+    $SUDO dpkg --add-architecture "$a"
+    need_update=1
+  fi
+done
+
 # ---- Debian packages -----------------------------------------------------------------------------
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
@@ -190,6 +202,50 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "fetch-deps: installing ${missing[*]}"
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# ---- raft and lz4 for the cross builds ----------------------------------------------------------
+# Debian's source package of raft is not on the package mirrors (apt-get source finds only its
+# .dsc), so raft is the one C library fox links as Debian built it: libraft-dev ships libraft.a
+# (with the in-memory test fixture and raft_uv), built with lz4, whose liblz4.a is in liblz4-dev.
+# The native build uses the installed packages (pkgs above). For each cross architecture the same
+# two .debs are downloaded (apt-get download, the candidate version) and unpacked with dpkg-deb
+# into sysroot/<arch>/ (git-ignored; ../cmake/deps.cmake reads usr/include and usr/lib/<triplet>
+# there). sysroot/<arch>/.fox-fetched names the versions unpacked; a newer candidate (a Debian
+# update) replaces the tree.
+cross_pkgs=(libraft-dev liblz4-dev)
+candidate() { apt-cache policy "$1" 2>/dev/null | awk '$1 == "Candidate:" { print $2 }'; }
+
+fetch_cross() { # fetch_cross ARCH
+  local arch=$1 dest=$here/sysroot/$1 p v want=() tmp deb
+  for p in "${cross_pkgs[@]}"; do
+    v=$(candidate "$p:$arch")
+    if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+      $SUDO apt-get update -qq
+      v=$(candidate "$p:$arch")
+    fi
+    if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+      echo "fetch-deps: apt knows no $p for $arch (is it in dpkg --print-foreign-architectures?)" \
+           >&2
+      exit 1
+    fi
+    want+=("$p:$arch=$v")
+  done
+  if [ -f "$dest/.fox-fetched" ] && [ "$(cat "$dest/.fox-fetched")" = "${want[*]}" ]; then
+    return 0
+  fi
+  tmp=$(mktemp -d)
+  # apt downloads as the _apt user when it can: let it write there.
+  if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$tmp"; fi
+  (cd "$tmp" && apt-get download -qq "${want[@]}") ||
+    { rm -rf "$tmp"; echo "fetch-deps: apt-get download ${want[*]} failed" >&2; exit 1; }
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$dest"; done
+  rm -rf "$tmp"
+  printf '%s\n' "${want[*]}" > "$dest/.fox-fetched"
+  echo "fetch-deps: ${want[*]} -> sysroot/$arch"
+}
+for a in "${cross_archs[@]}"; do fetch_cross "$a"; done
 
 # ---- Debian source trees (with Debian's security patches applied by dpkg-source) ----------------
 # Then fox's own patches: patches/LINKNAME-*.patch, applied with patch -p1 inside the tree. Each
