@@ -1,0 +1,155 @@
+#include "cluster/ndb.hpp"
+
+namespace fox::cluster {
+namespace {
+// Committed segments remembered per owner (to answer a repeated ELECT again), oldest dropped.
+constexpr std::size_t kCommittedPerOwner = 256;
+}  // namespace
+
+Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
+    : name_(std::move(name)), storage_(storage), out_(out) {}
+
+const Ndb::SegmentState* Ndb::segment(const std::string& owner, std::uint64_t segment) const {
+  auto it = segments_.find(Key(owner, segment));
+  return it == segments_.end() ? nullptr : &it->second->state;
+}
+
+Ndb::Segment& Ndb::open(const std::string& owner, std::uint64_t segment) {
+  auto& slot = segments_[Key(owner, segment)];
+  if (!slot) slot = std::make_unique<Segment>();
+  return *slot;
+}
+
+bool Ndb::on_message(const std::string& from, const Message& message, std::string* error) {
+  if (const auto* m = std::get_if<BeginAdvanceSegment>(&message)) {
+    open(m->owner, m->segment);
+  } else if (const auto* m = std::get_if<KeepAdvanceHistory>(&message)) {
+    keep(*m);
+  } else if (const auto* m = std::get_if<AdvanceSegmentOver>(&message)) {
+    over(*m, error);
+    return error->empty();
+  } else if (const auto* m = std::get_if<ElectSegment>(&message)) {
+    elect(*m);
+  } else if (const auto* m = std::get_if<FetchHistory>(&message)) {
+    History h{m->from, m->upto, storage_.history(m->from, m->upto, kMaxHistoryReply)};
+    out_.reply(from, h);
+  } else {
+    *error = std::string(message_name(message)) + " is not for an ndb";
+    return false;
+  }
+  return true;
+}
+
+void Ndb::keep(const KeepAdvanceHistory& m) {
+  const Key key(m.owner, m.segment);
+  Segment& s = open(m.owner, m.segment);
+  if (s.state.committed || m.offset <= s.state.kept) {
+    // Kept already: the entry retransmits because our TRIM got lost; say it again.
+    if (!s.state.committed) trim_after_sync(key);
+    return;
+  }
+  if (m.offset > s.state.kept + 1) {
+    if (s.held.size() < kMaxHeldPerSegment) s.held.emplace(m.offset, m.event);
+    return;   // a gap: the entry retransmits what is missing
+  }
+  storage_.keep(m.owner, m.segment, m.offset, m.event);
+  s.digest.add(m.event);
+  ++s.state.kept;
+  // What waited for this one.
+  for (auto it = s.held.find(s.state.kept + 1); it != s.held.end() && it->first == s.state.kept + 1;
+       it = s.held.find(s.state.kept + 1)) {
+    storage_.keep(m.owner, m.segment, it->first, it->second);
+    s.digest.add(it->second);
+    ++s.state.kept;
+    s.held.erase(it);
+  }
+  s.state.digest = s.digest.value();
+  trim_after_sync(key);
+  maybe_draft(key, s);
+  maybe_commit(key, s);   // an ELECT that came before the last events
+}
+
+void Ndb::trim_after_sync(const Key& key) {
+  storage_.sync([this, key, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.expired()) return;
+    auto it = segments_.find(key);
+    if (it == segments_.end()) return;
+    SegmentState& st = it->second->state;
+    st.durable = st.kept;
+    out_.to_entry(key.first, TrimAdvanceSegment{name_, key.first, key.second, st.durable});
+    maybe_draft(key, *it->second);
+  });
+}
+
+void Ndb::over(const AdvanceSegmentOver& m, std::string* error) {
+  const Key key(m.owner, m.segment);
+  Segment& s = open(m.owner, m.segment);
+  if (s.state.count && *s.state.count != m.count) {
+    *error = "ADVANCE_SEGMENT_OVER " + m.owner + "/" + std::to_string(m.segment) + ": count " +
+             std::to_string(m.count) + " after " + std::to_string(*s.state.count);
+    return;
+  }
+  s.state.count = m.count;
+  s.expected_digest = m.digest;
+  maybe_draft(key, s);
+}
+
+void Ndb::maybe_draft(const Key& key, Segment& s) {
+  if (s.state.drafted || !s.state.count || s.state.durable != *s.state.count ||
+      s.state.kept != *s.state.count) {
+    return;
+  }
+  if (s.state.digest != s.expected_digest && *s.state.count > 0) {
+    // What this ndb holds is not what the entry closed: it asks for no ids (another ndb of the
+    // storage quorum does); the entry's retransmission cannot repair a different event.
+    return;
+  }
+  s.state.drafted = true;
+  out_.to_syncs(GenerateDraft{name_, key.first, key.second, *s.state.count, s.expected_digest});
+}
+
+void Ndb::elect(const ElectSegment& m) {
+  const Key key(m.owner, m.segment);
+  Segment& s = open(m.owner, m.segment);
+  if (s.state.first == 0) s.state.first = m.first;
+  if (!s.state.count) s.state.count = m.count;
+  maybe_commit(key, s);
+}
+
+void Ndb::maybe_commit(const Key& key, Segment& s) {
+  if (s.state.first == 0 || !s.state.count) return;
+  if (s.state.committed) {
+    // A repeated ELECT (several syncs tell every ndb): the entry may not have heard yet.
+    out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, s.state.first,
+                                                    *s.state.count});
+    return;
+  }
+  if (s.state.kept != *s.state.count) return;   // the rest comes (or is fetched from a peer)
+  storage_.commit(key.first, key.second, s.state.first);
+  s.state.committed = true;
+  s.held.clear();
+  storage_.sync([this, key, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.expired()) return;
+    auto it = segments_.find(key);
+    if (it == segments_.end()) return;
+    const SegmentState& st = it->second->state;
+    out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, st.first, *st.count});
+  });
+  // Bounded: the oldest committed segments of this owner are forgotten.
+  std::size_t committed = 0;
+  for (auto it = segments_.lower_bound(Key(key.first, 0));
+       it != segments_.end() && it->first.first == key.first; ++it) {
+    committed += it->second->state.committed;
+  }
+  for (auto it = segments_.lower_bound(Key(key.first, 0));
+       committed > kCommittedPerOwner && it != segments_.end() && it->first.first == key.first;) {
+    if (it->second->state.committed && it->first != key) {
+      it = segments_.erase(it);
+      --committed;
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace fox::cluster

@@ -1,0 +1,95 @@
+// The ndb role (SPEC §9, the seed's storage stage): it keeps the events of every entry's advance
+// segments, durably, before it says so (TRIM_ADVANCE_SEGMENT); once an entry closes a segment
+// (ADVANCE_SEGMENT_OVER with count and digest) and the ndb holds exactly that, it asks the sync
+// group for the segment's ids (GENERATE_DRAFT); when the group answers (ELECT_SEGMENT) it commits
+// the events to the permanent history with ids first + offset − 1 and tells the entry
+// (ADVANCE_SEGMENT_RESOLVED). It serves ranges of that history (FETCH_HISTORY → HISTORY).
+//
+// A message-driven state machine with no I/O of its own: messages come in through on_message(),
+// go out through NdbOutbox, storage is NdbStorage (SQLite in a node, memory in tests and the
+// simulation). Every input is idempotent: entries retransmit, links duplicate.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cluster/messages.hpp"
+
+namespace fox::cluster {
+
+class NdbStorage {
+public:
+  virtual ~NdbStorage() = default;
+  // Buffers one event of a segment (not yet in the history).
+  virtual void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+                    const ClusterEvent& event) = 0;
+  // Moves the segment's kept events into the history with ids first + offset − 1.
+  virtual void commit(const std::string& owner, std::uint64_t segment, Id first) = 0;
+  // `done` once everything above is durable (a node: its SQLite commit).
+  virtual void sync(std::function<void()> done) = 0;
+  // History events with ids in from..upto, increasing, at most `max`.
+  virtual std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const = 0;
+};
+
+class NdbOutbox {
+public:
+  virtual ~NdbOutbox() = default;
+  virtual void to_entry(const std::string& entry, const Message& message) = 0;
+  virtual void to_syncs(const Message& message) = 0;
+  virtual void reply(const std::string& node, const Message& message) = 0;
+};
+
+class Ndb {
+public:
+  // At most this many events of one segment are held out of order waiting for a gap.
+  static constexpr std::size_t kMaxHeldPerSegment = 1024;
+  static constexpr std::size_t kMaxHistoryReply = 1000;
+
+  Ndb(std::string name, NdbStorage& storage, NdbOutbox& out);
+
+  // One message from node `from`. False (with *error) for one that makes no sense here; the
+  // caller logs it, nothing changes.
+  bool on_message(const std::string& from, const Message& message, std::string* error);
+
+  // What it knows of a segment (tests, metrics).
+  struct SegmentState {
+    std::uint64_t kept = 0;            // offsets 1..kept are kept (in storage)
+    std::uint64_t durable = 0;         // offsets 1..durable are durable (TRIMmed)
+    std::optional<std::uint64_t> count;   // from ADVANCE_SEGMENT_OVER
+    std::string digest;                // of offsets 1..kept
+    bool drafted = false;              // GENERATE_DRAFT sent
+    Id first = 0;                      // from ELECT_SEGMENT
+    bool committed = false;
+  };
+  const SegmentState* segment(const std::string& owner, std::uint64_t segment) const;
+
+private:
+  struct Segment {
+    SegmentState state;
+    SegmentDigest digest;
+    std::map<std::uint64_t, ClusterEvent> held;   // offsets past kept + 1
+    std::string expected_digest;
+  };
+  using Key = std::pair<std::string, std::uint64_t>;
+
+  Segment& open(const std::string& owner, std::uint64_t segment);
+  void keep(const KeepAdvanceHistory& m);
+  void over(const AdvanceSegmentOver& m, std::string* error);
+  void elect(const ElectSegment& m);
+  void maybe_draft(const Key& key, Segment& s);
+  void maybe_commit(const Key& key, Segment& s);
+  void trim_after_sync(const Key& key);
+
+  std::string name_;
+  NdbStorage& storage_;
+  NdbOutbox& out_;
+  std::map<Key, std::unique_ptr<Segment>> segments_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace fox::cluster

@@ -1,0 +1,161 @@
+// cluster/ndb: the storage stage, driven message by message with a memory storage whose
+// durability the test releases, and an outbox that records.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "cluster/ndb.hpp"
+
+using namespace fox;
+using namespace fox::cluster;
+
+namespace {
+
+struct MemoryStorage final : NdbStorage {
+  std::map<std::tuple<std::string, std::uint64_t, std::uint64_t>, ClusterEvent> kept;
+  std::map<Id, ClusterEvent> history_;
+  std::vector<std::function<void()>> pending;   // sync() callbacks until durable()
+  int keeps = 0;
+
+  void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+            const ClusterEvent& event) override {
+    kept[{owner, segment, offset}] = event;
+    ++keeps;
+  }
+  void commit(const std::string& owner, std::uint64_t segment, Id first) override {
+    for (auto it = kept.begin(); it != kept.end();) {
+      const auto& [o, s, offset] = it->first;
+      if (o == owner && s == segment) {
+        ClusterEvent e = it->second;
+        e.id = first + offset - 1;
+        history_[e.id] = e;
+        it = kept.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  void sync(std::function<void()> done) override { pending.push_back(std::move(done)); }
+  std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const override {
+    std::vector<ClusterEvent> out;
+    for (auto it = history_.lower_bound(from); it != history_.end() && it->first <= upto && out.size() < max; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  void durable() {
+    auto fns = std::move(pending);
+    pending.clear();
+    for (auto& f : fns) f();
+  }
+};
+
+struct Outbox final : NdbOutbox {
+  std::vector<std::pair<std::string, Message>> entries, replies;
+  std::vector<Message> syncs;
+  void to_entry(const std::string& entry, const Message& m) override { entries.emplace_back(entry, m); }
+  void to_syncs(const Message& m) override { syncs.push_back(m); }
+  void reply(const std::string& node, const Message& m) override { replies.emplace_back(node, m); }
+};
+
+ClusterEvent ev(int n) {
+  ClusterEvent e;
+  e.realm = "realm1";
+  e.uri = {"t"};
+  e.data = Json{{"kv", n}};
+  return e;
+}
+
+std::string digest_of(std::initializer_list<int> ns) {
+  SegmentDigest d;
+  for (int n : ns) d.add(ev(n));
+  return d.value();
+}
+
+struct Fixture {
+  MemoryStorage storage;
+  Outbox out;
+  Ndb ndb{"D1", storage, out};
+  void in(const Message& m) {
+    std::string error;
+    CHECK_MESSAGE(ndb.on_message("E1", m, &error), error);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an ndb TRIMs only what is durable, drafts once the segment is whole, commits on ELECT") {
+  Fixture f;
+  f.in(BeginAdvanceSegment{"E1", 7});
+  f.in(KeepAdvanceHistory{"E1", 7, 1, ev(1)});
+  f.in(KeepAdvanceHistory{"E1", 7, 2, ev(2)});
+  CHECK(f.out.entries.empty());   // nothing is durable yet
+  f.storage.durable();
+  REQUIRE_FALSE(f.out.entries.empty());
+  CHECK(std::get<TrimAdvanceSegment>(f.out.entries.back().second) == TrimAdvanceSegment{"D1", "E1", 7, 2});
+  CHECK(f.out.syncs.empty());   // not closed yet
+  f.in(AdvanceSegmentOver{"E1", 7, 2, digest_of({1, 2})});
+  REQUIRE(f.out.syncs.size() == 1);
+  CHECK(std::get<GenerateDraft>(f.out.syncs[0]) == GenerateDraft{"D1", "E1", 7, 2, digest_of({1, 2})});
+  f.in(ElectSegment{"E1", 7, 100, 2});
+  const std::size_t before = f.out.entries.size();
+  f.storage.durable();
+  REQUIRE(f.out.entries.size() == before + 1);
+  CHECK(std::get<AdvanceSegmentResolved>(f.out.entries.back().second) ==
+        AdvanceSegmentResolved{"D1", "E1", 7, 100, 2});
+  auto h = f.storage.history(1, 1000, 10);
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].id == 100);
+  CHECK(h[1].id == 101);
+  CHECK(h[1].data == Json{{"kv", 2}});
+  // A repeated ELECT is answered again; FETCH_HISTORY serves the committed range.
+  f.in(ElectSegment{"E1", 7, 100, 2});
+  CHECK(std::get<AdvanceSegmentResolved>(f.out.entries.back().second).first == 100);
+  f.in(FetchHistory{101, 200});
+  REQUIRE(f.out.replies.size() == 1);
+  const auto& reply = std::get<History>(f.out.replies[0].second);
+  CHECK(reply.events.size() == 1);
+  CHECK(reply.events[0].id == 101);
+}
+
+TEST_CASE("duplicates are kept once, a gap waits for its retransmission, order is kept") {
+  Fixture f;
+  f.in(KeepAdvanceHistory{"E1", 3, 1, ev(1)});   // BEGIN lost: the KEEP opens the segment
+  f.in(KeepAdvanceHistory{"E1", 3, 3, ev(3)});   // 2 lost on the way
+  f.in(KeepAdvanceHistory{"E1", 3, 1, ev(1)});   // a duplicate
+  CHECK(f.ndb.segment("E1", 3)->kept == 1);
+  f.in(KeepAdvanceHistory{"E1", 3, 2, ev(2)});   // the retransmission fills the gap
+  CHECK(f.ndb.segment("E1", 3)->kept == 3);
+  CHECK(f.storage.keeps == 3);
+  f.storage.durable();
+  f.in(AdvanceSegmentOver{"E1", 3, 3, digest_of({1, 2, 3})});
+  CHECK(f.out.syncs.size() == 1);
+  f.in(AdvanceSegmentOver{"E1", 3, 3, digest_of({1, 2, 3})});   // repeated: one draft only
+  CHECK(f.out.syncs.size() == 1);
+}
+
+TEST_CASE("an ndb that holds something else than the entry closed asks for no ids") {
+  Fixture f;
+  f.in(KeepAdvanceHistory{"E1", 4, 1, ev(1)});
+  f.storage.durable();
+  f.in(AdvanceSegmentOver{"E1", 4, 1, digest_of({9})});
+  CHECK(f.out.syncs.empty());
+  std::string error;
+  CHECK_FALSE(f.ndb.on_message("E1", AdvanceSegmentOver{"E1", 4, 2, digest_of({1})}, &error));
+  CHECK(error == "ADVANCE_SEGMENT_OVER E1/4: count 2 after 1");
+  CHECK_FALSE(f.ndb.on_message("S1", InitEntry{"E1"}, &error));
+  CHECK(error == "INIT_ENTRY is not for an ndb");
+}
+
+TEST_CASE("an ELECT before the segment is whole commits once the rest arrives") {
+  Fixture f;
+  f.in(KeepAdvanceHistory{"E1", 5, 1, ev(1)});
+  f.in(ElectSegment{"E1", 5, 10, 2});   // another ndb drafted it: this one is behind
+  CHECK_FALSE(f.ndb.segment("E1", 5)->committed);
+  f.in(KeepAdvanceHistory{"E1", 5, 2, ev(2)});   // the ELECT was remembered
+  CHECK(f.ndb.segment("E1", 5)->committed);
+  f.storage.durable();
+  CHECK(f.storage.history(10, 11, 10).size() == 2);
+}
