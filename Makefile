@@ -5,7 +5,7 @@ BUILD ?= build
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
-.PHONY: all deps build cross test test-native test-cross run bench clean distclean
+.PHONY: all deps build cross test test-native test-cross run bench sim clean distclean
 
 all: build
 
@@ -44,6 +44,13 @@ test: test-native test-cross
 
 run: build
 	$(BUILD)/native/fox serve $(RUN_ARGS)
+
+# The cluster simulation with more seeds than ctest runs: make sim SEEDS=5000 [FIRST=1].
+SEEDS ?= 1000
+FIRST ?= 1
+sim: build
+	cmake --build $(BUILD)/native --target fox_sim
+	$(BUILD)/native/fox_sim --seeds $(SEEDS) --first $(FIRST)
 
 # Throughput with SQLite (--data, sync normal and full) against --memory; not a test.
 bench: build

@@ -7,7 +7,14 @@ constexpr std::size_t kCommittedPerOwner = 256;
 }  // namespace
 
 Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
-    : name_(std::move(name)), storage_(storage), out_(out) {}
+    : name_(std::move(name)), storage_(storage), out_(out) {
+  for (const NdbStorage::KeptSegment& k : storage_.kept_segments()) {
+    Segment& s = open(k.owner, k.segment);
+    for (const ClusterEvent& e : k.events) s.digest.add(e);
+    s.state.kept = s.state.durable = k.events.size();
+    s.state.digest = s.digest.value();
+  }
+}
 
 const Ndb::SegmentState* Ndb::segment(const std::string& owner, std::uint64_t segment) const {
   auto it = segments_.find(Key(owner, segment));
@@ -89,8 +96,18 @@ void Ndb::over(const AdvanceSegmentOver& m, std::string* error) {
              std::to_string(m.count) + " after " + std::to_string(*s.state.count);
     return;
   }
+  if (s.state.committed) {
+    // The entry has not heard that this ndb committed it: say it again, once it is durable.
+    if (s.state.resolved) {
+      out_.to_entry(m.owner, AdvanceSegmentResolved{name_, m.owner, m.segment, s.state.first, m.count});
+    }
+    return;
+  }
   s.state.count = m.count;
   s.expected_digest = m.digest;
+  // A repeated close means the entry still waits: draft again (the ELECT may have been lost;
+  // the sync group answers a repeated draft with the same range).
+  s.state.drafted = false;
   maybe_draft(key, s);
 }
 
@@ -119,9 +136,13 @@ void Ndb::elect(const ElectSegment& m) {
 void Ndb::maybe_commit(const Key& key, Segment& s) {
   if (s.state.first == 0 || !s.state.count) return;
   if (s.state.committed) {
-    // A repeated ELECT (several syncs tell every ndb): the entry may not have heard yet.
-    out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, s.state.first,
-                                                    *s.state.count});
+    // A repeated ELECT (several syncs tell every ndb): the entry may not have heard yet. Only
+    // what is durable is said: a crash before the write must not leave an acknowledged event
+    // on fewer ndbs than the entry counted.
+    if (s.state.resolved) {
+      out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, s.state.first,
+                                                      *s.state.count});
+    }
     return;
   }
   if (s.state.kept != *s.state.count) return;   // the rest comes (or is fetched from a peer)
@@ -132,8 +153,13 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
     if (alive.expired()) return;
     auto it = segments_.find(key);
     if (it == segments_.end()) return;
-    const SegmentState& st = it->second->state;
+    SegmentState& st = it->second->state;
+    st.resolved = true;
     out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, st.first, *st.count});
+    if (*st.count > 0) {
+      const Id last = st.first + *st.count - 1;
+      out_.to_entries(History{st.first, last, storage_.history(st.first, last, *st.count)});
+    }
   });
   // Bounded: the oldest committed segments of this owner are forgotten.
   std::size_t committed = 0;

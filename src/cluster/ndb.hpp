@@ -34,12 +34,22 @@ public:
   virtual void sync(std::function<void()> done) = 0;
   // History events with ids in from..upto, increasing, at most `max`.
   virtual std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const = 0;
+  // After a restart: the segments kept and not committed, each with its events from offset 1
+  // on (what was durable; a suffix lost in the crash is sent again by its entry).
+  struct KeptSegment {
+    std::string owner;
+    std::uint64_t segment = 0;
+    std::vector<ClusterEvent> events;
+  };
+  virtual std::vector<KeptSegment> kept_segments() const = 0;
 };
 
 class NdbOutbox {
 public:
   virtual ~NdbOutbox() = default;
   virtual void to_entry(const std::string& entry, const Message& message) = 0;
+  // Every entry: the committed events of a segment (HISTORY), for their subscribers.
+  virtual void to_entries(const Message& message) = 0;
   virtual void to_syncs(const Message& message) = 0;
   virtual void reply(const std::string& node, const Message& message) = 0;
 };
@@ -50,6 +60,7 @@ public:
   static constexpr std::size_t kMaxHeldPerSegment = 1024;
   static constexpr std::size_t kMaxHistoryReply = 1000;
 
+  // Recovers the segments the storage kept (a restart).
   Ndb(std::string name, NdbStorage& storage, NdbOutbox& out);
 
   // One message from node `from`. False (with *error) for one that makes no sense here; the
@@ -64,7 +75,8 @@ public:
     std::string digest;                // of offsets 1..kept
     bool drafted = false;              // GENERATE_DRAFT sent
     Id first = 0;                      // from ELECT_SEGMENT
-    bool committed = false;
+    bool committed = false;            // commit() called
+    bool resolved = false;             // ... and durable: RESOLVED may be said
   };
   const SegmentState* segment(const std::string& owner, std::uint64_t segment) const;
 

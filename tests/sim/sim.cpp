@@ -1,0 +1,533 @@
+// The cluster simulation (tests/sim/README.md): whole clusters in one process, the real entry,
+// ndb and sync role code, virtual time, a seeded network that delays, drops, duplicates,
+// reorders and partitions, ndb and sync crashes and restarts (memory lost, durable storage kept).
+// Invariants are checked after every run; a failing seed prints itself and reproduces from its
+// number.
+//
+//   fox_sim [--seeds N | --seed S] [--first F] [--verbose]
+//
+// The sync group's agreement is a model here: one SyncState applied in proposal order while a
+// majority of sync nodes is up (what raft must give; raft itself is tested on its fixture in
+// tests/unit/test_cluster_sync_fsm.cpp and joins the simulation with fox's raft_io).
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "cluster/entry.hpp"
+#include "cluster/messages.hpp"
+#include "cluster/ndb.hpp"
+#include "cluster/sync.hpp"
+#include "cluster/sync_fsm.hpp"
+
+using namespace fox;
+using namespace fox::cluster;
+
+namespace {
+
+struct Options {
+  std::uint64_t end_of_load_ms = 2000;   // publications stop
+  std::uint64_t heal_ms = 2500;          // every fault healed
+  std::uint64_t end_ms = 8000;           // quiet until then, then the invariants
+  double drop = 0.05, duplicate = 0.03;
+  bool verbose = false;
+};
+
+class Sim;
+
+// Storage of one ndb: what sync() made durable survives a crash, the rest does not.
+struct SimStorage final : NdbStorage {
+  using Key = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+  std::map<Key, ClusterEvent> kept, kept_pending;
+  std::map<Id, ClusterEvent> history_, history_pending;
+  std::vector<std::pair<std::string, std::uint64_t>> commit_pending;
+  std::function<void(std::function<void()>)> schedule_sync;
+
+  void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+            const ClusterEvent& event) override {
+    kept_pending[{owner, segment, offset}] = event;
+  }
+  void commit(const std::string& owner, std::uint64_t segment, Id first) override {
+    // The segment's kept events, durable or not yet (keep before commit in the same batch).
+    for (auto* from : {&kept, &kept_pending}) {
+      for (const auto& [key, e] : *from) {
+        const auto& [o, s, offset] = key;
+        if (o != owner || s != segment) continue;
+        ClusterEvent c = e;
+        c.id = first + offset - 1;
+        history_pending[c.id] = c;
+      }
+    }
+    commit_pending.emplace_back(owner, segment);
+  }
+  void sync(std::function<void()> done) override { schedule_sync(std::move(done)); }
+  // The disk write: pending → durable.
+  void make_durable() {
+    for (auto& [k, e] : kept_pending) kept[k] = e;
+    kept_pending.clear();
+    for (auto& [id, e] : history_pending) history_[id] = e;
+    history_pending.clear();
+    for (const auto& [owner, segment] : commit_pending) {
+      for (auto it = kept.begin(); it != kept.end();) {
+        if (std::get<0>(it->first) == owner && std::get<1>(it->first) == segment) it = kept.erase(it);
+        else ++it;
+      }
+    }
+    commit_pending.clear();
+  }
+  void crash() {
+    kept_pending.clear();
+    history_pending.clear();
+    commit_pending.clear();
+  }
+  std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const override {
+    std::vector<ClusterEvent> out;
+    for (auto it = history_.lower_bound(from); it != history_.end() && it->first <= upto && out.size() < max; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  std::vector<KeptSegment> kept_segments() const override {
+    std::vector<KeptSegment> out;
+    for (const auto& [key, e] : kept) {
+      const auto& [owner, segment, offset] = key;
+      if (out.empty() || out.back().owner != owner || out.back().segment != segment) {
+        out.push_back({owner, segment, {}});
+      }
+      if (offset == out.back().events.size() + 1) out.back().events.push_back(e);
+    }
+    return out;
+  }
+};
+
+// The sync group's agreement, modelled: linearizable while a majority of syncs is up.
+struct ModelGroup {
+  SyncState state;
+  std::set<std::string> up;
+  std::size_t size = 0;
+  bool quorum() const { return up.size() * 2 > size; }
+};
+
+struct ModelAgreement final : SyncAgreement {
+  Sim* sim;
+  ModelGroup* group;
+  std::string name;
+  void propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+               std::function<void(const AssignResult&)> done) override;
+  std::uint64_t last_segment(const std::string& owner) const override {
+    return group->state.last_segment(owner);
+  }
+};
+
+struct Failure {
+  std::string what;
+};
+
+class Sim {
+public:
+  Sim(std::uint64_t seed, Options o) : rng_(seed), seed_(seed), o_(o) {}
+
+  void at(std::uint64_t t, std::function<void()> fn) { queue_.push(Item{t, ++seq_, std::move(fn)}); }
+  std::uint64_t now() const { return now_; }
+  std::uint64_t rand(std::uint64_t n) { return n ? rng_() % n : 0; }
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  bool up(const std::string& node) const { return !down_.count(node); }
+
+  // A message on the network: maybe dropped, duplicated, delayed (so reordered); copied through
+  // its FOX map, as a node link would.
+  void send(const std::string& from, const std::string& to, const Message& m) {
+    if (!up(from)) return;
+    const int copies = chance(o_.drop) ? 0 : chance(o_.duplicate) ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      Json wire = encode(m);
+      at(now_ + 1 + rand(20), [this, from, to, wire] {
+        if (!up(to) || cut(from, to)) return;
+        Message copy;
+        std::string error;
+        if (!decode(wire, &copy, &error)) fail("a message does not decode: " + error);
+        deliver(from, to, copy);
+      });
+    }
+  }
+
+  void fail(const std::string& what) {
+    if (failure_.empty()) failure_ = what;
+  }
+
+  bool run(std::string* why);
+  ModelGroup group;
+
+private:
+  struct Item {
+    std::uint64_t t, seq;
+    std::function<void()> fn;
+    bool operator>(const Item& o) const { return std::tie(t, seq) > std::tie(o.t, o.seq); }
+  };
+  struct EntryNode;
+  struct NdbNode;
+  struct SyncNode;
+
+  bool cut(const std::string& a, const std::string& b) const {
+    return isolated_.count(a) || isolated_.count(b);
+  }
+  void deliver(const std::string& from, const std::string& to, const Message& m);
+  void build();
+  void crash(const std::string& node);
+  void restart(const std::string& node);
+  void schedule_faults();
+  void schedule_load();
+  void tick();
+  void check(std::string* why);
+
+  std::mt19937_64 rng_;
+  std::uint64_t seed_;
+  Options o_;
+  std::uint64_t now_ = 0, seq_ = 0;
+  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue_;
+  std::set<std::string> down_, isolated_;
+  std::map<std::string, std::unique_ptr<EntryNode>> entries_;
+  std::map<std::string, std::unique_ptr<NdbNode>> ndbs_;
+  std::map<std::string, std::unique_ptr<SyncNode>> syncs_;
+  std::vector<std::string> entry_names_, ndb_names_, sync_names_;
+  std::string failure_;
+  std::uint64_t next_ticket_ = 0;
+  std::map<std::uint64_t, ClusterEvent> published_;   // ticket → event
+  std::map<std::uint64_t, Id> acked_;                 // ticket → id
+  int faults_ = 0;
+
+public:
+  int faults() const { return faults_; }
+  std::size_t acked() const { return acked_.size(); }
+
+  friend struct ModelAgreement;
+};
+
+struct Sim::EntryNode final : EntryOutbox, EntrySink {
+  Sim* sim;
+  std::string name;
+  std::unique_ptr<Entry> entry;
+  std::vector<ClusterEvent> delivered;
+  std::map<std::uint64_t, std::string> ticket_of_entry;
+  void to_ndb(const std::string& ndb, const Message& m) override { sim->send(name, ndb, m); }
+  void to_sync(const std::string& sync, const Message& m) override { sim->send(name, sync, m); }
+  void ready() override {}
+  void acknowledged(std::uint64_t ticket, Id id) override {
+    auto [it, fresh] = sim->acked_.emplace(ticket, id);
+    if (!fresh) sim->fail("ticket " + std::to_string(ticket) + " acknowledged twice");
+  }
+  void deliver(const ClusterEvent& e) override {
+    const Id expect = delivered.empty() ? 1 : delivered.back().id + 1;
+    if (e.id != expect) {
+      sim->fail(name + " delivered id " + std::to_string(e.id) + " after " + std::to_string(expect - 1));
+    }
+    delivered.push_back(e);
+  }
+};
+
+struct Sim::NdbNode final : NdbOutbox {
+  Sim* sim;
+  std::string name;
+  SimStorage storage;
+  std::unique_ptr<Ndb> ndb;
+  std::uint64_t incarnation = 0;
+  void to_entry(const std::string& entry, const Message& m) override { sim->send(name, entry, m); }
+  void to_entries(const Message& m) override {
+    for (const std::string& e : sim->entry_names_) sim->send(name, e, m);
+  }
+  void to_syncs(const Message& m) override {
+    for (const std::string& s : sim->sync_names_) sim->send(name, s, m);
+  }
+  void reply(const std::string& node, const Message& m) override { sim->send(name, node, m); }
+};
+
+struct Sim::SyncNode final : SyncOutbox {
+  Sim* sim;
+  std::string name;
+  ModelAgreement agreement;
+  std::unique_ptr<Sync> sync;
+  void to_ndbs(const Message& m) override {
+    for (const std::string& n : sim->ndb_names_) sim->send(name, n, m);
+  }
+  void reply(const std::string& node, const Message& m) override { sim->send(name, node, m); }
+};
+
+void ModelAgreement::propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                             std::function<void(const AssignResult&)> done) {
+  if (!group->quorum() || !sim->up(name)) return;   // no answer: the ndb drafts again
+  const std::string me = name;
+  ModelGroup* g = group;
+  Sim* s = sim;
+  // Commit takes a round trip and a disk write; a crash of this node meanwhile loses the answer
+  // (the Sync's liveness token), not the agreement.
+  sim->at(sim->now() + 2 + sim->rand(10), [s, g, me, owner, segment, count, done] {
+    if (!g->quorum()) return;
+    AssignResult r = g->state.assign(SegmentRequest{owner, segment, static_cast<std::uint32_t>(count)});
+    if (r.status == AssignStatus::conflict) s->fail("sync: conflicting counts for " + owner + "/" + std::to_string(segment));
+    if (s->up(me)) done(r);
+  });
+}
+
+void Sim::build() {
+  const int n = 3;
+  for (int i = 1; i <= n; ++i) {
+    entry_names_.push_back("E" + std::to_string(i));
+    ndb_names_.push_back("D" + std::to_string(i));
+    sync_names_.push_back("S" + std::to_string(i));
+  }
+  group.size = sync_names_.size();
+  for (const std::string& s : sync_names_) {
+    auto node = std::make_unique<SyncNode>();
+    node->sim = this;
+    node->name = s;
+    node->agreement.sim = this;
+    node->agreement.group = &group;
+    node->agreement.name = s;
+    node->sync = std::make_unique<Sync>(s, node->agreement, *node);
+    group.up.insert(s);
+    syncs_[s] = std::move(node);
+  }
+  for (const std::string& d : ndb_names_) {
+    auto node = std::make_unique<NdbNode>();
+    node->sim = this;
+    node->name = d;
+    NdbNode* raw = node.get();
+    node->storage.schedule_sync = [this, raw](std::function<void()> done) {
+      const std::uint64_t inc = raw->incarnation;
+      at(now_ + 1 + rand(5), [raw, inc, done] {
+        if (raw->incarnation != inc || !raw->ndb) return;   // crashed before the write
+        raw->storage.make_durable();
+        done();
+      });
+    };
+    node->ndb = std::make_unique<Ndb>(d, node->storage, *node);
+    ndbs_[d] = std::move(node);
+  }
+  for (const std::string& e : entry_names_) {
+    auto node = std::make_unique<EntryNode>();
+    node->sim = this;
+    node->name = e;
+    EntryConfig c;
+    c.name = e;
+    c.ndbs = ndb_names_;
+    c.syncs = sync_names_;
+    c.sync_quorum = 2;
+    c.storage_quorum = 2;
+    c.retransmit_ms = 100;
+    c.max_segment_events = 50;
+    node->entry = std::make_unique<Entry>(c, *node, *node);
+    entries_[e] = std::move(node);
+  }
+}
+
+void Sim::deliver(const std::string& from, const std::string& to, const Message& m) {
+  std::string error;
+  bool ok = true;
+  if (auto e = entries_.find(to); e != entries_.end()) ok = e->second->entry->on_message(from, m, &error);
+  else if (auto d = ndbs_.find(to); d != ndbs_.end()) ok = !d->second->ndb || d->second->ndb->on_message(from, m, &error);
+  else if (auto s = syncs_.find(to); s != syncs_.end()) ok = !s->second->sync || s->second->sync->on_message(from, m, &error);
+  if (!ok && o_.verbose) std::fprintf(stderr, "  %llu %s → %s refused: %s\n", (unsigned long long)now_, from.c_str(), to.c_str(), error.c_str());
+}
+
+void Sim::crash(const std::string& node) {
+  ++faults_;
+  down_.insert(node);
+  if (auto d = ndbs_.find(node); d != ndbs_.end()) {
+    ++d->second->incarnation;
+    d->second->storage.crash();
+    d->second->ndb.reset();
+  }
+  if (auto s = syncs_.find(node); s != syncs_.end()) {
+    group.up.erase(node);
+    s->second->sync.reset();
+  }
+  if (o_.verbose) std::fprintf(stderr, "  %llu crash %s\n", (unsigned long long)now_, node.c_str());
+}
+
+void Sim::restart(const std::string& node) {
+  down_.erase(node);
+  if (auto d = ndbs_.find(node); d != ndbs_.end()) {
+    d->second->ndb = std::make_unique<Ndb>(node, d->second->storage, *d->second);
+  }
+  if (auto s = syncs_.find(node); s != syncs_.end()) {
+    group.up.insert(node);
+    s->second->sync = std::make_unique<Sync>(node, s->second->agreement, *s->second);
+  }
+  if (o_.verbose) std::fprintf(stderr, "  %llu restart %s\n", (unsigned long long)now_, node.c_str());
+}
+
+void Sim::schedule_faults() {
+  // At most one node of a role down or cut off at a time: a minority, so progress is owed.
+  std::uint64_t t = 50 + rand(200);
+  while (t < o_.heal_ms) {
+    const int kind = static_cast<int>(rand(3));
+    const std::uint64_t length = 50 + rand(400);
+    const std::uint64_t end = std::min(t + length, o_.heal_ms);
+    if (kind == 0) {
+      const std::string n = ndb_names_[rand(ndb_names_.size())];
+      at(t, [this, n] { crash(n); });
+      at(end, [this, n] { restart(n); });
+    } else if (kind == 1) {
+      const std::string s = sync_names_[rand(sync_names_.size())];
+      at(t, [this, s] { crash(s); });
+      at(end, [this, s] { restart(s); });
+    } else {
+      const std::vector<std::string>* pool[] = {&entry_names_, &ndb_names_, &sync_names_};
+      const auto& names = *pool[rand(3)];
+      const std::string n = names[rand(names.size())];
+      at(t, [this, n] {
+        ++faults_;
+        isolated_.insert(n);
+      });
+      at(end, [this, n] { isolated_.erase(n); });
+    }
+    t = end + 10 + rand(300);
+  }
+}
+
+void Sim::schedule_load() {
+  for (const std::string& e : entry_names_) {
+    for (std::uint64_t t = 20 + rand(30); t < o_.end_of_load_ms; t += 5 + rand(30)) {
+      at(t, [this, e] {
+        EntryNode& node = *entries_[e];
+        ClusterEvent ev;
+        ev.realm = "realm1";
+        ev.uri = {"sim", e};
+        ev.data = Json{{"kv", {{"from", e}, {"n", next_ticket_ + 1}}}};
+        const std::uint64_t ticket = ++next_ticket_;
+        if (node.entry->publish(ev, ticket)) published_[ticket] = ev;
+      });
+    }
+  }
+}
+
+void Sim::tick() {
+  for (auto& [name, node] : entries_) {
+    if (up(name)) node->entry->on_tick(now_);
+  }
+  if (now_ + 10 <= o_.end_ms) at(now_ + 10, [this] { tick(); });
+}
+
+bool Sim::run(std::string* why) {
+  build();
+  for (auto& [name, node] : entries_) node->entry->start(0);
+  schedule_faults();
+  schedule_load();
+  at(10, [this] { tick(); });
+  while (!queue_.empty() && failure_.empty()) {
+    Item item = queue_.top();
+    queue_.pop();
+    if (item.t > o_.end_ms) break;
+    now_ = item.t;
+    item.fn();
+  }
+  if (failure_.empty()) check(why);
+  else *why = failure_;
+  return why->empty();
+}
+
+void Sim::check(std::string* why) {
+  auto fail_with = [&](const std::string& what) {
+    if (why->empty()) *why = what;
+  };
+  // Every ndb that holds an id holds the same event under it.
+  std::map<Id, const ClusterEvent*> by_id;
+  for (auto& [name, node] : ndbs_) {
+    for (const auto& [id, e] : node->storage.history_) {
+      auto [it, fresh] = by_id.emplace(id, &e);
+      if (!fresh && !(*it->second == e)) fail_with("ndbs disagree on id " + std::to_string(id));
+    }
+  }
+  // No acknowledged publication lost: its id, its content, on a storage quorum.
+  std::set<Id> acked_ids;
+  for (const auto& [ticket, id] : acked_) {
+    if (!acked_ids.insert(id).second) fail_with("id " + std::to_string(id) + " acknowledged twice");
+    const ClusterEvent& sent = published_[ticket];
+    int holders = 0;
+    for (auto& [name, node] : ndbs_) {
+      auto it = node->storage.history_.find(id);
+      if (it == node->storage.history_.end()) continue;
+      ClusterEvent stored = it->second;
+      stored.id = 0;
+      if (!(stored == sent)) fail_with("id " + std::to_string(id) + " holds another event");
+      ++holders;
+    }
+    if (holders < 2) {
+      std::string where;
+      for (auto& [name, node] : ndbs_) {
+        where += " " + name + (node->storage.history_.count(id) ? ":has" : ":lacks");
+      }
+      for (auto& [name, node] : entries_) {
+        where += " " + name + ":" + std::to_string(node->entry->unresolved()) + " unresolved";
+      }
+      fail_with("acknowledged id " + std::to_string(id) + " on " + std::to_string(holders) +
+                " ndbs (" + where + " )");
+    }
+  }
+  // Progress: with every fault healed long ago, everything published is acknowledged.
+  if (acked_.size() != published_.size()) {
+    fail_with(std::to_string(published_.size() - acked_.size()) + " of " +
+              std::to_string(published_.size()) + " publications never acknowledged");
+  }
+  // Every entry delivered the same sequence, 1..max without gaps, all of it by now.
+  const Id max_id = by_id.empty() ? 0 : by_id.rbegin()->first;
+  for (auto& [name, node] : entries_) {
+    const auto& d = node->delivered;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      if (d[i].id != i + 1) fail_with(name + " delivered out of order");
+      auto it = by_id.find(d[i].id);
+      if (it == by_id.end() || !(*it->second == d[i])) {
+        fail_with(name + " delivered id " + std::to_string(d[i].id) + " unlike the ndbs");
+      }
+    }
+    if (d.size() != max_id) {
+      fail_with(name + " delivered " + std::to_string(d.size()) + " of " + std::to_string(max_id));
+    }
+  }
+  if (max_id != published_.size()) {
+    fail_with("ids 1.." + std::to_string(max_id) + " for " + std::to_string(published_.size()) +
+              " publications");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t first = 1, seeds = 50;
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seeds" && i + 1 < argc) seeds = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--first" && i + 1 < argc) first = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--seed" && i + 1 < argc) {
+      first = std::strtoull(argv[++i], nullptr, 10);
+      seeds = 1;
+    } else if (a == "--verbose") o.verbose = true;
+    else {
+      std::fprintf(stderr, "usage: fox_sim [--seeds N] [--first F] [--seed S] [--verbose]\n");
+      return 2;
+    }
+  }
+  std::uint64_t total_acked = 0, total_faults = 0;
+  for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+    Sim sim(seed, o);
+    std::string why;
+    if (!sim.run(&why)) {
+      std::fprintf(stderr, "fox_sim: seed %llu FAILED: %s\n  reproduce: fox_sim --seed %llu --verbose\n",
+                   (unsigned long long)seed, why.c_str(), (unsigned long long)seed);
+      return 1;
+    }
+    total_acked += sim.acked();
+    total_faults += static_cast<std::uint64_t>(sim.faults());
+  }
+  std::printf("fox_sim: %llu seeds from %llu passed (%llu acknowledged publications, %llu faults)\n",
+              (unsigned long long)seeds, (unsigned long long)first, (unsigned long long)total_acked,
+              (unsigned long long)total_faults);
+  return 0;
+}

@@ -1,0 +1,123 @@
+// cluster/entry, message by message (the simulation in tests/sim/ runs it under faults).
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "cluster/entry.hpp"
+
+using namespace fox;
+using namespace fox::cluster;
+
+namespace {
+
+struct Out final : EntryOutbox, EntrySink {
+  std::vector<std::pair<std::string, Message>> sent;
+  int ready_calls = 0;
+  std::vector<std::pair<std::uint64_t, Id>> acks;
+  std::vector<Id> delivered;
+  void to_ndb(const std::string& n, const Message& m) override { sent.emplace_back(n, m); }
+  void to_sync(const std::string& s, const Message& m) override { sent.emplace_back(s, m); }
+  void ready() override { ++ready_calls; }
+  void acknowledged(std::uint64_t t, Id id) override { acks.emplace_back(t, id); }
+  void deliver(const ClusterEvent& e) override { delivered.push_back(e.id); }
+  template <class T>
+  int count(const std::string& to) const {
+    int n = 0;
+    for (const auto& [dest, m] : sent) n += dest == to && std::holds_alternative<T>(m);
+    return n;
+  }
+};
+
+EntryConfig config() {
+  EntryConfig c;
+  c.name = "E1";
+  c.ndbs = {"D1", "D2", "D3"};
+  c.syncs = {"S1", "S2", "S3"};
+  c.sync_quorum = 2;
+  c.storage_quorum = 2;
+  return c;
+}
+
+ClusterEvent ev(int n) {
+  ClusterEvent e;
+  e.realm = "r";
+  e.uri = {"t"};
+  e.data = Json{{"kv", n}};
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("an entry serves after a sync quorum accepted it, numbering after its last segment") {
+  Out out;
+  Entry e(config(), out, out);
+  e.start(0);
+  CHECK(out.count<InitEntry>("S2") == 1);
+  CHECK_FALSE(e.publish(ev(1), 1));
+  std::string error;
+  REQUIRE(e.on_message("S1", InitEntryAccepted{"S1", "E1", 4}, &error));
+  CHECK_FALSE(e.ready());
+  REQUIRE(e.on_message("S3", InitEntryAccepted{"S3", "E1", 9}, &error));
+  CHECK(e.ready());
+  CHECK(out.ready_calls == 1);
+  REQUIRE(e.publish(ev(1), 11));
+  CHECK(std::get<BeginAdvanceSegment>(out.sent[out.sent.size() - 4].second).segment == 10);
+  CHECK(out.count<KeepAdvanceHistory>("D3") == 1);
+  CHECK_FALSE(e.on_message("S1", InitEntryAccepted{"S1", "E2", 1}, &error));
+}
+
+TEST_CASE("a segment closes on a storage quorum of TRIMs, acks at the first RESOLVED") {
+  Out out;
+  Entry e(config(), out, out);
+  std::string error;
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 0}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 0}, &error);
+  e.publish(ev(1), 101);
+  e.publish(ev(2), 102);
+  e.on_message("D1", TrimAdvanceSegment{"D1", "E1", 1, 2}, &error);
+  CHECK(out.count<AdvanceSegmentOver>("D1") == 0);   // one ndb is not a quorum
+  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", 1, 1}, &error);
+  CHECK(out.count<AdvanceSegmentOver>("D1") == 0);   // D2 has only one of the two
+  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", 1, 2}, &error);
+  CHECK(out.count<AdvanceSegmentOver>("D3") == 1);
+  CHECK_FALSE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", 1, 50, 3}, &error));   // wrong count
+  REQUIRE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", 1, 50, 2}, &error));
+  CHECK(out.acks == std::vector<std::pair<std::uint64_t, Id>>{{101, 50}, {102, 51}});
+  // Sent again to the ndbs that have not committed it, until a quorum did.
+  CHECK(e.unresolved() == 1);
+  const int over_d1 = out.count<AdvanceSegmentOver>("D1");
+  e.on_tick(1000);
+  CHECK(out.count<AdvanceSegmentOver>("D1") == over_d1);   // D1 committed it
+  CHECK(out.count<AdvanceSegmentOver>("D2") == 2);
+  e.on_message("D2", AdvanceSegmentResolved{"D2", "E1", 1, 50, 2}, &error);
+  CHECK(e.unresolved() == 0);
+  CHECK(out.acks.size() == 2);   // acknowledged once
+}
+
+TEST_CASE("committed events are delivered in id order; a gap is fetched from an ndb") {
+  Out out;
+  EntryConfig c = config();
+  c.retransmit_ms = 100;
+  Entry e(c, out, out);
+  std::string error;
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 0}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 0}, &error);
+  ClusterEvent a = ev(1), b = ev(2), d = ev(4);
+  a.id = 1;
+  b.id = 2;
+  d.id = 4;
+  e.on_message("D1", History{4, 4, {d}}, &error);
+  CHECK(out.delivered.empty());
+  e.on_message("D1", History{1, 2, {a, b, a}}, &error);
+  CHECK(out.delivered == std::vector<Id>{1, 2});
+  e.on_tick(500);
+  bool fetched = false;
+  for (const auto& [to, m] : out.sent) {
+    if (const auto* f = std::get_if<FetchHistory>(&m)) fetched = f->from == 3 && f->upto == 3;
+  }
+  CHECK(fetched);
+  ClusterEvent c3 = ev(3);
+  c3.id = 3;
+  e.on_message("D2", History{3, 3, {c3}}, &error);
+  CHECK(out.delivered == std::vector<Id>{1, 2, 3, 4});
+}
