@@ -85,7 +85,12 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
       *error = "INIT_ENTRY_ACCEPTED for " + m->entry;
       return false;
     }
-    accepted_by_.insert(m->sync);
+    // The sender counts, not what it says it is: one node is never a quorum by itself.
+    if (std::find(config_.syncs.begin(), config_.syncs.end(), from) == config_.syncs.end()) {
+      *error = "INIT_ENTRY_ACCEPTED from " + from + ", not a sync node";
+      return false;
+    }
+    accepted_by_.insert(from);
     last_segment_ = std::max(last_segment_, m->last_segment);
     if (!ready_ && static_cast<int>(accepted_by_.size()) >= config_.sync_quorum) {
       ready_ = true;
@@ -100,7 +105,11 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     }
     auto it = segments_.find(m->segment);
     if (it == segments_.end()) return true;   // resolved already
-    std::uint64_t& t = it->second.trimmed[m->ndb];
+    if (std::find(config_.ndbs.begin(), config_.ndbs.end(), from) == config_.ndbs.end()) {
+      *error = "TRIM_ADVANCE_SEGMENT from " + from + ", not an ndb";
+      return false;
+    }
+    std::uint64_t& t = it->second.trimmed[from];
     t = std::max(t, std::min<std::uint64_t>(m->count, it->second.events.size()));
     maybe_close(m->segment, it->second);
     return true;
@@ -118,7 +127,11 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
                std::to_string(m->count) + " for a segment of " + std::to_string(s.events.size());
       return false;
     }
-    s.resolved_by.insert(m->ndb);
+    if (std::find(config_.ndbs.begin(), config_.ndbs.end(), from) == config_.ndbs.end()) {
+      *error = "ADVANCE_SEGMENT_RESOLVED from " + from + ", not an ndb";
+      return false;
+    }
+    s.resolved_by.insert(from);
     if (!s.acked) {
       s.acked = true;
       unresolved_events_ -= s.tickets.size();

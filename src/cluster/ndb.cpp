@@ -1,5 +1,7 @@
 #include "cluster/ndb.hpp"
 
+#include <algorithm>
+
 namespace fox::cluster {
 namespace {
 // Committed segments remembered per owner (to answer a repeated ELECT again), oldest dropped.
@@ -8,6 +10,13 @@ constexpr std::size_t kCommittedPerOwner = 256;
 
 Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
     : name_(std::move(name)), storage_(storage), out_(out) {
+  for (const NdbStorage::CommittedSegment& c : storage_.committed_segments()) {
+    Segment& s = open(c.owner, c.segment);
+    s.state.kept = s.state.durable = c.count;
+    s.state.count = c.count;
+    s.state.first = c.first;
+    s.state.drafted = s.state.committed = s.state.resolved = true;
+  }
   for (const NdbStorage::KeptSegment& k : storage_.kept_segments()) {
     Segment& s = open(k.owner, k.segment);
     for (const ClusterEvent& e : k.events) s.digest.add(e);
@@ -77,12 +86,15 @@ void Ndb::keep(const KeepAdvanceHistory& m) {
 }
 
 void Ndb::trim_after_sync(const Key& key) {
-  storage_.sync([this, key, alive = std::weak_ptr<bool>(alive_)] {
+  // What is kept now is what this sync makes durable; later KEEPs wait for their own.
+  auto now = segments_.find(key);
+  const std::uint64_t upto = now == segments_.end() ? 0 : now->second->state.kept;
+  storage_.sync([this, key, upto, alive = std::weak_ptr<bool>(alive_)] {
     if (alive.expired()) return;
     auto it = segments_.find(key);
     if (it == segments_.end()) return;
     SegmentState& st = it->second->state;
-    st.durable = st.kept;
+    st.durable = std::max(st.durable, upto);
     out_.to_entry(key.first, TrimAdvanceSegment{name_, key.first, key.second, st.durable});
     maybe_draft(key, *it->second);
   });

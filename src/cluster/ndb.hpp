@@ -28,7 +28,8 @@ public:
   // Buffers one event of a segment (not yet in the history).
   virtual void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
                     const ClusterEvent& event) = 0;
-  // Moves the segment's kept events into the history with ids first + offset − 1.
+  // Moves the segment's kept events into the history with ids first + offset − 1, and records
+  // the segment as committed (committed_segments()).
   virtual void commit(const std::string& owner, std::uint64_t segment, Id first) = 0;
   // `done` once everything above is durable (a node: its SQLite commit).
   virtual void sync(std::function<void()> done) = 0;
@@ -42,6 +43,14 @@ public:
     std::vector<ClusterEvent> events;
   };
   virtual std::vector<KeptSegment> kept_segments() const = 0;
+  // ... and the segments it committed (so a repeated close or ELECT is answered again).
+  struct CommittedSegment {
+    std::string owner;
+    std::uint64_t segment = 0;
+    Id first = 0;
+    std::uint64_t count = 0;
+  };
+  virtual std::vector<CommittedSegment> committed_segments() const = 0;
 };
 
 class NdbOutbox {

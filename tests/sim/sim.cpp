@@ -42,67 +42,95 @@ struct Options {
 
 class Sim;
 
-// Storage of one ndb: what sync() made durable survives a crash, the rest does not.
+// Storage of one ndb. What the process wrote is visible at once (`mem`); a sync() makes durable
+// exactly what was written before it was asked for (`disk`), a crash forgets the rest.
 struct SimStorage final : NdbStorage {
   using Key = std::tuple<std::string, std::uint64_t, std::uint64_t>;
-  std::map<Key, ClusterEvent> kept, kept_pending;
-  std::map<Id, ClusterEvent> history_, history_pending;
-  std::vector<std::pair<std::string, std::uint64_t>> commit_pending;
-  std::function<void(std::function<void()>)> schedule_sync;
+  struct State {
+    std::map<Key, ClusterEvent> kept;
+    std::map<Id, ClusterEvent> history;
+    std::map<std::pair<std::string, std::uint64_t>, CommittedSegment> committed;
+  };
+  struct Op {
+    bool commit = false;
+    Key key;
+    ClusterEvent event;
+    Id first = 0;
+  };
+  State mem, disk;
+  std::vector<Op> queued;              // written, not durable, in order
+  std::uint64_t queued_base = 0;       // the index of queued[0] among every op ever written
+  std::function<void(std::uint64_t upto, std::function<void()>)> schedule_sync;
 
+  static void apply(State& st, const Op& op) {
+    const auto& [owner, segment, offset] = op.key;
+    if (!op.commit) {
+      st.kept[op.key] = op.event;
+      return;
+    }
+    std::uint64_t count = 0;
+    for (auto it = st.kept.begin(); it != st.kept.end();) {
+      const auto& [o, sg, off] = it->first;
+      if (o == owner && sg == segment) {
+        ClusterEvent c = it->second;
+        c.id = op.first + off - 1;
+        st.history[c.id] = c;
+        ++count;
+        it = st.kept.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    st.committed[{owner, segment}] = CommittedSegment{owner, segment, op.first, count};
+  }
+  void write(Op op) {
+    apply(mem, op);
+    queued.push_back(std::move(op));
+  }
   void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
             const ClusterEvent& event) override {
-    kept_pending[{owner, segment, offset}] = event;
+    write(Op{false, {owner, segment, offset}, event, 0});
   }
   void commit(const std::string& owner, std::uint64_t segment, Id first) override {
-    // The segment's kept events, durable or not yet (keep before commit in the same batch).
-    for (auto* from : {&kept, &kept_pending}) {
-      for (const auto& [key, e] : *from) {
-        const auto& [o, s, offset] = key;
-        if (o != owner || s != segment) continue;
-        ClusterEvent c = e;
-        c.id = first + offset - 1;
-        history_pending[c.id] = c;
-      }
-    }
-    commit_pending.emplace_back(owner, segment);
+    write(Op{true, {owner, segment, 0}, {}, first});
   }
-  void sync(std::function<void()> done) override { schedule_sync(std::move(done)); }
-  // The disk write: pending → durable.
-  void make_durable() {
-    for (auto& [k, e] : kept_pending) kept[k] = e;
-    kept_pending.clear();
-    for (auto& [id, e] : history_pending) history_[id] = e;
-    history_pending.clear();
-    for (const auto& [owner, segment] : commit_pending) {
-      for (auto it = kept.begin(); it != kept.end();) {
-        if (std::get<0>(it->first) == owner && std::get<1>(it->first) == segment) it = kept.erase(it);
-        else ++it;
-      }
+  void sync(std::function<void()> done) override {
+    schedule_sync(queued_base + queued.size(), std::move(done));
+  }
+  // The disk write of everything up to op `upto` (exclusive).
+  void make_durable(std::uint64_t upto) {
+    while (queued_base < upto && !queued.empty()) {
+      apply(disk, queued.front());
+      queued.erase(queued.begin());
+      ++queued_base;
     }
-    commit_pending.clear();
   }
   void crash() {
-    kept_pending.clear();
-    history_pending.clear();
-    commit_pending.clear();
+    queued_base += queued.size();
+    queued.clear();
+    mem = disk;
   }
   std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const override {
     std::vector<ClusterEvent> out;
-    for (auto it = history_.lower_bound(from); it != history_.end() && it->first <= upto && out.size() < max; ++it) {
+    for (auto it = mem.history.lower_bound(from); it != mem.history.end() && it->first <= upto && out.size() < max; ++it) {
       out.push_back(it->second);
     }
     return out;
   }
   std::vector<KeptSegment> kept_segments() const override {
     std::vector<KeptSegment> out;
-    for (const auto& [key, e] : kept) {
+    for (const auto& [key, e] : disk.kept) {
       const auto& [owner, segment, offset] = key;
       if (out.empty() || out.back().owner != owner || out.back().segment != segment) {
         out.push_back({owner, segment, {}});
       }
       if (offset == out.back().events.size() + 1) out.back().events.push_back(e);
     }
+    return out;
+  }
+  std::vector<CommittedSegment> committed_segments() const override {
+    std::vector<CommittedSegment> out;
+    for (const auto& [key, c] : disk.committed) out.push_back(c);
     return out;
   }
 };
@@ -142,16 +170,20 @@ public:
 
   // A message on the network: maybe dropped, duplicated, delayed (so reordered); copied through
   // its FOX map, as a node link would.
+  // A message on the network: maybe dropped, duplicated, delayed (so reordered); as bytes, the
+  // MessagePack of its FOX map, as a node link carries it. A message in flight when its sender
+  // or receiver crashes is lost with the connection.
   void send(const std::string& from, const std::string& to, const Message& m) {
     if (!up(from)) return;
     const int copies = chance(o_.drop) ? 0 : chance(o_.duplicate) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
-      Json wire = encode(m);
-      at(now_ + 1 + rand(20), [this, from, to, wire] {
-        if (!up(to) || cut(from, to)) return;
+      std::vector<std::uint8_t> wire = Json::to_msgpack(encode(m));
+      const std::uint64_t lives = crashes_[from] + crashes_[to];
+      at(now_ + 1 + rand(20), [this, from, to, wire, lives] {
+        if (!up(to) || cut(from, to) || crashes_[from] + crashes_[to] != lives) return;
         Message copy;
         std::string error;
-        if (!decode(wire, &copy, &error)) fail("a message does not decode: " + error);
+        if (!decode(Json::from_msgpack(wire), &copy, &error)) fail("a message does not decode: " + error);
         deliver(from, to, copy);
       });
     }
@@ -192,6 +224,7 @@ private:
   std::uint64_t now_ = 0, seq_ = 0;
   std::priority_queue<Item, std::vector<Item>, std::greater<Item>> queue_;
   std::set<std::string> down_, isolated_;
+  std::map<std::string, std::uint64_t> crashes_;
   std::map<std::string, std::unique_ptr<EntryNode>> entries_;
   std::map<std::string, std::unique_ptr<NdbNode>> ndbs_;
   std::map<std::string, std::unique_ptr<SyncNode>> syncs_;
@@ -237,7 +270,20 @@ struct Sim::NdbNode final : NdbOutbox {
   SimStorage storage;
   std::unique_ptr<Ndb> ndb;
   std::uint64_t incarnation = 0;
-  void to_entry(const std::string& entry, const Message& m) override { sim->send(name, entry, m); }
+  void to_entry(const std::string& entry, const Message& m) override {
+    // A TRIM may claim only what is on disk: a crash right now must not take it back.
+    if (const auto* t = std::get_if<TrimAdvanceSegment>(&m)) {
+      std::uint64_t on_disk = 0;
+      auto c = storage.disk.committed.find({t->owner, t->segment});
+      if (c != storage.disk.committed.end()) on_disk = c->second.count;
+      while (storage.disk.kept.count({t->owner, t->segment, on_disk + 1})) ++on_disk;
+      if (t->count > on_disk) {
+        sim->fail(name + " TRIMs " + t->owner + "/" + std::to_string(t->segment) + " count " +
+                  std::to_string(t->count) + " with " + std::to_string(on_disk) + " on disk");
+      }
+    }
+    sim->send(name, entry, m);
+  }
   void to_entries(const Message& m) override {
     for (const std::string& e : sim->entry_names_) sim->send(name, e, m);
   }
@@ -298,11 +344,11 @@ void Sim::build() {
     node->sim = this;
     node->name = d;
     NdbNode* raw = node.get();
-    node->storage.schedule_sync = [this, raw](std::function<void()> done) {
+    node->storage.schedule_sync = [this, raw](std::uint64_t upto, std::function<void()> done) {
       const std::uint64_t inc = raw->incarnation;
-      at(now_ + 1 + rand(5), [raw, inc, done] {
+      at(now_ + 1 + rand(5), [raw, inc, upto, done] {
         if (raw->incarnation != inc || !raw->ndb) return;   // crashed before the write
-        raw->storage.make_durable();
+        raw->storage.make_durable(upto);
         done();
       });
     };
@@ -337,6 +383,7 @@ void Sim::deliver(const std::string& from, const std::string& to, const Message&
 
 void Sim::crash(const std::string& node) {
   ++faults_;
+  ++crashes_[node];
   down_.insert(node);
   if (auto d = ndbs_.find(node); d != ndbs_.end()) {
     ++d->second->incarnation;
@@ -363,14 +410,23 @@ void Sim::restart(const std::string& node) {
 }
 
 void Sim::schedule_faults() {
-  // At most one node of a role down or cut off at a time: a minority, so progress is owed.
+  // Every fifth seed one ndb is dead for the whole run: the other two must both do their part
+  // (a third ndb can no longer hide a bug of one of them).
+  std::vector<std::string> ndbs = ndb_names_;
+  if (seed_ % 5 == 0) {
+    const std::string dead = ndbs.back();
+    ndbs.pop_back();
+    at(0, [this, dead] { crash(dead); });
+  }
+  // Otherwise at most one node of a role down or cut off at a time: a minority, so progress is
+  // owed once it is healed.
   std::uint64_t t = 50 + rand(200);
   while (t < o_.heal_ms) {
     const int kind = static_cast<int>(rand(3));
     const std::uint64_t length = 50 + rand(400);
     const std::uint64_t end = std::min(t + length, o_.heal_ms);
     if (kind == 0) {
-      const std::string n = ndb_names_[rand(ndb_names_.size())];
+      const std::string n = ndbs[rand(ndbs.size())];
       at(t, [this, n] { crash(n); });
       at(end, [this, n] { restart(n); });
     } else if (kind == 1) {
@@ -378,7 +434,7 @@ void Sim::schedule_faults() {
       at(t, [this, s] { crash(s); });
       at(end, [this, s] { restart(s); });
     } else {
-      const std::vector<std::string>* pool[] = {&entry_names_, &ndb_names_, &sync_names_};
+      const std::vector<std::string>* pool[] = {&entry_names_, &ndbs, &sync_names_};
       const auto& names = *pool[rand(3)];
       const std::string n = names[rand(names.size())];
       at(t, [this, n] {
@@ -439,7 +495,7 @@ void Sim::check(std::string* why) {
   // Every ndb that holds an id holds the same event under it.
   std::map<Id, const ClusterEvent*> by_id;
   for (auto& [name, node] : ndbs_) {
-    for (const auto& [id, e] : node->storage.history_) {
+    for (const auto& [id, e] : node->storage.disk.history) {
       auto [it, fresh] = by_id.emplace(id, &e);
       if (!fresh && !(*it->second == e)) fail_with("ndbs disagree on id " + std::to_string(id));
     }
@@ -451,8 +507,8 @@ void Sim::check(std::string* why) {
     const ClusterEvent& sent = published_[ticket];
     int holders = 0;
     for (auto& [name, node] : ndbs_) {
-      auto it = node->storage.history_.find(id);
-      if (it == node->storage.history_.end()) continue;
+      auto it = node->storage.disk.history.find(id);
+      if (it == node->storage.disk.history.end()) continue;
       ClusterEvent stored = it->second;
       stored.id = 0;
       if (!(stored == sent)) fail_with("id " + std::to_string(id) + " holds another event");
@@ -461,7 +517,7 @@ void Sim::check(std::string* why) {
     if (holders < 2) {
       std::string where;
       for (auto& [name, node] : ndbs_) {
-        where += " " + name + (node->storage.history_.count(id) ? ":has" : ":lacks");
+        where += " " + name + (node->storage.disk.history.count(id) ? ":has" : ":lacks");
       }
       for (auto& [name, node] : entries_) {
         where += " " + name + ":" + std::to_string(node->entry->unresolved()) + " unresolved";
@@ -470,7 +526,13 @@ void Sim::check(std::string* why) {
                 " ndbs (" + where + " )");
     }
   }
-  // Progress: with every fault healed long ago, everything published is acknowledged.
+  // Progress: with every fault healed long ago, every segment is committed on a storage quorum
+  // and everything published is acknowledged.
+  for (auto& [name, node] : entries_) {
+    if (node->entry->unresolved() != 0) {
+      fail_with(name + " still has " + std::to_string(node->entry->unresolved()) + " unresolved segments");
+    }
+  }
   if (acked_.size() != published_.size()) {
     fail_with(std::to_string(published_.size() - acked_.size()) + " of " +
               std::to_string(published_.size()) + " publications never acknowledged");

@@ -56,6 +56,10 @@ TEST_CASE("an entry serves after a sync quorum accepted it, numbering after its 
   CHECK_FALSE(e.publish(ev(1), 1));
   std::string error;
   REQUIRE(e.on_message("S1", InitEntryAccepted{"S1", "E1", 4}, &error));
+  // One sync claiming another's name is still one sync.
+  REQUIRE(e.on_message("S1", InitEntryAccepted{"S2", "E1", 4}, &error));
+  CHECK_FALSE(e.ready());
+  CHECK_FALSE(e.on_message("X9", InitEntryAccepted{"X9", "E1", 4}, &error));
   CHECK_FALSE(e.ready());
   REQUIRE(e.on_message("S3", InitEntryAccepted{"S3", "E1", 9}, &error));
   CHECK(e.ready());

@@ -24,7 +24,12 @@ struct MemoryStorage final : NdbStorage {
     kept[{owner, segment, offset}] = event;
     ++keeps;
   }
+  std::vector<CommittedSegment> committed;
+  std::vector<CommittedSegment> committed_segments() const override { return committed; }
   void commit(const std::string& owner, std::uint64_t segment, Id first) override {
+    std::uint64_t count = 0;
+    for (const auto& [key, e] : kept) count += std::get<0>(key) == owner && std::get<1>(key) == segment;
+    committed.push_back({owner, segment, first, count});
     for (auto it = kept.begin(); it != kept.end();) {
       const auto& [o, s, offset] = it->first;
       if (o == owner && s == segment) {
@@ -205,4 +210,39 @@ TEST_CASE("a restarted ndb recovers what it kept and goes on from there") {
   storage.durable();
   after.on_message("E1", AdvanceSegmentOver{"E1", 2, 3, digest_of({1, 2, 3})}, &error);
   CHECK(out.syncs.size() == 1);
+}
+
+TEST_CASE("a restarted ndb that had committed a segment answers its close with RESOLVED again") {
+  MemoryStorage storage;
+  Outbox out;
+  std::string error;
+  {
+    Ndb before("D1", storage, out);
+    before.on_message("E1", KeepAdvanceHistory{"E1", 6, 1, ev(1)}, &error);
+    storage.durable();
+    before.on_message("E1", AdvanceSegmentOver{"E1", 6, 1, digest_of({1})}, &error);
+    before.on_message("S1", ElectSegment{"E1", 6, 40, 1}, &error);
+    storage.durable();
+  }
+  out.entries.clear();
+  Ndb after("D1", storage, out);
+  after.on_message("E1", AdvanceSegmentOver{"E1", 6, 1, digest_of({1})}, &error);
+  REQUIRE(out.entries.size() == 1);
+  CHECK(std::get<AdvanceSegmentResolved>(out.entries[0].second) == AdvanceSegmentResolved{"D1", "E1", 6, 40, 1});
+}
+
+TEST_CASE("a TRIM says only what the sync it waited for made durable") {
+  MemoryStorage storage;
+  Outbox out;
+  Ndb ndb("D1", storage, out);
+  std::string error;
+  ndb.on_message("E1", KeepAdvanceHistory{"E1", 8, 1, ev(1)}, &error);
+  auto first_sync = std::move(storage.pending);   // the write of offset 1
+  storage.pending.clear();
+  ndb.on_message("E1", KeepAdvanceHistory{"E1", 8, 2, ev(2)}, &error);
+  first_sync[0]();   // only offset 1 was durable when this sync was asked for
+  REQUIRE(out.entries.size() == 1);
+  CHECK(std::get<TrimAdvanceSegment>(out.entries[0].second).count == 1);
+  storage.durable();
+  CHECK(std::get<TrimAdvanceSegment>(out.entries.back().second).count == 2);
 }
