@@ -142,6 +142,10 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     return true;
   }
   if (const auto* m = std::get_if<History>(&message)) {
+    if (std::find(config_.ndbs.begin(), config_.ndbs.end(), from) == config_.ndbs.end()) {
+      *error = "HISTORY from " + from + ", not an ndb";
+      return false;
+    }
     accept_history(*m);
     return true;
   }
@@ -151,7 +155,8 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
 
 void Entry::accept_history(const History& h) {
   for (const ClusterEvent& e : h.events) {
-    if (e.id > delivered_) waiting_.emplace(e.id, e);
+    // Bounded: what lies beyond the window is fetched again once delivery gets there.
+    if (e.id > delivered_ && e.id <= delivered_ + kMaxWaiting) waiting_.emplace(e.id, e);
   }
   deliver_ready();
 }

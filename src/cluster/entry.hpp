@@ -52,6 +52,9 @@ public:
 
 class Entry {
 public:
+  // Committed events held ahead of a gap, at most (ids delivered_ + 1 .. + kMaxWaiting).
+  static constexpr Id kMaxWaiting = 100000;
+
   Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink);
 
   // INIT_ENTRY to every sync (again on every tick until a quorum accepted).

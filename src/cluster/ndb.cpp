@@ -11,14 +11,18 @@ constexpr std::size_t kCommittedPerOwner = 256;
 Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
     : name_(std::move(name)), storage_(storage), out_(out) {
   for (const NdbStorage::CommittedSegment& c : storage_.committed_segments()) {
-    Segment& s = open(c.owner, c.segment);
+    auto& slot = segments_[Key(c.owner, c.segment)];
+    if (!slot) slot = std::make_unique<Segment>();
+    Segment& s = *slot;
     s.state.kept = s.state.durable = c.count;
     s.state.count = c.count;
     s.state.first = c.first;
     s.state.drafted = s.state.committed = s.state.resolved = true;
   }
   for (const NdbStorage::KeptSegment& k : storage_.kept_segments()) {
-    Segment& s = open(k.owner, k.segment);
+    auto& slot = segments_[Key(k.owner, k.segment)];
+    if (!slot) slot = std::make_unique<Segment>();
+    Segment& s = *slot;
     for (const ClusterEvent& e : k.events) s.digest.add(e);
     s.state.kept = s.state.durable = k.events.size();
     s.state.digest = s.digest.value();
@@ -30,15 +34,46 @@ const Ndb::SegmentState* Ndb::segment(const std::string& owner, std::uint64_t se
   return it == segments_.end() ? nullptr : &it->second->state;
 }
 
-Ndb::Segment& Ndb::open(const std::string& owner, std::uint64_t segment) {
+Ndb::Segment* Ndb::open(const std::string& owner, std::uint64_t segment) {
+  auto found = segments_.find(Key(owner, segment));
+  if (found != segments_.end()) return found->second.get();
+  // A segment this ndb committed and forgot (pruned) is not opened again by a late duplicate.
+  if (auto f = floor_.find(owner); f != floor_.end() && segment <= f->second) return nullptr;
+  std::size_t open = 0;
+  for (auto it = segments_.lower_bound(Key(owner, 0)); it != segments_.end() && it->first.first == owner; ++it) {
+    open += !it->second->state.committed;
+  }
+  if (open >= kMaxOpenSegmentsPerOwner) return nullptr;
   auto& slot = segments_[Key(owner, segment)];
-  if (!slot) slot = std::make_unique<Segment>();
-  return *slot;
+  slot = std::make_unique<Segment>();
+  return slot.get();
 }
 
 bool Ndb::on_message(const std::string& from, const Message& message, std::string* error) {
-  if (const auto* m = std::get_if<BeginAdvanceSegment>(&message)) {
-    open(m->owner, m->segment);
+  // Segments: of a configured entry, begun, kept and closed by that entry itself.
+  const std::string* owner = nullptr;
+  bool from_owner = false;
+  if (const auto* m = std::get_if<BeginAdvanceSegment>(&message)) owner = &m->owner, from_owner = true;
+  if (const auto* m = std::get_if<KeepAdvanceHistory>(&message)) owner = &m->owner, from_owner = true;
+  if (const auto* m = std::get_if<AdvanceSegmentOver>(&message)) owner = &m->owner, from_owner = true;
+  if (const auto* m = std::get_if<ElectSegment>(&message)) owner = &m->owner;
+  if (owner && !entries_.empty() && (!entries_.count(*owner) || (from_owner && from != *owner))) {
+    *error = std::string(message_name(message)) + " from " + from + " for owner " + *owner +
+             ": not an entry of the cluster, or not its own";
+    return false;
+  }
+  std::uint64_t number = 0;
+  if (const auto* m = std::get_if<BeginAdvanceSegment>(&message)) number = m->segment;
+  if (const auto* m = std::get_if<KeepAdvanceHistory>(&message)) number = m->segment;
+  if (const auto* m = std::get_if<AdvanceSegmentOver>(&message)) number = m->segment;
+  if (const auto* m = std::get_if<ElectSegment>(&message)) number = m->segment;
+  if (owner && !open(*owner, number)) {
+    *error = "segment " + std::to_string(number) + " of " + *owner +
+             ": committed long ago, or too many open segments";
+    return false;
+  }
+  if (std::get_if<BeginAdvanceSegment>(&message)) {
+    // opened above
   } else if (const auto* m = std::get_if<KeepAdvanceHistory>(&message)) {
     keep(*m);
   } else if (const auto* m = std::get_if<AdvanceSegmentOver>(&message)) {
@@ -58,7 +93,7 @@ bool Ndb::on_message(const std::string& from, const Message& message, std::strin
 
 void Ndb::keep(const KeepAdvanceHistory& m) {
   const Key key(m.owner, m.segment);
-  Segment& s = open(m.owner, m.segment);
+  Segment& s = *open(m.owner, m.segment);   // on_message made sure it exists
   if (s.state.committed || m.offset <= s.state.kept) {
     // Kept already: the entry retransmits because our TRIM got lost; say it again.
     if (!s.state.committed) trim_after_sync(key);
@@ -102,7 +137,7 @@ void Ndb::trim_after_sync(const Key& key) {
 
 void Ndb::over(const AdvanceSegmentOver& m, std::string* error) {
   const Key key(m.owner, m.segment);
-  Segment& s = open(m.owner, m.segment);
+  Segment& s = *open(m.owner, m.segment);   // on_message made sure it exists
   if (s.state.count && *s.state.count != m.count) {
     *error = "ADVANCE_SEGMENT_OVER " + m.owner + "/" + std::to_string(m.segment) + ": count " +
              std::to_string(m.count) + " after " + std::to_string(*s.state.count);
@@ -139,7 +174,7 @@ void Ndb::maybe_draft(const Key& key, Segment& s) {
 
 void Ndb::elect(const ElectSegment& m) {
   const Key key(m.owner, m.segment);
-  Segment& s = open(m.owner, m.segment);
+  Segment& s = *open(m.owner, m.segment);   // on_message made sure it exists
   if (s.state.first == 0) s.state.first = m.first;
   if (!s.state.count) s.state.count = m.count;
   maybe_commit(key, s);
@@ -182,6 +217,7 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
   for (auto it = segments_.lower_bound(Key(key.first, 0));
        committed > kCommittedPerOwner && it != segments_.end() && it->first.first == key.first;) {
     if (it->second->state.committed && it->first != key) {
+      floor_[key.first] = std::max(floor_[key.first], it->first.second);
       it = segments_.erase(it);
       --committed;
     } else {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,9 +69,14 @@ public:
   // At most this many events of one segment are held out of order waiting for a gap.
   static constexpr std::size_t kMaxHeldPerSegment = 1024;
   static constexpr std::size_t kMaxHistoryReply = 1000;
+  // Uncommitted segments of one owner (an entry keeps at most 64 closed ones in flight).
+  static constexpr std::size_t kMaxOpenSegmentsPerOwner = 256;
 
   // Recovers the segments the storage kept (a restart).
   Ndb(std::string name, NdbStorage& storage, NdbOutbox& out);
+  // The entries of the cluster file: segments of other owners are refused, and BEGIN, KEEP and
+  // OVER only come from their owner. Empty: any (unit tests).
+  void accept_only(std::set<std::string> entries) { entries_ = std::move(entries); }
 
   // One message from node `from`. False (with *error) for one that makes no sense here; the
   // caller logs it, nothing changes.
@@ -98,7 +104,8 @@ private:
   };
   using Key = std::pair<std::string, std::uint64_t>;
 
-  Segment& open(const std::string& owner, std::uint64_t segment);
+  // nullptr: a new segment beyond kMaxOpenSegmentsPerOwner.
+  Segment* open(const std::string& owner, std::uint64_t segment);
   void keep(const KeepAdvanceHistory& m);
   void over(const AdvanceSegmentOver& m, std::string* error);
   void elect(const ElectSegment& m);
@@ -110,6 +117,8 @@ private:
   NdbStorage& storage_;
   NdbOutbox& out_;
   std::map<Key, std::unique_ptr<Segment>> segments_;
+  std::set<std::string> entries_;
+  std::map<std::string, std::uint64_t> floor_;   // owner → highest committed segment forgotten
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -7,10 +7,18 @@ Sync::Sync(std::string name, SyncAgreement& agreement, SyncOutbox& out)
 
 bool Sync::on_message(const std::string& from, const Message& message, std::string* error) {
   if (const auto* m = std::get_if<InitEntry>(&message)) {
+    if (!entries_.empty() && (from != m->entry || !entries_.count(m->entry))) {
+      *error = "INIT_ENTRY for " + m->entry + " from " + from;
+      return false;
+    }
     out_.reply(from, InitEntryAccepted{name_, m->entry, agreement_.last_segment(m->entry)});
     return true;
   }
   if (const auto* m = std::get_if<GenerateDraft>(&message)) {
+    if (!entries_.empty() && (!entries_.count(m->owner) || !ndbs_.count(from))) {
+      *error = "GENERATE_DRAFT for " + m->owner + " from " + from;
+      return false;
+    }
     if (m->count == 0 || m->count > 0xffffffffu) {
       *error = "GENERATE_DRAFT with count " + std::to_string(m->count);
       return false;

@@ -6,6 +6,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,19 @@ public:
 class Sync {
 public:
   Sync(std::string name, SyncAgreement& agreement, SyncOutbox& out);
+  // The entries and ndbs of the cluster file: INIT_ENTRY only from an entry for itself,
+  // GENERATE_DRAFT only from an ndb for an entry (the agreement's owners are bounded). Empty: any.
+  void accept_only(std::set<std::string> entries, std::set<std::string> ndbs) {
+    entries_ = std::move(entries);
+    ndbs_ = std::move(ndbs);
+  }
   bool on_message(const std::string& from, const Message& message, std::string* error);
 
 private:
   std::string name_;
   SyncAgreement& agreement_;
   SyncOutbox& out_;
+  std::set<std::string> entries_, ndbs_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);   // answers after the end: dropped
 };
 

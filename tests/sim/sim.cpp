@@ -336,6 +336,7 @@ void Sim::build() {
     node->agreement.group = &group;
     node->agreement.name = s;
     node->sync = std::make_unique<Sync>(s, node->agreement, *node);
+    node->sync->accept_only({entry_names_.begin(), entry_names_.end()}, {ndb_names_.begin(), ndb_names_.end()});
     group.up.insert(s);
     syncs_[s] = std::move(node);
   }
@@ -353,6 +354,7 @@ void Sim::build() {
       });
     };
     node->ndb = std::make_unique<Ndb>(d, node->storage, *node);
+    node->ndb->accept_only({entry_names_.begin(), entry_names_.end()});
     ndbs_[d] = std::move(node);
   }
   for (const std::string& e : entry_names_) {
@@ -401,10 +403,12 @@ void Sim::restart(const std::string& node) {
   down_.erase(node);
   if (auto d = ndbs_.find(node); d != ndbs_.end()) {
     d->second->ndb = std::make_unique<Ndb>(node, d->second->storage, *d->second);
+    d->second->ndb->accept_only({entry_names_.begin(), entry_names_.end()});
   }
   if (auto s = syncs_.find(node); s != syncs_.end()) {
     group.up.insert(node);
     s->second->sync = std::make_unique<Sync>(node, s->second->agreement, *s->second);
+    s->second->sync->accept_only({entry_names_.begin(), entry_names_.end()}, {ndb_names_.begin(), ndb_names_.end()});
   }
   if (o_.verbose) std::fprintf(stderr, "  %llu restart %s\n", (unsigned long long)now_, node.c_str());
 }

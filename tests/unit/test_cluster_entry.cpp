@@ -125,3 +125,17 @@ TEST_CASE("committed events are delivered in id order; a gap is fetched from an 
   e.on_message("D2", History{3, 3, {c3}}, &error);
   CHECK(out.delivered == std::vector<Id>{1, 2, 3, 4});
 }
+
+TEST_CASE("an entry takes committed events only from ndbs, and holds a bounded window") {
+  Out out;
+  Entry e(config(), out, out);
+  std::string error;
+  ClusterEvent far = ev(1);
+  far.id = Entry::kMaxWaiting + 5;
+  CHECK_FALSE(e.on_message("E2", History{far.id, far.id, {far}}, &error));
+  CHECK(e.on_message("D1", History{far.id, far.id, {far}}, &error));
+  ClusterEvent first = ev(1);
+  first.id = 1;
+  e.on_message("D1", History{1, 1, {first}}, &error);
+  CHECK(out.delivered == std::vector<Id>{1});   // the far one was not kept: fetched when due
+}

@@ -246,3 +246,21 @@ TEST_CASE("a TRIM says only what the sync it waited for made durable") {
   storage.durable();
   CHECK(std::get<TrimAdvanceSegment>(out.entries.back().second).count == 2);
 }
+
+TEST_CASE("an ndb takes segments only of the cluster's entries, from them, and boundedly") {
+  Fixture f;
+  f.ndb.accept_only({"E1", "E2"});
+  std::string error;
+  CHECK_FALSE(f.ndb.on_message("E9", KeepAdvanceHistory{"E9", 1, 1, ev(1)}, &error));
+  CHECK(error.find("not an entry of the cluster") != std::string::npos);
+  CHECK_FALSE(f.ndb.on_message("E2", KeepAdvanceHistory{"E1", 1, 1, ev(1)}, &error));   // not its own
+  CHECK(f.ndb.on_message("E1", KeepAdvanceHistory{"E1", 1, 1, ev(1)}, &error));
+  // The sync group's ELECT comes from a sync node.
+  CHECK(f.ndb.on_message("S1", ElectSegment{"E1", 1, 1, 1}, &error));
+  // A flood of segments from one entry stops at kMaxOpenSegmentsPerOwner.
+  std::size_t refused = 0;
+  for (std::uint64_t seg = 2; seg < 2 + Ndb::kMaxOpenSegmentsPerOwner + 10; ++seg) {
+    refused += !f.ndb.on_message("E2", BeginAdvanceSegment{"E2", seg}, &error);
+  }
+  CHECK(refused == 10);
+}
