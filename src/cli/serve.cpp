@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "build_info.hpp"
+#include "cli/cluster_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "core/log.hpp"
@@ -16,6 +17,7 @@
 #include "fox/transports.hpp"
 #include "mqtt/transports.hpp"
 #include "router/router.hpp"
+#include "store/cluster_engine.hpp"
 #include "store/memory_engine.hpp"
 #include "store/sqlite_store.hpp"
 #include "wamp/transports.hpp"
@@ -34,12 +36,15 @@ public:
     // The store is closed first (run() did): what the teardown below changes (sessions leaving,
     // their wills) is not written, so wills stay registered and apply at the next start.
     if (store_) store_->close();
+    if (node_) node_->stop(nullptr);
     http_.reset();
     rawsocket_.reset();
     mqtt_tcp_.reset();
     fox_tcp_.reset();
     mqtt_.reset();
     router_.reset();
+    node_.reset();
+    cluster_engine_.reset();
     store_.reset();
     memory_.reset();
     env_.reset();
@@ -54,7 +59,8 @@ public:
   int run() {
     // A listener that cannot start is fatal: exit 1 at once (nothing was served yet).
     if (!start()) return 1;
-    log::info("serve", "fox ready");
+    // A cluster entry is ready once a sync quorum accepted it (ClusterEngine::on_ready).
+    if (!cluster_engine_) log::info("serve", "fox ready");
     uv_run(&loop_, UV_RUN_DEFAULT);
     if (store_) store_->close();   // the last commit
     clean_exit_ = !forced_stop_;
@@ -74,6 +80,7 @@ private:
       }, signum);
     }
 
+    if (!config_.cluster_file.empty()) return start_cluster();
     // The engine first: the router's log, retained state and wills live there.
     Engine* engine = nullptr;
     if (config_.memory) {
@@ -88,7 +95,41 @@ private:
       if (!open_store()) return false;
       engine = store_.get();
     }
-    router_ = std::make_unique<Router>(*env_, *engine);
+    return start_router(*engine);
+  }
+
+  // A node of a cluster (SPEC §9): its roles; an entry also serves clients, with the cluster as
+  // its engine, once a sync quorum accepted it.
+  bool start_cluster() {
+    const cluster::NodeConfig& me = config_.cluster_node;
+    if (me.has(cluster::Role::kEntry)) {
+      const std::size_t rows = config_.limits.history_max_rows_set
+                                   ? static_cast<std::size_t>(config_.limits.history_max_rows)
+                                   : 10000;
+      cluster_engine_ = std::make_unique<store::ClusterEngine>(me.name, rows);
+      cluster_engine_->on_ready([name = me.name] {
+        log::info("cluster", name, ": accepted by a sync quorum");
+        log::info("serve", "fox ready");
+      });
+    }
+    node_ = std::make_unique<ClusterNode>(&loop_, config_.cluster, me, cluster_engine_.get(),
+                                          config_.sync == "full");
+    std::string error;
+    if (!node_->start(&error)) {
+      log::error("cluster", error);
+      return false;
+    }
+    if (!cluster_engine_) {
+      start_end_of_turn();
+      return true;
+    }
+    if (!start_router(*cluster_engine_)) return false;
+    cluster_engine_->attach(node_->entry(), router_.get());
+    return true;
+  }
+
+  bool start_router(Engine& engine) {
+    router_ = std::make_unique<Router>(*env_, engine);
     router_->set_allowed_realms(config_.realms);
     mqtt::ServerOptions mo;
     mo.default_realm = config_.mqtt_default_realm;
@@ -98,6 +139,7 @@ private:
     mqtt_ = std::make_unique<mqtt::Server>(*router_, mo);
     if (store_) restore_state();
     start_end_of_turn();
+    if (cluster_engine_ && config_.port == 0) return start_tcp_listeners();   // no HTTP
 
     net::WsServerOptions ws;
     ws.bind = config_.bind;
@@ -120,6 +162,11 @@ private:
     }
     log::info("http", "listening on ", config_.bind, ":", http_->port(),
               " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
+    return start_tcp_listeners();
+  }
+
+  bool start_tcp_listeners() {
+    wamp::SessionOptions session;
 
     if (config_.rawsocket_port != 0) {
       // Each RawSocket message is two buffers (header + shared payload), hence twice the frames.
@@ -184,6 +231,7 @@ private:
   // by timers and close callbacks, before the loop would block).
   void end_of_turn() {
     if (store_) store_->flush();
+    if (node_) node_->end_of_turn();
     for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get(), fox_tcp_.get()}) {
       if (server) server->flush();
     }
@@ -238,6 +286,7 @@ private:
     if (rawsocket_) rawsocket_->stop();
     if (mqtt_tcp_) mqtt_tcp_->stop();
     if (fox_tcp_) fox_tcp_->stop();
+    if (node_) node_->stop(nullptr);
     env_->cancel_all();
     if (hooks_) {
       end_of_turn();
@@ -275,6 +324,8 @@ private:
   std::unique_ptr<net::UvEnv> env_;
   std::unique_ptr<store::MemoryEngine> memory_;   // the engine with --memory
   std::unique_ptr<store::SqliteStore> store_;     // the engine otherwise
+  std::unique_ptr<store::ClusterEngine> cluster_engine_;   // a cluster entry's engine
+  std::unique_ptr<ClusterNode> node_;             // --cluster: the node's roles
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::TcpServer> rawsocket_;
@@ -309,8 +360,12 @@ int serve_main(const std::vector<std::string>& args) {
     log::info("cluster", config.cluster_file, ": node ", config.cluster_node.name, " (", roles,
               "), ", config.cluster.nodes.size(), " nodes, sync quorum ", config.cluster.sync_quorum,
               ", storage quorum ", config.cluster.storage_quorum);
-    std::fprintf(stderr, "fox serve: cluster mode: the node runtime is not implemented yet\n");
-    return 1;
+    // The node's own listeners (an entry's; 0 = off) on its host.
+    config.bind = config.cluster_node.host;
+    config.port = config.cluster_node.port;
+    config.mqtt_port = config.cluster_node.mqtt;
+    config.rawsocket_port = config.cluster_node.rawsocket;
+    config.fox_port = 0;   // the node's FOX port carries the node links
   }
   std::signal(SIGPIPE, SIG_IGN);
   Server server(config);

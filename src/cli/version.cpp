@@ -1,5 +1,4 @@
 #include <libwebsockets.h>
-#include <lz4.h>
 #include <mbedtls/version.h>
 #include <sqlite3.h>
 #include <uv.h>
@@ -26,7 +25,7 @@ int version_main(const std::vector<std::string>& args) {
               NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH);
   // raft 0.15 has no version call: FOX_RAFT_VERSION is its pkg-config version (cmake/deps.cmake).
   std::printf("  raft           %s\n", FOX_RAFT_VERSION);
-  std::printf("  lz4            %s\n", LZ4_VERSION_STRING);
+  std::printf("  lz4            not linked (raft's snapshot compression is off)\n");
   // LGPL-3.0 section 4(a): the notice that the library is used and is covered by that licence.
   std::printf("This program uses the raft library (Canonical raft, LGPL-3.0-only with a static\n"
               "linking exception); its licence and notices are in fox's source tree,\n"

@@ -7,6 +7,11 @@ namespace fox::cluster {
 Entry::Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink)
     : config_(std::move(config)), out_(out), sink_(sink), delivered_(config_.delivered) {}
 
+std::uint64_t Entry::segment_base(std::uint64_t unix_seconds) {
+  constexpr std::uint64_t k2024 = 1704067200;
+  return (unix_seconds > k2024 ? unix_seconds - k2024 : 0) << 20;
+}
+
 void Entry::start(std::uint64_t now_ms) {
   now_ = now_ms;
   for (const std::string& s : config_.syncs) out_.to_sync(s, InitEntry{config_.name});
@@ -93,6 +98,7 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     accepted_by_.insert(from);
     last_segment_ = std::max(last_segment_, m->last_segment);
     if (!ready_ && static_cast<int>(accepted_by_.size()) >= config_.sync_quorum) {
+      last_segment_ = std::max(last_segment_ + restart_gap(), config_.first_segment);
       ready_ = true;
       sink_.ready();
     }

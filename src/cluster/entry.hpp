@@ -33,6 +33,11 @@ struct EntryConfig {
   std::size_t max_segments_in_flight = 64;   // closed, not resolved (sync_fsm's contract)
   std::size_t max_unresolved_events = 100000;  // beyond: publish() says no (backpressure)
   Id delivered = 0;                    // the last id already delivered (a restart), 0 = none
+  // The lowest segment number this incarnation may use (a node: from its clock, see
+  // Entry::segment_base); numbering also starts at least restart_gap() above the last segment
+  // the sync group gave ids to, so a restarted entry never reuses a number its previous
+  // incarnation began but never had elected.
+  std::uint64_t first_segment = 0;
 };
 
 class EntryOutbox {
@@ -56,6 +61,13 @@ public:
   static constexpr Id kMaxWaiting = 100000;
 
   Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink);
+
+  // Segment numbers above any of a previous incarnation: (seconds since 2024) × 2^20. An
+  // incarnation would need more than 2^20 segments a second to reach its successor's base.
+  static std::uint64_t segment_base(std::uint64_t unix_seconds);
+  // Above the last elected segment, a previous incarnation used at most the segments in flight
+  // plus the open one.
+  std::uint64_t restart_gap() const { return 2 * config_.max_segments_in_flight + 2; }
 
   // INIT_ENTRY to every sync (again on every tick until a quorum accepted).
   void start(std::uint64_t now_ms);

@@ -10,7 +10,7 @@ namespace {
 constexpr std::uint64_t kMaxNumber = std::uint64_t{1} << 53;
 constexpr std::size_t kMaxName = 255;
 
-Json event_json(const ClusterEvent& e, bool with_id) {
+Json event_json_impl(const ClusterEvent& e, bool with_id) {
   Json uri = Json::array();
   for (const std::string& p : e.uri) uri.push_back(p);
   Json out = {{"realm", e.realm}, {"uri", std::move(uri)}, {"data", e.data}, {"opt", e.opt},
@@ -109,6 +109,16 @@ struct Fields {
 
 }  // namespace
 
+Json event_to_json(const ClusterEvent& event, bool with_id) { return event_json_impl(event, with_id); }
+
+bool event_from_json(const Json& map, ClusterEvent* out, std::string* error) {
+  Fields f{map, error};
+  ClusterEvent e = f.event(map, "event");
+  if (!f.ok) return false;
+  *out = std::move(e);
+  return true;
+}
+
 const char* message_name(const Message& message) {
   static const char* const kNames[] = {
       "INIT_ENTRY",       "INIT_ENTRY_ACCEPTED", "BEGIN_ADVANCE_SEGMENT", "KEEP_ADVANCE_HISTORY",
@@ -137,7 +147,7 @@ Json encode(const Message& message) {
           m["owner"] = x.owner;
           m["segment"] = x.segment;
           m["offset"] = x.offset;
-          m["event"] = event_json(x.event, false);
+          m["event"] = event_json_impl(x.event, false);
         } else if constexpr (std::is_same_v<T, TrimAdvanceSegment>) {
           m["ndb"] = x.ndb;
           m["owner"] = x.owner;
@@ -173,7 +183,7 @@ Json encode(const Message& message) {
           m["from"] = x.from;
           m["upto"] = x.upto;
           Json events = Json::array();
-          for (const ClusterEvent& e : x.events) events.push_back(event_json(e, true));
+          for (const ClusterEvent& e : x.events) events.push_back(event_json_impl(e, true));
           m["events"] = std::move(events);
         }
       },
@@ -279,7 +289,7 @@ SegmentDigest::~SegmentDigest() {
 }
 
 void SegmentDigest::add(const ClusterEvent& event) {
-  const std::vector<std::uint8_t> bytes = Json::to_msgpack(event_json(event, false));
+  const std::vector<std::uint8_t> bytes = Json::to_msgpack(event_json_impl(event, false));
   // Length first, so event boundaries are part of what is digested.
   const auto n = static_cast<std::uint32_t>(bytes.size());
   const unsigned char len[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),

@@ -109,6 +109,11 @@ Json encode(const Message& message);
 // offset of 0, a range past 2^53, events out of order.
 bool decode(const Json& map, Message* out, std::string* error);
 
+// One event as a map {realm, uri, data, opt, sid[, id]} (the `event` of KEEP_ADVANCE_HISTORY,
+// also how an ndb stores it), and back; false with *error for anything malformed.
+Json event_to_json(const ClusterEvent& event, bool with_id);
+bool event_from_json(const Json& map, ClusterEvent* out, std::string* error);
+
 // A segment's digest: SHA-256 (first 16 bytes) over the events' canonical encodings in offset
 // order, so every ndb knows exactly what the segment holds. Incremental: fold event by event.
 class SegmentDigest {

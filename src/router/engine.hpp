@@ -13,6 +13,8 @@
 
 namespace fox {
 
+struct PublishOptions;
+
 // One publication in the log, as append() returns it.
 struct Appended {
   std::uint64_t ticket = 0;      // the engine's handle (for on_durable)
@@ -55,6 +57,12 @@ public:
   // never with a success). Calls come in append order.
   virtual void on_durable(const Appended& appended, DurableFn fn) = 0;
   virtual bool durable_at_once() const = 0;
+  // The log itself delivers every committed publication, local or not, in id order (a cluster
+  // entry: Realm::deliver_committed); on_durable then only acknowledges.
+  virtual bool delivers_itself() const { return false; }
+  // For a log that delivers itself: who may receive the publication just appended (called right
+  // after append(), before on_durable()).
+  virtual void audience(const Appended& /*appended*/, const PublishOptions& /*options*/) {}
   // The router that asked for on_durable callbacks is going away: the pending ones are dropped,
   // never called (an engine may outlive its router).
   virtual void forget_durable_callbacks() = 0;

@@ -102,6 +102,10 @@ void Realm::publish_orphan(Publication pub, const PublishOptions& options) {
   impl_->publish(std::move(p));
 }
 
+void Realm::deliver_committed(const PublicationPtr& pub, const PublishOptions& options) {
+  impl_->broker.publish(pub, options);
+}
+
 void Realm::Impl::refuse(Id session_id, Id request, bool acknowledge, const Error& error) {
   // As the WAMP spec says, a publication without `acknowledge` gets no answer, not even ERROR.
   if (!acknowledge) return;
@@ -179,7 +183,8 @@ void Realm::Impl::deliver_when_durable(const Appended& appended, Id session_id, 
   // A publication nobody subscribes to is not kept until the commit (only its id is), so a burst
   // to an idle topic does not hold every publication of the turn.
   const PublicationPtr& pub = appended.publication;
-  const bool deliver = !pub || broker.has_subscribers(pub->topic);
+  if (log.delivers_itself()) log.audience(appended, options);
+  const bool deliver = !log.delivers_itself() && (!pub || broker.has_subscribers(pub->topic));
   undelivered.push_back({std::move(options), session_id, request, pub ? pub->id : 0, deliver});
   if (deliver) {
     log.on_durable(appended, [this](const PublicationPtr& p, bool ok) { durable(p, ok); });

@@ -170,6 +170,9 @@ public:
   // A publication whose session is gone (an MQTT will or a testament left by a previous
   // process): published by the router on its behalf; `pub.publisher` is kept as given.
   void publish_orphan(Publication pub, const PublishOptions& options);
+  // A publication the log committed elsewhere and delivers itself (a cluster, whose entries
+  // deliver every committed event in id order): to the subscribers, nothing else.
+  void deliver_committed(const PublicationPtr& pub, const PublishOptions& options);
 
   // RPC.
   RegisterOutcome register_procedure(Id session, const TopicParts& procedure,

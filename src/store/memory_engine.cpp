@@ -53,16 +53,26 @@ std::unique_ptr<RetainedState> MemoryEngine::retained(const std::string&) {
 
 Appended MemoryEngine::append(const std::string& realm, Publication&& publication) {
   Appended out = append_with_next_id(last_, std::move(publication));
-  if (capacity_ == 0) return out;
+  keep(realm, out.publication);
+  return out;
+}
+
+void MemoryEngine::record(const std::string& realm, PublicationPtr publication) {
+  if (publication->id <= last_) return;
+  last_ = publication->id;
+  keep(realm, std::move(publication));
+}
+
+void MemoryEngine::keep(const std::string& realm, PublicationPtr publication) {
+  if (capacity_ == 0) return;
   Ring& ring = rings_[realm];
   if (ring.items.size() < capacity_) {
-    ring.items.push_back(out.publication);
+    ring.items.push_back(std::move(publication));
   } else {
     ring.evicted = std::max(ring.evicted, ring.items[ring.head]->id);
-    ring.items[ring.head] = out.publication;
+    ring.items[ring.head] = std::move(publication);
     ring.head = (ring.head + 1) % ring.items.size();
   }
-  return out;
 }
 
 Id MemoryEngine::evicted_upto(const std::string& realm) const {

@@ -32,6 +32,9 @@ public:
   ScanPage<Id> scan(const std::string& realm, Id after, Id upto, PatternMatcher& pattern) override;
 
   std::size_t history_size(const std::string& realm) const;
+  // A publication whose id was decided elsewhere (a cluster), above every id so far (anything
+  // else is ignored): kept for replay, and durable_id() moves to it.
+  void record(const std::string& realm, PublicationPtr publication);
 
 private:
   // A ring that never allocates once full (every publication is appended).
@@ -41,6 +44,8 @@ private:
     Id evicted = 0;         // the highest id overwritten
     const PublicationPtr& at(std::size_t i) const { return items[(head + i) % items.size()]; }
   };
+  void keep(const std::string& realm, PublicationPtr publication);
+
   std::size_t capacity_;
   std::unordered_map<std::string, Ring> rings_;
   Id last_ = 0;

@@ -107,6 +107,54 @@ class Fox:
         self._stderr.close()
 
 
+class FoxNode(Fox):
+    """One node of a cluster: `fox serve --cluster FILE --node NAME` (its ports come from the
+    file: `port`, `mqtt`, `rawsocket`), started in `workdir`; stop() / kill by pid as Fox."""
+
+    def __init__(self, cluster_file, name, node, workdir, ready=True, timeout=20.0, args=()):
+        self.name = name
+        self.port = node.get("port", 0)
+        self.mqtt_port = node.get("mqtt", 0)
+        self.rawsocket_port = node.get("rawsocket", 0)
+        self.fox_port = node["fox"]
+        self.workdir = workdir
+        self.data_dir = node.get("data")
+        os.makedirs(workdir, exist_ok=True)
+        self.stderr_path = os.path.join(workdir, f"{name}.{time.monotonic_ns()}.log")
+        self._stderr = open(self.stderr_path, "wb")
+        argv = [FOX_BIN, "serve", "--cluster", cluster_file, "--node", name] + list(args)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, cwd=workdir)
+        self.pid = self.proc.pid
+        if ready:
+            self.wait_log("fox ready", timeout)
+
+    def kill(self):
+        """kill -9 by pid, and wait for it."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._stderr.close()
+
+
+def cluster_file(n=3, roles=("entry", "ndb", "sync"), sync_quorum=2, storage_quorum=2,
+                 secret="it-secret"):
+    """A cluster of n nodes N1..Nn with every role on free 127.0.0.1 ports, data under a fresh
+    directory; returns (path, doc, workdir)."""
+    workdir = tempfile.mkdtemp(prefix="fox-it-cluster-")
+    nodes = {}
+    for i in range(1, n + 1):
+        nodes[f"N{i}"] = {"host": "127.0.0.1", "fox": free_port(), "roles": list(roles),
+                          "port": free_port(), "mqtt": free_port(),
+                          "data": os.path.join(workdir, f"n{i}")}
+    doc = {"syncQuorum": sync_quorum, "storageQuorum": storage_quorum, "secret": secret,
+           "nodes": nodes}
+    path = os.path.join(workdir, "cluster.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return path, doc, workdir
+
+
 class SharedFoxCase(unittest.TestCase):
     """A test class whose tests share one `fox serve` (started with FOX_ARGS), which must exit 0
     at the end."""

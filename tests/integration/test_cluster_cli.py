@@ -1,9 +1,9 @@
 """`fox serve --cluster FILE --node NAME [--role R]` (SPEC §9): the cluster file is validated at
-start — every problem is exit 2 with one line naming the file, the key and the problem. The node
-runtime is not there yet: a valid node logs its roles and exits 1 saying so."""
+start — every problem is exit 2 with one line naming the file, the key and the problem. A valid
+node logs its roles and runs them (test_cluster.py has a whole cluster)."""
 import unittest
 
-from harness import main, run_fox, write_config
+from harness import FoxNode, cluster_file, main, run_fox, write_config
 
 
 def three_nodes():
@@ -56,13 +56,32 @@ class ClusterCliTest(unittest.TestCase):
             self.assertIn(text, err, argv)
             self.assertEqual(len(err.strip().splitlines()), 1, err)
 
-    def test_a_valid_node_logs_its_roles_and_says_the_runtime_is_missing(self):
-        path = write_config(three_nodes())
-        rc, _, err = self.serve("--cluster", path, "--node", "N2", "--role", "ndb")
+    def test_a_valid_node_logs_its_roles_and_stops_cleanly(self):
+        path, doc, workdir = cluster_file(3)
+        node = FoxNode(path, "N2", doc["nodes"]["N2"], workdir, ready=False, args=("--role", "ndb"))
+        try:
+            # An ndb-only node serves no clients: it is ready once its storage and links are.
+            node.wait_log("fox ready", 10)
+            log = node.log()
+            self.assertIn("info cluster: " + path + ": node N2 (ndb), 3 nodes, sync quorum 2, "
+                          "storage quorum 2", log)
+            self.assertIn("node links listening on 127.0.0.1:" + str(doc["nodes"]["N2"]["fox"]), log)
+            self.assertNotIn("raft", log)          # not a sync here
+            self.assertNotIn("http: listening", log)   # nor an entry
+            self.assertEqual(node.stop(), 0, node.log())
+        finally:
+            node.kill()
+
+    def test_a_node_that_cannot_listen_exits_1(self):
+        path, doc, workdir = cluster_file(3)
+        import socket
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", doc["nodes"]["N1"]["fox"]))
+            s.listen()
+            rc, _, err = self.serve("--cluster", path, "--node", "N1")
         self.assertEqual(rc, 1, err)
-        self.assertIn("info cluster: " + path + ": node N2 (ndb), 3 nodes, sync quorum 2, "
-                      "storage quorum 2", err)
-        self.assertIn("the node runtime is not implemented yet", err)
+        self.assertIn("node links: cannot listen on 127.0.0.1:" + str(doc["nodes"]["N1"]["fox"]), err)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,21 @@ ClusterEvent ev(int n) {
 
 }  // namespace
 
+TEST_CASE("a restarted entry numbers above its clock's base") {
+  Out out;
+  EntryConfig c = config();
+  c.first_segment = Entry::segment_base(1704067200 + 1000);
+  CHECK(c.first_segment == std::uint64_t{1000} << 20);
+  CHECK(Entry::segment_base(1704067200 + 1001) - c.first_segment == std::uint64_t{1} << 20);
+  Entry e(c, out, out);
+  std::string error;
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 7}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 7}, &error);
+  REQUIRE(e.publish(ev(1), 1));
+  CHECK(std::get<BeginAdvanceSegment>(out.sent[out.sent.size() - 4].second).segment ==
+        c.first_segment + 1);
+}
+
 TEST_CASE("an entry serves after a sync quorum accepted it, numbering after its last segment") {
   Out out;
   Entry e(config(), out, out);
@@ -65,7 +80,10 @@ TEST_CASE("an entry serves after a sync quorum accepted it, numbering after its 
   CHECK(e.ready());
   CHECK(out.ready_calls == 1);
   REQUIRE(e.publish(ev(1), 11));
-  CHECK(std::get<BeginAdvanceSegment>(out.sent[out.sent.size() - 4].second).segment == 10);
+  // Numbering continues well above the last segment with ids (9): a previous incarnation may
+  // have begun the segments in flight above it without having them elected.
+  CHECK(std::get<BeginAdvanceSegment>(out.sent[out.sent.size() - 4].second).segment ==
+        9 + e.restart_gap() + 1);
   CHECK(out.count<KeepAdvanceHistory>("D3") == 1);
   CHECK_FALSE(e.on_message("S1", InitEntryAccepted{"S1", "E2", 1}, &error));
 }
@@ -73,19 +91,20 @@ TEST_CASE("an entry serves after a sync quorum accepted it, numbering after its 
 TEST_CASE("a segment closes on a storage quorum of TRIMs, acks at the first RESOLVED") {
   Out out;
   Entry e(config(), out, out);
+  const std::uint64_t s1 = e.restart_gap() + 1;   // the first segment of a new cluster
   std::string error;
   e.on_message("S1", InitEntryAccepted{"S1", "E1", 0}, &error);
   e.on_message("S2", InitEntryAccepted{"S2", "E1", 0}, &error);
   e.publish(ev(1), 101);
   e.publish(ev(2), 102);
-  e.on_message("D1", TrimAdvanceSegment{"D1", "E1", 1, 2}, &error);
+  e.on_message("D1", TrimAdvanceSegment{"D1", "E1", s1, 2}, &error);
   CHECK(out.count<AdvanceSegmentOver>("D1") == 0);   // one ndb is not a quorum
-  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", 1, 1}, &error);
+  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", s1, 1}, &error);
   CHECK(out.count<AdvanceSegmentOver>("D1") == 0);   // D2 has only one of the two
-  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", 1, 2}, &error);
+  e.on_message("D2", TrimAdvanceSegment{"D2", "E1", s1, 2}, &error);
   CHECK(out.count<AdvanceSegmentOver>("D3") == 1);
-  CHECK_FALSE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", 1, 50, 3}, &error));   // wrong count
-  REQUIRE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", 1, 50, 2}, &error));
+  CHECK_FALSE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", s1, 50, 3}, &error));   // wrong count
+  REQUIRE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", s1, 50, 2}, &error));
   CHECK(out.acks == std::vector<std::pair<std::uint64_t, Id>>{{101, 50}, {102, 51}});
   // Sent again to the ndbs that have not committed it, until a quorum did.
   CHECK(e.unresolved() == 1);
@@ -93,7 +112,7 @@ TEST_CASE("a segment closes on a storage quorum of TRIMs, acks at the first RESO
   e.on_tick(1000);
   CHECK(out.count<AdvanceSegmentOver>("D1") == over_d1);   // D1 committed it
   CHECK(out.count<AdvanceSegmentOver>("D2") == 2);
-  e.on_message("D2", AdvanceSegmentResolved{"D2", "E1", 1, 50, 2}, &error);
+  e.on_message("D2", AdvanceSegmentResolved{"D2", "E1", s1, 50, 2}, &error);
   CHECK(e.unresolved() == 0);
   CHECK(out.acks.size() == 2);   // acknowledged once
 }

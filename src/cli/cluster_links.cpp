@@ -1,0 +1,490 @@
+#include "cli/cluster_links.hpp"
+
+extern "C" {
+#include <raft.h>
+}
+
+#include <deque>
+#include <optional>
+#include <set>
+
+#include "cluster/link_auth.hpp"
+#include "core/log.hpp"
+#include "fox/codec.hpp"
+
+namespace fox::cli {
+namespace {
+
+std::uint64_t now_ms(uv_loop_t* loop) { return uv_now(loop); }
+
+// A handle raft can take over: allocated with raft_malloc, freed with raft_free after uv_close.
+uv_tcp_t* new_tcp(uv_loop_t* loop) {
+  auto* tcp = static_cast<uv_tcp_t*>(raft_malloc(sizeof(uv_tcp_t)));
+  if (!tcp) return nullptr;
+  uv_tcp_init(loop, tcp);
+  tcp->data = nullptr;
+  return tcp;
+}
+
+void close_tcp(uv_tcp_t* tcp) {
+  tcp->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp), [](uv_handle_t* h) { raft_free(h); });
+}
+
+bool resolve(const std::string& host, int port, sockaddr_storage* out) {
+  auto* v4 = reinterpret_cast<sockaddr_in*>(out);
+  if (uv_ip4_addr(host.c_str(), port, v4) == 0) return true;
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(out);
+  return uv_ip6_addr(host.c_str(), port, v6) == 0;
+}
+
+struct WriteReq {
+  uv_write_t req;
+  std::string bytes;
+  std::shared_ptr<std::size_t> inflight;
+};
+
+void write_bytes(uv_tcp_t* tcp, std::string bytes, std::shared_ptr<std::size_t> inflight) {
+  auto* w = new WriteReq;
+  w->bytes = std::move(bytes);
+  w->inflight = std::move(inflight);
+  if (w->inflight) *w->inflight += w->bytes.size();
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp), &buf, 1, [](uv_write_t* req, int) {
+    auto* w = static_cast<WriteReq*>(req->data);
+    if (w->inflight) *w->inflight -= w->bytes.size();
+    delete w;
+  });
+  if (rc != 0) {
+    if (w->inflight) *w->inflight -= w->bytes.size();
+    delete w;
+  }
+}
+
+std::string frame(const Json& message) {
+  std::string out;
+  foxp::encode_message(message, out);
+  return out;
+}
+
+char g_read_buffer[64 * 1024];   // one loop, one thread: every connection reads into it
+
+}  // namespace
+
+struct NodeLinks::Peer {
+  std::string name, host;
+  int port = 0;
+  Conn* out = nullptr;      // the connection this node writes on
+  bool up = false;
+  bool ever_up = false;
+  bool failure_logged = false;
+  std::deque<std::string> queue;   // frames waiting for the link
+  std::size_t queued_bytes = 0;
+  std::shared_ptr<std::size_t> inflight = std::make_shared<std::size_t>(0);
+  std::uint64_t next_dial_ms = 0;
+  std::uint64_t backoff_ms = 0;
+};
+
+struct NodeLinks::Conn {
+  NodeLinks* links = nullptr;
+  uv_tcp_t* tcp = nullptr;
+  uv_connect_t* connect = nullptr;   // pending; its data cleared when the Conn goes first
+  bool outgoing = false;
+  bool raft = false;
+  bool up = false;
+  std::string peer;                // known at once when dialing, after LINK when accepting
+  std::optional<cluster::LinkDialer> dialer;
+  std::optional<cluster::LinkListener> listener;
+  foxp::StreamDecoder decoder{16u << 20};
+  std::uint64_t deadline_ms = 0;   // the handshake must be done by then
+  OnDialed dialed;                 // a raft dial
+};
+
+NodeLinks::NodeLinks(uv_loop_t* loop, const cluster::ClusterConfig& config, std::string self,
+                     LinkOptions options, OnMessage on_message)
+    : loop_(loop), config_(config), self_(std::move(self)), options_(options),
+      on_message_(std::move(on_message)) {
+  for (const cluster::NodeConfig& n : config_.nodes) {
+    if (n.name == self_) continue;
+    auto p = std::make_unique<Peer>();
+    p->name = n.name;
+    p->host = n.host;
+    p->port = n.fox;
+    p->backoff_ms = options_.reconnect_min_ms;
+    peers_[n.name] = std::move(p);
+  }
+}
+
+NodeLinks::~NodeLinks() { stop(); }
+
+bool NodeLinks::start(std::string* error) {
+  const cluster::NodeConfig* me = config_.find(self_);
+  sockaddr_storage addr{};
+  if (!me || !resolve(me->host, me->fox, &addr)) {
+    *error = "node links: cannot use the address " + (me ? me->host : std::string("?")) +
+             " (a numeric IPv4 or IPv6 address)";
+    return false;
+  }
+  listener_ = new_tcp(loop_);
+  listener_->data = this;
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 64, [](uv_stream_t* s, int status) {
+      auto* self = static_cast<NodeLinks*>(s->data);
+      if (self && status == 0) self->accept();
+    });
+  }
+  if (rc != 0) {
+    *error = "node links: cannot listen on " + me->host + ":" + std::to_string(me->fox) + ": " +
+             uv_strerror(rc);
+    close_tcp(listener_);
+    listener_ = nullptr;
+    return false;
+  }
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<NodeLinks*>(t->data)->tick(); }, 50, 50);
+  log::info("cluster", "node links listening on ", me->host, ":", me->fox);
+  tick();
+  return true;
+}
+
+void NodeLinks::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (listener_) close_tcp(listener_);
+  listener_ = nullptr;
+  if (timer_) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  auto conns = std::move(conns_);
+  for (auto& [raw, c] : conns) {
+    if (c->connect) c->connect->data = nullptr;
+    if (c->dialed) {
+      OnDialed done = std::move(c->dialed);
+      done(nullptr);
+    }
+    if (c->tcp) close_tcp(c->tcp);
+  }
+  for (auto& [name, p] : peers_) p->out = nullptr;
+}
+
+bool NodeLinks::up(const std::string& peer) const {
+  auto it = peers_.find(peer);
+  return it != peers_.end() && it->second->up;
+}
+
+void NodeLinks::send(const std::string& to, const Json& message) {
+  if (stopped_) return;
+  auto it = peers_.find(to);
+  if (it == peers_.end()) return;
+  Peer& p = *it->second;
+  std::string bytes = frame(message);
+  if (p.up && p.out && p.queue.empty()) {
+    if (*p.inflight + bytes.size() > options_.max_queue_bytes) {
+      ++dropped_;
+      return;
+    }
+    write_bytes(p.out->tcp, std::move(bytes), p.inflight);
+    return;
+  }
+  if (p.queued_bytes + bytes.size() > options_.max_queue_bytes) {
+    ++dropped_;   // the roles send again; the oldest stay (they are what the peer lacks first)
+    return;
+  }
+  p.queued_bytes += bytes.size();
+  p.queue.push_back(std::move(bytes));
+  if (!p.out && now_ms(loop_) >= p.next_dial_ms) dial(p);
+}
+
+void NodeLinks::flush(Peer& p) {
+  while (p.up && p.out && !p.queue.empty()) {
+    std::string bytes = std::move(p.queue.front());
+    p.queue.pop_front();
+    p.queued_bytes -= bytes.size();
+    write_bytes(p.out->tcp, std::move(bytes), p.inflight);
+  }
+}
+
+namespace {
+
+void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
+  *buf = uv_buf_init(g_read_buffer, sizeof g_read_buffer);
+}
+
+}  // namespace
+
+void NodeLinks::dial(Peer& p) {
+  sockaddr_storage addr{};
+  p.next_dial_ms = now_ms(loop_) + p.backoff_ms;
+  p.backoff_ms = std::min(p.backoff_ms * 2, options_.reconnect_max_ms);
+  if (!resolve(p.host, p.port, &addr)) {
+    if (!p.failure_logged) log::error("cluster", "link to ", p.name, ": bad address ", p.host);
+    p.failure_logged = true;
+    return;
+  }
+  auto c = std::make_unique<Conn>();
+  c->links = this;
+  c->outgoing = true;
+  c->peer = p.name;
+  c->tcp = new_tcp(loop_);
+  c->tcp->data = c.get();
+  c->connect = new uv_connect_t;
+  c->connect->data = c.get();
+  c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
+  c->dialer.emplace(config_.secret, self_, p.name, cluster::fresh_nonce());
+  Conn* raw = c.get();
+  conns_[raw] = std::move(c);
+  p.out = raw;
+  int rc = uv_tcp_connect(raw->connect, raw->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                          [](uv_connect_t* req, int status) {
+    auto* c = static_cast<Conn*>(req->data);
+    delete req;
+    if (!c || !c->links) return;
+    c->connect = nullptr;
+    if (status != 0) {
+      c->links->conn_closed(*c, std::string("connect: ") + uv_strerror(status));
+      return;
+    }
+    uv_tcp_nodelay(c->tcp, 1);
+    uv_tcp_keepalive(c->tcp, 1, 10);
+    Json hello = c->dialer->hello();
+    if (c->raft) hello["for"] = "raft";
+    write_bytes(c->tcp, frame(hello), nullptr);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(c->tcp), on_alloc, &NodeLinks::on_read);
+  });
+  if (rc != 0) {
+    delete raw->connect;
+    raw->connect = nullptr;
+    conn_closed(*raw, std::string("connect: ") + uv_strerror(rc));
+  }
+}
+
+void NodeLinks::dial_raft(const std::string& to, OnDialed done) {
+  auto it = peers_.find(to);
+  sockaddr_storage addr{};
+  if (stopped_ || it == peers_.end() || !resolve(it->second->host, it->second->port, &addr)) {
+    done(nullptr);
+    return;
+  }
+  auto c = std::make_unique<Conn>();
+  c->links = this;
+  c->outgoing = true;
+  c->raft = true;
+  c->peer = to;
+  c->dialed = std::move(done);
+  c->tcp = new_tcp(loop_);
+  c->tcp->data = c.get();
+  c->connect = new uv_connect_t;
+  c->connect->data = c.get();
+  c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
+  c->dialer.emplace(config_.secret, self_, to, cluster::fresh_nonce());
+  Conn* raw = c.get();
+  conns_[raw] = std::move(c);
+  int rc = uv_tcp_connect(raw->connect, raw->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                          [](uv_connect_t* req, int status) {
+    auto* c = static_cast<Conn*>(req->data);
+    delete req;
+    if (!c || !c->links) return;
+    c->connect = nullptr;
+    if (status != 0) {
+      c->links->conn_closed(*c, std::string("connect: ") + uv_strerror(status));
+      return;
+    }
+    uv_tcp_nodelay(c->tcp, 1);
+    Json hello = c->dialer->hello();
+    hello["for"] = "raft";
+    write_bytes(c->tcp, frame(hello), nullptr);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(c->tcp), on_alloc, &NodeLinks::on_read);
+  });
+  if (rc != 0) {
+    delete raw->connect;
+    raw->connect = nullptr;
+    conn_closed(*raw, std::string("connect: ") + uv_strerror(rc));
+  }
+}
+
+void NodeLinks::accept() {
+  auto c = std::make_unique<Conn>();
+  c->links = this;
+  c->tcp = new_tcp(loop_);
+  c->tcp->data = c.get();
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), reinterpret_cast<uv_stream_t*>(c->tcp)) != 0) {
+    close_tcp(c->tcp);
+    return;
+  }
+  std::set<std::string> known;
+  for (const auto& [name, p] : peers_) known.insert(name);
+  c->listener.emplace(config_.secret, self_, std::move(known), cluster::fresh_nonce());
+  c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
+  uv_tcp_nodelay(c->tcp, 1);
+  uv_tcp_keepalive(c->tcp, 1, 10);
+  Conn* raw = c.get();
+  conns_[raw] = std::move(c);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(raw->tcp), on_alloc, &NodeLinks::on_read);
+}
+
+void NodeLinks::on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+  auto* c = static_cast<Conn*>(stream->data);
+  if (!c || !c->links) return;
+  NodeLinks* links = c->links;
+  if (n < 0) {
+    links->conn_closed(*c, n == UV_EOF ? "closed by the peer" : uv_strerror(static_cast<int>(n)));
+    return;
+  }
+  if (n == 0) return;
+  c->decoder.feed(std::string_view(buf->base, static_cast<std::size_t>(n)));
+  for (;;) {
+    Json m;
+    std::string error;
+    foxp::Next next = c->decoder.next(&m, &error);
+    if (next == foxp::Next::kNeedMore) return;
+    if (next == foxp::Next::kError) {
+      links->conn_closed(*c, "malformed: " + error);
+      return;
+    }
+    std::string why;
+    switch (links->handle(*c, m, &why)) {
+      case Handled::kGoOn: break;
+      case Handled::kClose: links->conn_closed(*c, why); return;
+      case Handled::kGone: return;
+    }
+  }
+}
+
+NodeLinks::Handled NodeLinks::handle(Conn& c, const Json& m, std::string* why) {
+  if (c.up) {
+    if (!c.outgoing) {
+      const std::string from = c.peer;   // the callback may close this connection
+      on_message_(from, m);
+    }
+    return stopped_ ? Handled::kGone : Handled::kGoOn;
+  }
+  Json reply;
+  std::string error;
+  if (c.outgoing) {
+    cluster::AuthStep step = c.dialer->on_message(m, &reply, &error);
+    if (step == cluster::AuthStep::kFailed) {
+      *why = error;
+      return Handled::kClose;
+    }
+    if (!reply.is_null()) write_bytes(c.tcp, frame(reply), nullptr);
+    if (!c.dialer->confirmed()) return Handled::kGoOn;
+    if (c.decoder.buffered() != 0) {
+      *why = "bytes after LINKED";
+      return Handled::kClose;
+    }
+    conn_up(c);
+    return c.raft ? Handled::kGone : Handled::kGoOn;
+  }
+  bool raft = false;
+  if (m.is_object()) {
+    auto it = m.find("for");
+    raft = it != m.end() && it->is_string() && it->get<std::string>() == "raft";
+    if (raft) c.raft = true;
+  }
+  cluster::AuthStep step = c.listener->on_message(m, &reply, &error);
+  if (step == cluster::AuthStep::kFailed) {
+    *why = error;
+    return Handled::kClose;
+  }
+  if (!reply.is_null()) write_bytes(c.tcp, frame(reply), nullptr);
+  if (step == cluster::AuthStep::kReply) return Handled::kGoOn;
+  c.peer = c.listener->peer();
+  if (c.raft && c.decoder.buffered() != 0) {
+    *why = "bytes after the PROOF";
+    return Handled::kClose;
+  }
+  conn_up(c);
+  return c.raft ? Handled::kGone : Handled::kGoOn;
+}
+
+void NodeLinks::conn_up(Conn& c) {
+  c.up = true;
+  c.deadline_ms = 0;
+  if (c.raft) {
+    // Raft takes the stream over as it is: no more reads here, the handle is raft's now.
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(c.tcp));
+    uv_tcp_t* tcp = c.tcp;
+    tcp->data = nullptr;
+    c.tcp = nullptr;
+    OnDialed dialed = std::move(c.dialed);
+    const std::string peer = c.peer;
+    conns_.erase(&c);
+    if (dialed) {
+      dialed(reinterpret_cast<uv_stream_t*>(tcp));
+    } else if (on_raft_) {
+      on_raft_(peer, reinterpret_cast<uv_stream_t*>(tcp));
+    } else {
+      close_tcp(tcp);
+    }
+    return;
+  }
+  if (!c.outgoing) {
+    log::debug("cluster", "link from ", c.peer, " accepted");
+    return;
+  }
+  auto it = peers_.find(c.peer);
+  if (it == peers_.end()) return;
+  Peer& p = *it->second;
+  p.up = true;
+  p.backoff_ms = options_.reconnect_min_ms;
+  p.failure_logged = false;
+  log::info("cluster", "link to ", p.name, " up");
+  p.ever_up = true;
+  flush(p);
+}
+
+void NodeLinks::conn_closed(Conn& c, const std::string& why) {
+  if (c.connect) c.connect->data = nullptr;   // its callback (ECANCELED) frees it
+  c.connect = nullptr;
+  if (c.dialed) {
+    OnDialed done = std::move(c.dialed);
+    log::debug("cluster", "raft link to ", c.peer, " failed: ", why);
+    if (c.tcp) close_tcp(c.tcp);
+    c.tcp = nullptr;
+    conns_.erase(&c);
+    done(nullptr);
+    return;
+  }
+  if (c.outgoing) {
+    auto it = peers_.find(c.peer);
+    if (it != peers_.end() && it->second->out == &c) {
+      Peer& p = *it->second;
+      p.out = nullptr;
+      if (p.up) {
+        log::warn("cluster", "link to ", p.name, " down: ", why);
+      } else if (!p.failure_logged) {
+        log::info("cluster", "link to ", p.name, " not up yet: ", why, " (retrying)");
+      }
+      p.failure_logged = true;
+      p.up = false;
+      *p.inflight = 0;   // the writes still pending are cancelled with the handle
+    }
+  } else if (!c.up || !c.peer.empty()) {
+    if (!c.up) log::warn("cluster", "link from ", c.peer.empty() ? "an unknown peer" : c.peer,
+                         " refused: ", why);
+  }
+  if (c.tcp) close_tcp(c.tcp);
+  c.tcp = nullptr;
+  conns_.erase(&c);
+}
+
+void NodeLinks::tick() {
+  if (stopped_) return;
+  const std::uint64_t now = now_ms(loop_);
+  std::vector<Conn*> late;
+  for (auto& [raw, c] : conns_) {
+    if (c->deadline_ms != 0 && now >= c->deadline_ms) late.push_back(raw);
+  }
+  for (Conn* c : late) conn_closed(*c, "no handshake within the time limit");
+  for (auto& [name, p] : peers_) {
+    if (!p->out && now >= p->next_dial_ms) dial(*p);
+  }
+}
+
+}  // namespace fox::cli

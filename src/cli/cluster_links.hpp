@@ -1,0 +1,94 @@
+// The node links of a cluster node (SPEC §9): FOX framing (MessagePack maps, fox/codec.hpp) over
+// TCP, every connection authenticated by the cluster secret first (cluster/link_auth.hpp:
+// LINK / CHALLENGE / PROOF / LINKED; the secret never on the wire).
+//
+// One connection per direction: a node dials each peer it sends to and only writes on that
+// connection; what it receives comes on the connections its peers dialed. So there is nothing to
+// arbitrate when two nodes dial each other at once. A message for a peer whose link is down
+// waits in a bounded queue (max_queue_bytes; beyond it the message is dropped and counted — the
+// roles retransmit, and nothing acknowledged depends on one message); the dialer reconnects with
+// backoff (reconnect_min_ms doubling to reconnect_max_ms). A link that does not finish its
+// handshake within handshake_timeout_ms, sends something malformed or too large, or fails
+// authentication is closed with one log line.
+//
+// The sync group's raft traffic uses connections of its own, authenticated the same way: a LINK
+// with {for: "raft"} is handed, once LINKED, as a plain uv stream to raft's transport
+// (cluster_raft.hpp), which then owns it.
+#pragma once
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cluster/config.hpp"
+#include "core/json.hpp"
+
+namespace fox::cli {
+
+struct LinkOptions {
+  std::uint64_t handshake_timeout_ms = 5000;
+  std::uint64_t reconnect_min_ms = 100;
+  std::uint64_t reconnect_max_ms = 2000;
+  std::size_t max_queue_bytes = 64u << 20;     // per peer, written and not yet sent
+  std::size_t max_message_size = 16u << 20;
+};
+
+class NodeLinks {
+public:
+  using OnMessage = std::function<void(const std::string& from, const Json& message)>;
+  // An authenticated raft connection from `from`; the callee owns `stream` (raft_malloc()ed).
+  using OnRaftStream = std::function<void(const std::string& from, uv_stream_t* stream)>;
+  // A raft connection dialed by dial_raft(): the stream (raft_malloc()ed, owned by the callee),
+  // or nullptr when it could not be made.
+  using OnDialed = std::function<void(uv_stream_t* stream)>;
+
+  NodeLinks(uv_loop_t* loop, const cluster::ClusterConfig& config, std::string self,
+            LinkOptions options, OnMessage on_message);
+  ~NodeLinks();
+  NodeLinks(const NodeLinks&) = delete;
+  NodeLinks& operator=(const NodeLinks&) = delete;
+
+  // Listens on the node's host:fox. False with *error when it cannot.
+  bool start(std::string* error);
+  void stop();   // closes everything; no callback after it
+
+  void send(const std::string& to, const Json& message);
+  void on_raft_stream(OnRaftStream fn) { on_raft_ = std::move(fn); }
+  // Dials `to` for raft; `done` is called exactly once (also on stop(), with nullptr).
+  void dial_raft(const std::string& to, OnDialed done);
+
+  bool up(const std::string& peer) const;
+  std::uint64_t dropped() const { return dropped_; }
+
+  struct Conn;
+  struct Peer;
+
+private:
+  enum class Handled { kGoOn, kClose, kGone };
+  static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
+  Handled handle(Conn& c, const Json& message, std::string* why);
+  void accept();
+  void tick();
+  void dial(Peer& peer);
+  void conn_up(Conn& c);
+  void conn_closed(Conn& c, const std::string& why);
+  void flush(Peer& peer);
+
+  uv_loop_t* loop_;
+  const cluster::ClusterConfig& config_;
+  std::string self_;
+  LinkOptions options_;
+  OnMessage on_message_;
+  OnRaftStream on_raft_;
+  uv_tcp_t* listener_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  std::map<std::string, std::unique_ptr<Peer>> peers_;
+  std::map<Conn*, std::unique_ptr<Conn>> conns_;
+  std::uint64_t dropped_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace fox::cli

@@ -1,0 +1,197 @@
+#include "cli/cluster_node.hpp"
+
+#include <cstdlib>
+#include <ctime>
+
+#include "core/log.hpp"
+
+namespace fox::cli {
+
+using cluster::Message;
+
+// The roles' outboxes: every message goes through ClusterNode::send.
+struct ClusterNode::Outboxes final : cluster::EntryOutbox, cluster::NdbOutbox, cluster::SyncOutbox {
+  ClusterNode* node;
+  explicit Outboxes(ClusterNode* n) : node(n) {}
+  void to_ndb(const std::string& ndb, const Message& m) override { node->send(ndb, m); }
+  void to_sync(const std::string& sync, const Message& m) override { node->send(sync, m); }
+  void to_entry(const std::string& entry, const Message& m) override { node->send(entry, m); }
+  void to_entries(const Message& m) override {
+    for (const std::string& e : node->entries_) node->send(e, m);
+  }
+  void to_syncs(const Message& m) override {
+    for (const std::string& s : node->syncs_) node->send(s, m);
+  }
+  void to_ndbs(const Message& m) override {
+    for (const std::string& n : node->ndbs_) node->send(n, m);
+  }
+  void reply(const std::string& to, const Message& m) override { node->send(to, m); }
+};
+
+ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
+                         const cluster::NodeConfig& node, store::ClusterEngine* engine,
+                         bool sync_full)
+    : loop_(loop), config_(config), node_(node), engine_(engine), sync_full_(sync_full) {
+  for (const cluster::NodeConfig& n : config_.nodes) {
+    if (n.has(cluster::Role::kEntry)) entries_.push_back(n.name);
+    if (n.has(cluster::Role::kNdb)) ndbs_.push_back(n.name);
+    if (n.has(cluster::Role::kSync)) syncs_.push_back(n.name);
+  }
+  out_ = std::make_unique<Outboxes>(this);
+}
+
+ClusterNode::~ClusterNode() {
+  // stop() closed the timers; whatever is left is dropped with the loop.
+}
+
+bool ClusterNode::start(std::string* error) {
+  local_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, local_timer_);
+  local_timer_->data = this;
+  links_ = std::make_unique<NodeLinks>(
+      loop_, config_, node_.name, LinkOptions{},
+      [this](const std::string& from, const Json& map) {
+        Message m;
+        std::string why;
+        if (!cluster::decode(map, &m, &why)) {
+          log::warn("cluster", "from ", from, ": a malformed message (", why, "): dropped");
+          return;
+        }
+        receive(from, m);
+      });
+  const std::set<std::string> entry_set(entries_.begin(), entries_.end());
+  const std::set<std::string> ndb_set(ndbs_.begin(), ndbs_.end());
+  if (node_.has(cluster::Role::kNdb)) {
+    ndb_storage_ = store::NdbSqlite::open(node_.data, sync_full_, error);
+    if (!ndb_storage_) return false;
+    ndb_ = std::make_unique<cluster::Ndb>(node_.name, *ndb_storage_, *out_);
+    ndb_->accept_only(entry_set);
+    log::info("ndb", "history in ", node_.data, " up to id ", ndb_storage_->last_id());
+  }
+  if (node_.has(cluster::Role::kSync)) {
+    raft_ = std::make_unique<RaftGroup>(loop_, config_, node_.name, *links_);
+    if (!raft_->start(node_.data + "/raft", error)) return false;
+    sync_ = std::make_unique<cluster::Sync>(node_.name, *raft_, *out_);
+    sync_->accept_only(entry_set, ndb_set);
+  }
+  if (!links_->start(error)) return false;
+  if (node_.has(cluster::Role::kEntry)) {
+    cluster::EntryConfig ec;
+    ec.name = node_.name;
+    ec.ndbs = ndbs_;
+    ec.syncs = syncs_;
+    ec.sync_quorum = config_.sync_quorum;
+    ec.storage_quorum = config_.storage_quorum;
+    ec.first_segment = cluster::Entry::segment_base(static_cast<std::uint64_t>(std::time(nullptr)));
+    entry_ = std::make_unique<cluster::Entry>(ec, *out_, *engine_);
+    entry_->start(uv_now(loop_));
+  }
+  tick_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, tick_timer_);
+  tick_timer_->data = this;
+  uv_timer_start(tick_timer_, [](uv_timer_t* t) { static_cast<ClusterNode*>(t->data)->tick(); }, 20, 20);
+  return true;
+}
+
+void ClusterNode::send(const std::string& to, const Message& message) {
+  if (stopped_) return;
+  if (to == node_.name) {
+    local_.emplace_back(node_.name, message);   // copied, handled on a later turn
+    if (local_.size() == 1) {
+      uv_timer_start(local_timer_, [](uv_timer_t* t) { static_cast<ClusterNode*>(t->data)->drain_local(); }, 0, 0);
+    }
+    return;
+  }
+  links_->send(to, cluster::encode(message));
+}
+
+void ClusterNode::drain_local() {
+  // Only what is queued now: what these messages send to this node waits for the next turn.
+  std::deque<std::pair<std::string, Message>> batch;
+  batch.swap(local_);
+  for (auto& [from, m] : batch) {
+    if (stopped_) return;
+    receive(from, m);
+  }
+  if (!local_.empty() && !stopped_) {
+    uv_timer_start(local_timer_, [](uv_timer_t* t) { static_cast<ClusterNode*>(t->data)->drain_local(); }, 0, 0);
+  }
+}
+
+void ClusterNode::receive(const std::string& from, const Message& m) {
+  std::string error;
+  bool ok = true;
+  bool handled = false;
+  std::visit([&](const auto& x) {
+    using T = std::decay_t<decltype(x)>;
+    if constexpr (std::is_same_v<T, cluster::InitEntryAccepted> ||
+                  std::is_same_v<T, cluster::TrimAdvanceSegment> ||
+                  std::is_same_v<T, cluster::AdvanceSegmentResolved> ||
+                  std::is_same_v<T, cluster::History>) {
+      if (entry_) {
+        handled = true;
+        ok = entry_->on_message(from, m, &error);
+      }
+    } else if constexpr (std::is_same_v<T, cluster::InitEntry> ||
+                         std::is_same_v<T, cluster::GenerateDraft>) {
+      if (sync_) {
+        handled = true;
+        ok = sync_->on_message(from, m, &error);
+      }
+    } else {
+      if (ndb_) {
+        handled = true;
+        ok = ndb_->on_message(from, m, &error);
+      }
+    }
+  }, m);
+  if (!handled) {
+    log::debug("cluster", cluster::message_name(m), " from ", from, ": no role here for it");
+  } else if (!ok) {
+    ++refused_;
+    log::debug("cluster", cluster::message_name(m), " from ", from, " refused: ", error);
+  }
+}
+
+void ClusterNode::tick() {
+  if (stopped_) return;
+  if (entry_) entry_->on_tick(uv_now(loop_));
+  if (raft_) raft_->watch();
+}
+
+void ClusterNode::end_of_turn() {
+  if (!ndb_storage_ || ndb_storage_->flush()) return;
+  // What the Ndb holds in memory is ahead of what SQLite has: going on would TRIM or RESOLVE
+  // events that are not durable. Crash-only: the node stops here; restarted (systemd,
+  // supervisord), it recovers exactly what is durable and its entries send the rest again.
+  log::error("ndb", "the SQLite commit failed: stopping the node (exit 1) so that it never "
+                    "claims what it did not store");
+  std::_Exit(1);
+}
+
+void ClusterNode::stop(std::function<void()> done) {
+  if (stopped_) {
+    if (done) done();
+    return;
+  }
+  stopped_ = true;
+  for (uv_timer_t** t : {&local_timer_, &tick_timer_}) {
+    if (!*t) continue;
+    uv_timer_stop(*t);
+    uv_close(reinterpret_cast<uv_handle_t*>(*t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    *t = nullptr;
+  }
+  if (ndb_storage_) ndb_storage_->flush();
+  auto finish = [this, done = std::move(done)]() {
+    if (links_) links_->stop();
+    if (ndb_storage_) ndb_storage_->close();
+    if (done) done();
+  };
+  if (raft_) {
+    raft_->stop(finish);
+  } else {
+    finish();
+  }
+}
+
+}  // namespace fox::cli

@@ -1,0 +1,70 @@
+// One node of a masterfree cluster (SPEC §9) in a `fox serve --cluster` process: its roles
+// (cluster/entry, ndb, sync — message-driven state machines) wired to the node links, to each
+// other (in-process queue: messages copied, handled on a later loop turn, never re-entrantly),
+// to raft (the sync group, cluster_raft.hpp), to SQLite (the ndb's storage, store/ndb_sqlite)
+// and to the router (store/cluster_engine: an entry's publications and deliveries).
+#pragma once
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cli/cluster_links.hpp"
+#include "cli/cluster_raft.hpp"
+#include "cluster/config.hpp"
+#include "cluster/entry.hpp"
+#include "cluster/ndb.hpp"
+#include "cluster/sync.hpp"
+#include "store/cluster_engine.hpp"
+#include "store/ndb_sqlite.hpp"
+
+namespace fox::cli {
+
+class ClusterNode {
+public:
+  // `engine`: the router's engine when the node is an entry (else nullptr).
+  ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config, const cluster::NodeConfig& node,
+              store::ClusterEngine* engine, bool sync_full);
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  bool start(std::string* error);
+  // The end of every loop turn: the ndb's group commit (then the TRIMs and RESOLVEDs that waited
+  // for it).
+  void end_of_turn();
+  // Closes links and raft; `done` once raft's I/O is closed.
+  void stop(std::function<void()> done);
+
+  cluster::Entry* entry() { return entry_.get(); }
+
+private:
+  struct Outboxes;
+  void send(const std::string& to, const cluster::Message& message);
+  void receive(const std::string& from, const cluster::Message& message);
+  void drain_local();
+  void tick();
+
+  uv_loop_t* loop_;
+  const cluster::ClusterConfig& config_;
+  cluster::NodeConfig node_;
+  store::ClusterEngine* engine_;
+  bool sync_full_;
+  std::vector<std::string> entries_, ndbs_, syncs_;
+  std::unique_ptr<NodeLinks> links_;
+  std::unique_ptr<Outboxes> out_;
+  std::unique_ptr<store::NdbSqlite> ndb_storage_;
+  std::unique_ptr<cluster::Ndb> ndb_;
+  std::unique_ptr<RaftGroup> raft_;
+  std::unique_ptr<cluster::Sync> sync_;
+  std::unique_ptr<cluster::Entry> entry_;
+  std::deque<std::pair<std::string, cluster::Message>> local_;   // from this node to itself
+  uv_timer_t* local_timer_ = nullptr;
+  uv_timer_t* tick_timer_ = nullptr;
+  bool stopped_ = false;
+  std::uint64_t refused_ = 0;
+};
+
+}  // namespace fox::cli
