@@ -4,6 +4,10 @@ extern "C" {
 #include <raft.h>
 }
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <deque>
 #include <optional>
 #include <set>
@@ -70,6 +74,23 @@ std::string frame(const Json& message) {
 
 char g_read_buffer[64 * 1024];   // one loop, one thread: every connection reads into it
 
+// Until a connection is authenticated its messages are the handshake's (under 200 bytes): a
+// stranger can make it hold no more than this, and only kMaxHandshakes of them at once.
+constexpr std::size_t kHandshakeMessageMax = 4096;
+constexpr std::size_t kMaxHandshakes = 64;
+
+// A peer that stops acknowledging what is sent to it (a host gone, a cable cut) is dropped
+// after this long, not after TCP's ~15 minutes of retransmissions.
+void set_timeouts(uv_tcp_t* tcp) {
+  uv_tcp_nodelay(tcp, 1);
+  uv_tcp_keepalive(tcp, 1, 5);
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd) == 0) {
+    unsigned int ms = 10000;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+  }
+}
+
 }  // namespace
 
 struct NodeLinks::Peer {
@@ -79,8 +100,7 @@ struct NodeLinks::Peer {
   bool up = false;
   bool ever_up = false;
   bool failure_logged = false;
-  std::deque<std::string> queue;   // frames waiting for the link
-  std::size_t queued_bytes = 0;
+  std::string pending;             // whole frames not yet written: this turn's, or while down
   std::shared_ptr<std::size_t> inflight = std::make_shared<std::size_t>(0);
   std::uint64_t next_dial_ms = 0;
   std::uint64_t backoff_ms = 0;
@@ -96,7 +116,7 @@ struct NodeLinks::Conn {
   std::string peer;                // known at once when dialing, after LINK when accepting
   std::optional<cluster::LinkDialer> dialer;
   std::optional<cluster::LinkListener> listener;
-  foxp::StreamDecoder decoder{16u << 20};
+  foxp::StreamDecoder decoder{kHandshakeMessageMax};   // raised once LINKED
   std::uint64_t deadline_ms = 0;   // the handshake must be done by then
   OnDialed dialed;                 // a raft dial
 };
@@ -183,31 +203,28 @@ void NodeLinks::send(const std::string& to, const Json& message) {
   auto it = peers_.find(to);
   if (it == peers_.end()) return;
   Peer& p = *it->second;
-  std::string bytes = frame(message);
-  if (p.up && p.out && p.queue.empty()) {
-    if (*p.inflight + bytes.size() > options_.max_queue_bytes) {
-      ++dropped_;
-      return;
-    }
-    write_bytes(p.out->tcp, std::move(bytes), p.inflight);
+  const std::size_t before = p.pending.size();
+  foxp::encode_message(message, p.pending);
+  if (p.pending.size() + *p.inflight > options_.max_queue_bytes) {
+    // Over the bound: this message is dropped (the roles send again); what waits stays, the
+    // oldest first, which is what the peer lacks first.
+    p.pending.resize(before);
+    ++dropped_;
     return;
   }
-  if (p.queued_bytes + bytes.size() > options_.max_queue_bytes) {
-    ++dropped_;   // the roles send again; the oldest stay (they are what the peer lacks first)
-    return;
-  }
-  p.queued_bytes += bytes.size();
-  p.queue.push_back(std::move(bytes));
   if (!p.out && now_ms(loop_) >= p.next_dial_ms) dial(p);
 }
 
+void NodeLinks::flush() {
+  for (auto& [name, p] : peers_) flush(*p);
+}
+
 void NodeLinks::flush(Peer& p) {
-  while (p.up && p.out && !p.queue.empty()) {
-    std::string bytes = std::move(p.queue.front());
-    p.queue.pop_front();
-    p.queued_bytes -= bytes.size();
-    write_bytes(p.out->tcp, std::move(bytes), p.inflight);
-  }
+  if (!p.up || !p.out || p.pending.empty()) return;
+  // Everything this turn sent to the peer in one write.
+  std::string bytes;
+  bytes.swap(p.pending);
+  write_bytes(p.out->tcp, std::move(bytes), p.inflight);
 }
 
 namespace {
@@ -250,8 +267,7 @@ void NodeLinks::dial(Peer& p) {
       c->links->conn_closed(*c, std::string("connect: ") + uv_strerror(status));
       return;
     }
-    uv_tcp_nodelay(c->tcp, 1);
-    uv_tcp_keepalive(c->tcp, 1, 10);
+    set_timeouts(c->tcp);
     Json hello = c->dialer->hello();
     if (c->raft) hello["for"] = "raft";
     write_bytes(c->tcp, frame(hello), nullptr);
@@ -295,7 +311,7 @@ void NodeLinks::dial_raft(const std::string& to, OnDialed done) {
       c->links->conn_closed(*c, std::string("connect: ") + uv_strerror(status));
       return;
     }
-    uv_tcp_nodelay(c->tcp, 1);
+    set_timeouts(c->tcp);
     Json hello = c->dialer->hello();
     hello["for"] = "raft";
     write_bytes(c->tcp, frame(hello), nullptr);
@@ -317,12 +333,22 @@ void NodeLinks::accept() {
     close_tcp(c->tcp);
     return;
   }
+  std::size_t handshakes = 0;
+  for (const auto& [raw, other] : conns_) handshakes += !other->up && !other->outgoing;
+  if (handshakes >= kMaxHandshakes) {
+    ++refused_handshakes_;
+    if (refused_handshakes_ == 1 || refused_handshakes_ % 1000 == 0) {
+      log::warn("cluster", "node links: ", handshakes, " connections have not authenticated yet: "
+                "refusing more (", refused_handshakes_, " so far)");
+    }
+    close_tcp(c->tcp);
+    return;
+  }
   std::set<std::string> known;
   for (const auto& [name, p] : peers_) known.insert(name);
   c->listener.emplace(config_.secret, self_, std::move(known), cluster::fresh_nonce());
   c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
-  uv_tcp_nodelay(c->tcp, 1);
-  uv_tcp_keepalive(c->tcp, 1, 10);
+  set_timeouts(c->tcp);
   Conn* raw = c.get();
   conns_[raw] = std::move(c);
   uv_read_start(reinterpret_cast<uv_stream_t*>(raw->tcp), on_alloc, &NodeLinks::on_read);
@@ -406,6 +432,9 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, const Json& m, std::string* why) {
 void NodeLinks::conn_up(Conn& c) {
   c.up = true;
   c.deadline_ms = 0;
+  // Authenticated: messages up to the cluster's limit now (nothing is buffered past the
+  // handshake: checked by handle()).
+  c.decoder = foxp::StreamDecoder(options_.max_message_size);
   if (c.raft) {
     // Raft takes the stream over as it is: no more reads here, the handle is raft's now.
     uv_read_stop(reinterpret_cast<uv_stream_t*>(c.tcp));
@@ -463,7 +492,8 @@ void NodeLinks::conn_closed(Conn& c, const std::string& why) {
       }
       p.failure_logged = true;
       p.up = false;
-      *p.inflight = 0;   // the writes still pending are cancelled with the handle
+      // The writes still pending are cancelled with the handle: their callbacks (ECANCELED)
+      // take their bytes off `inflight`.
     }
   } else if (!c.up || !c.peer.empty()) {
     if (!c.up) log::warn("cluster", "link from ", c.peer.empty() ? "an unknown peer" : c.peer,

@@ -4,9 +4,11 @@
 //
 // One connection per direction: a node dials each peer it sends to and only writes on that
 // connection; what it receives comes on the connections its peers dialed. So there is nothing to
-// arbitrate when two nodes dial each other at once. A message for a peer whose link is down
-// waits in a bounded queue (max_queue_bytes; beyond it the message is dropped and counted — the
-// roles retransmit, and nothing acknowledged depends on one message); the dialer reconnects with
+// arbitrate when two nodes dial each other at once. Messages are coalesced: what a turn sends to
+// a peer goes out in one write at the end of the turn (flush()). A message for a peer whose link
+// is down, or behind writes the kernel has not taken, waits in a bounded buffer (max_queue_bytes,
+// written and pending together; beyond it the message is dropped and counted — the roles
+// retransmit, and nothing acknowledged depends on one message); the dialer reconnects with
 // backoff (reconnect_min_ms doubling to reconnect_max_ms). A link that does not finish its
 // handshake within handshake_timeout_ms, sends something malformed or too large, or fails
 // authentication is closed with one log line.
@@ -33,7 +35,9 @@ struct LinkOptions {
   std::uint64_t reconnect_min_ms = 100;
   std::uint64_t reconnect_max_ms = 2000;
   std::size_t max_queue_bytes = 64u << 20;     // per peer, written and not yet sent
-  std::size_t max_message_size = 16u << 20;
+  // One message on an authenticated link: a KEEP carries one publication (limits.max_message_size,
+  // 16 MiB) and its envelope; a HISTORY is cut at Ndb::kMaxHistoryBytes.
+  std::size_t max_message_size = 20u << 20;
 };
 
 class NodeLinks {
@@ -55,7 +59,9 @@ public:
   bool start(std::string* error);
   void stop();   // closes everything; no callback after it
 
+  // Queues the message for `to`; flush() writes what each peer got this turn in one write.
   void send(const std::string& to, const Json& message);
+  void flush();   // the end of every loop turn
   void on_raft_stream(OnRaftStream fn) { on_raft_ = std::move(fn); }
   // Dials `to` for raft; `done` is called exactly once (also on stop(), with nullptr).
   void dial_raft(const std::string& to, OnDialed done);
@@ -88,6 +94,7 @@ private:
   std::map<std::string, std::unique_ptr<Peer>> peers_;
   std::map<Conn*, std::unique_ptr<Conn>> conns_;
   std::uint64_t dropped_ = 0;
+  std::uint64_t refused_handshakes_ = 0;
   bool stopped_ = false;
 };
 

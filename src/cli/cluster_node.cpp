@@ -1,7 +1,7 @@
 #include "cli/cluster_node.hpp"
 
+#include <chrono>
 #include <cstdlib>
-#include <ctime>
 
 #include "core/log.hpp"
 
@@ -41,7 +41,8 @@ ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
 }
 
 ClusterNode::~ClusterNode() {
-  // stop() closed the timers; whatever is left is dropped with the loop.
+  // The links first: their pending raft dials call back into raft_ (with nullptr).
+  if (links_) links_->stop();
 }
 
 bool ClusterNode::start(std::string* error) {
@@ -82,7 +83,9 @@ bool ClusterNode::start(std::string* error) {
     ec.syncs = syncs_;
     ec.sync_quorum = config_.sync_quorum;
     ec.storage_quorum = config_.storage_quorum;
-    ec.first_segment = cluster::Entry::segment_base(static_cast<std::uint64_t>(std::time(nullptr)));
+    const auto wall = std::chrono::system_clock::now().time_since_epoch();
+    ec.first_segment = cluster::Entry::segment_base(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall).count()));
     entry_ = std::make_unique<cluster::Entry>(ec, *out_, *engine_);
     entry_->start(uv_now(loop_));
   }
@@ -119,6 +122,7 @@ void ClusterNode::drain_local() {
 }
 
 void ClusterNode::receive(const std::string& from, const Message& m) {
+  if (stopped_) return;
   std::string error;
   bool ok = true;
   bool handled = false;
@@ -160,7 +164,9 @@ void ClusterNode::tick() {
 }
 
 void ClusterNode::end_of_turn() {
-  if (!ndb_storage_ || ndb_storage_->flush()) return;
+  const bool stored = !ndb_storage_ || ndb_storage_->flush();
+  if (links_) links_->flush();   // what the turn sent, what the commit released included
+  if (stored) return;
   // What the Ndb holds in memory is ahead of what SQLite has: going on would TRIM or RESOLVE
   // events that are not durable. Crash-only: the node stops here; restarted (systemd,
   // supervisord), it recovers exactly what is durable and its entries send the rest again.

@@ -11,7 +11,8 @@ namespace fox::cli {
 
 struct RaftGroup::Apply {
   struct raft_apply req{};
-  std::function<void(const cluster::AssignResult&)> done;
+  RaftGroup* group = nullptr;
+  std::pair<std::string, std::uint64_t> key;
 };
 
 // A raft connect request while its node link is being made; cancelled by close.
@@ -89,6 +90,7 @@ void RaftGroup::t_close(raft_uv_transport* t, raft_uv_transport_close_cb cb) {
   auto* self = static_cast<RaftGroup*>(t->impl);
   self->closing_ = true;
   self->accept_cb_ = nullptr;
+  self->links_.on_raft_stream(nullptr);
   // Every pending connect ends now (RAFT_CANCELED); a link made later is closed at once.
   for (auto& [raw, d] : self->dials_) {
     if (d->cancelled) continue;
@@ -204,23 +206,45 @@ std::string RaftGroup::state_name() {
 void RaftGroup::propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
                         std::function<void(const cluster::AssignResult&)> done) {
   watch();
+  // A range this server has applied is committed: any sync answers it, leader or not (every ndb
+  // drafts the segment to every sync).
+  if (std::optional<cluster::IdRange> r = fsm_.state().range_of(owner, segment)) {
+    cluster::AssignResult a;
+    a.status = r->count == count ? cluster::AssignStatus::duplicate : cluster::AssignStatus::conflict;
+    a.range = *r;
+    done(a);
+    return;
+  }
   if (!leader()) return;   // no answer: the entry resends, the ndb drafts again
+  // The drafts of the other ndbs for a segment being proposed wait for that one proposal.
+  const auto key = std::make_pair(owner, segment);
+  auto [it, fresh] = proposing_.try_emplace(key);
+  it->second.push_back(std::move(done));
+  if (!fresh) return;
   cluster::SegmentRequest request{owner, segment, static_cast<std::uint32_t>(count)};
   raft_buffer buf = cluster::make_raft_command(std::span<const cluster::SegmentRequest>(&request, 1));
-  if (!buf.base) return;
+  if (!buf.base) {
+    proposing_.erase(it);
+    return;
+  }
   auto* a = new Apply;
-  a->done = std::move(done);
+  a->group = this;
+  a->key = key;
   a->req.data = a;
   int rc = raft_apply(&raft_, &a->req, &buf, 1, [](struct raft_apply* req, int status, void* result) {
     auto* a = static_cast<Apply*>(req->data);
-    if (status == 0 && result) {
-      const cluster::SyncApplied& applied = cluster::RaftSyncFsm::outcome(result);
-      if (!applied.malformed && applied.results.size() == 1) a->done(applied.results[0]);
-    }
+    RaftGroup* self = a->group;
+    auto waiting = self->proposing_.extract(a->key);
     delete a;
+    if (waiting.empty() || status != 0 || !result) return;
+    const cluster::SyncApplied& applied = cluster::RaftSyncFsm::outcome(result);
+    if (applied.malformed || applied.results.size() != 1) return;
+    const cluster::AssignResult r = applied.results[0];
+    for (auto& fn : waiting.mapped()) fn(r);
   });
   if (rc != 0) {
     raft_free(buf.base);
+    proposing_.erase(a->key);
     delete a;
   }
 }

@@ -7,7 +7,9 @@
 // Servers are the cluster file's sync nodes, raft ids 1..n in the file's order, each addressed by
 // its node name. The first start of a node bootstraps that configuration (a later one finds it
 // in its raft directory). Only the leader answers a proposal; elsewhere it gets no answer and the
-// ndb drafts again when its entry resends the segment.
+// ndb drafts again when its entry resends the segment. A segment this server has applied is
+// answered from its state by any sync (applied means committed); the drafts of a segment being
+// proposed wait for that one proposal.
 #pragma once
 #include <uv.h>
 
@@ -15,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/cluster_links.hpp"
 #include "cluster/config.hpp"
@@ -45,6 +49,7 @@ public:
   std::uint64_t last_segment(const std::string& owner) const override {
     return fsm_.state().last_segment(owner);
   }
+  Id head() const override { return fsm_.state().next_id() - 1; }
 
   bool leader();
   std::string state_name();
@@ -72,6 +77,9 @@ private:
   bool io_ready_ = false, raft_ready_ = false, closing_ = false;
   raft_uv_accept_cb accept_cb_ = nullptr;
   std::map<Dial*, std::unique_ptr<Dial>> dials_;
+  // Segments proposed and not applied yet → who waits for the answer.
+  std::map<std::pair<std::string, std::uint64_t>,
+           std::vector<std::function<void(const cluster::AssignResult&)>>> proposing_;
   std::function<void()> stopped_;
   int last_state_ = -1;
 };

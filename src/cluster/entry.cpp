@@ -7,9 +7,9 @@ namespace fox::cluster {
 Entry::Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink)
     : config_(std::move(config)), out_(out), sink_(sink), delivered_(config_.delivered) {}
 
-std::uint64_t Entry::segment_base(std::uint64_t unix_seconds) {
-  constexpr std::uint64_t k2024 = 1704067200;
-  return (unix_seconds > k2024 ? unix_seconds - k2024 : 0) << 20;
+std::uint64_t Entry::segment_base(std::uint64_t unix_ms) {
+  constexpr std::uint64_t k2024 = 1704067200000;
+  return (unix_ms > k2024 ? unix_ms - k2024 : 0) << 10;
 }
 
 void Entry::start(std::uint64_t now_ms) {
@@ -19,9 +19,13 @@ void Entry::start(std::uint64_t now_ms) {
 
 bool Entry::publish(ClusterEvent event, std::uint64_t ticket) {
   if (!ready_ || unresolved_events_ >= config_.max_unresolved_events) return false;
+  const std::size_t bytes = approx_size(event);
+  if (unresolved_events_ > 0 && unresolved_bytes_ + bytes > config_.max_unresolved_bytes) return false;
   if (open_ == 0) open_segment();
   ++unresolved_events_;
+  unresolved_bytes_ += bytes;
   Segment& s = segments_[open_];
+  s.bytes += bytes;
   event.id = 0;
   s.events.push_back(std::move(event));
   s.tickets.push_back(ticket);
@@ -97,10 +101,18 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     }
     accepted_by_.insert(from);
     last_segment_ = std::max(last_segment_, m->last_segment);
+    if (!ready_) head_ = std::max(head_, m->head);
     if (!ready_ && static_cast<int>(accepted_by_.size()) >= config_.sync_quorum) {
       last_segment_ = std::max(last_segment_ + restart_gap(), config_.first_segment);
+      // Not everything from id 1 as live events: the history before the head is the last
+      // `backfill` ids, fetched for replays only.
+      if (head_ > config_.backfill && delivered_ < head_ - config_.backfill) {
+        delivered_ = head_ - config_.backfill;
+        waiting_.erase(waiting_.begin(), waiting_.upper_bound(delivered_));
+      }
       ready_ = true;
       sink_.ready();
+      deliver_ready();
     }
     return true;
   }
@@ -141,6 +153,7 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     if (!s.acked) {
       s.acked = true;
       unresolved_events_ -= s.tickets.size();
+      unresolved_bytes_ -= s.bytes;
       const std::vector<std::uint64_t> tickets = std::move(s.tickets);
       for (std::size_t i = 0; i < tickets.size(); ++i) sink_.acknowledged(tickets[i], m->first + i);
     }
@@ -168,11 +181,13 @@ void Entry::accept_history(const History& h) {
 }
 
 void Entry::deliver_ready() {
-  while (!waiting_.empty() && waiting_.begin()->first == delivered_ + 1) {
+  // Nothing before the head is known (INIT_ENTRY_ACCEPTED from a quorum): what comes meanwhile
+  // waits, bounded.
+  while (ready_ && !waiting_.empty() && waiting_.begin()->first == delivered_ + 1) {
     ClusterEvent e = std::move(waiting_.begin()->second);
     waiting_.erase(waiting_.begin());
     ++delivered_;
-    sink_.deliver(e);
+    sink_.deliver(e, e.id > head_);
   }
   // Anything left waits behind a gap.
   if (waiting_.empty()) gap_since_ = 0;

@@ -32,12 +32,16 @@ struct EntryConfig {
   std::size_t max_segment_events = 1000;
   std::size_t max_segments_in_flight = 64;   // closed, not resolved (sync_fsm's contract)
   std::size_t max_unresolved_events = 100000;  // beyond: publish() says no (backpressure)
+  std::size_t max_unresolved_bytes = 64u << 20;  // ... and their bytes (approx_size)
   Id delivered = 0;                    // the last id already delivered (a restart), 0 = none
   // The lowest segment number this incarnation may use (a node: from its clock, see
   // Entry::segment_base); numbering also starts at least restart_gap() above the last segment
   // the sync group gave ids to, so a restarted entry never reuses a number its previous
   // incarnation began but never had elected.
   std::uint64_t first_segment = 0;
+  // A new or restarted entry starts delivering at the sync group's head (INIT_ENTRY_ACCEPTED):
+  // what came before is history, of which the last `backfill` ids are fetched (not live).
+  Id backfill = 10000;
 };
 
 class EntryOutbox {
@@ -52,7 +56,9 @@ public:
   virtual ~EntrySink() = default;
   virtual void ready() = 0;                                      // may serve clients now
   virtual void acknowledged(std::uint64_t ticket, Id id) = 0;    // the publication's id
-  virtual void deliver(const ClusterEvent& event) = 0;           // in id order, no gaps
+  // In id order, no gaps. live = false: an event from before this entry served (at most
+  // EntryConfig::backfill of them, for `after` replays): kept, not sent to subscribers.
+  virtual void deliver(const ClusterEvent& event, bool live) = 0;
 };
 
 class Entry {
@@ -62,12 +68,17 @@ public:
 
   Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink);
 
-  // Segment numbers above any of a previous incarnation: (seconds since 2024) × 2^20. An
-  // incarnation would need more than 2^20 segments a second to reach its successor's base.
-  static std::uint64_t segment_base(std::uint64_t unix_seconds);
-  // Above the last elected segment, a previous incarnation used at most the segments in flight
-  // plus the open one.
-  std::uint64_t restart_gap() const { return 2 * config_.max_segments_in_flight + 2; }
+  // Segment numbers above any of a previous incarnation: (milliseconds since 2024) × 2^10. An
+  // incarnation would need more than 1024 segments a millisecond to reach its successor's base
+  // (a clock that steps back is what restart_gap() is for).
+  static std::uint64_t segment_base(std::uint64_t unix_ms);
+  // Above the last elected segment, a previous incarnation began at most this many: the closed
+  // ones in flight, the full ones waiting to close (max_unresolved_events of them in all), and
+  // the open one.
+  std::uint64_t restart_gap() const {
+    return config_.max_segments_in_flight +
+           config_.max_unresolved_events / std::max<std::size_t>(config_.max_segment_events, 1) + 2;
+  }
 
   // INIT_ENTRY to every sync (again on every tick until a quorum accepted).
   void start(std::uint64_t now_ms);
@@ -87,6 +98,7 @@ private:
   struct Segment {
     std::vector<ClusterEvent> events;
     std::vector<std::uint64_t> tickets;
+    std::size_t bytes = 0;                     // approx_size of the events
     std::map<std::string, std::uint64_t> trimmed;   // ndb → count it stored durably
     bool closed = false;
     bool acked = false;                        // the first RESOLVED came: publishers answered
@@ -111,10 +123,12 @@ private:
   std::uint64_t open_ = 0;                // the open segment's number, 0 = none
   std::map<std::uint64_t, Segment> segments_;   // unresolved, by number
   Id delivered_ = 0;
+  Id head_ = 0;                           // ids up to it came before this entry served
   std::map<Id, ClusterEvent> waiting_;    // committed events past delivered_ + 1
   std::uint64_t gap_since_ = 0;           // when waiting_ started to have a gap, 0 = none
   std::uint64_t probed_ms_ = 0;           // last look for committed events past delivered_
   std::size_t unresolved_events_ = 0;
+  std::size_t unresolved_bytes_ = 0;
   std::size_t next_fetch_ = 0;            // round robin over ndbs
 };
 

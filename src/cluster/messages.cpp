@@ -111,6 +111,32 @@ struct Fields {
 
 Json event_to_json(const ClusterEvent& event, bool with_id) { return event_json_impl(event, with_id); }
 
+namespace {
+std::size_t approx_json(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::string: return 5 + j.get_ref<const std::string&>().size();
+    case Json::value_t::binary: return 5 + j.get_binary().size();
+    case Json::value_t::array: {
+      std::size_t n = 5;
+      for (const Json& v : j) n += approx_json(v);
+      return n;
+    }
+    case Json::value_t::object: {
+      std::size_t n = 5;
+      for (auto it = j.begin(); it != j.end(); ++it) n += 5 + it.key().size() + approx_json(*it);
+      return n;
+    }
+    default: return 9;
+  }
+}
+}  // namespace
+
+std::size_t approx_size(const ClusterEvent& event) {
+  std::size_t n = 48 + event.realm.size() + approx_json(event.data) + approx_json(event.opt);
+  for (const std::string& p : event.uri) n += 5 + p.size();
+  return n;
+}
+
 bool event_from_json(const Json& map, ClusterEvent* out, std::string* error) {
   Fields f{map, error};
   ClusterEvent e = f.event(map, "event");
@@ -140,6 +166,7 @@ Json encode(const Message& message) {
           m["sync"] = x.sync;
           m["entry"] = x.entry;
           m["last_segment"] = x.last_segment;
+          m["head"] = x.head;
         } else if constexpr (std::is_same_v<T, BeginAdvanceSegment>) {
           m["owner"] = x.owner;
           m["segment"] = x.segment;
@@ -210,6 +237,7 @@ bool decode(const Json& map, Message* out, std::string* error) {
     x.sync = f.name("sync");
     x.entry = f.name("entry");
     x.last_segment = f.number("last_segment");
+    x.head = f.number("head");
     *out = std::move(x);
   } else if (ft == "BEGIN_ADVANCE_SEGMENT") {
     BeginAdvanceSegment x;

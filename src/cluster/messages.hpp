@@ -4,7 +4,7 @@
 // malformed with a reason and never throws.
 //
 //   entry → sync   INIT_ENTRY                 {entry}
-//   sync → entry   INIT_ENTRY_ACCEPTED        {sync, entry, last_segment}
+//   sync → entry   INIT_ENTRY_ACCEPTED        {sync, entry, last_segment, head}
 //   entry → ndb    BEGIN_ADVANCE_SEGMENT      {owner, segment}
 //   entry → ndb    KEEP_ADVANCE_HISTORY       {owner, segment, offset, event}
 //   ndb → entry    TRIM_ADVANCE_SEGMENT       {ndb, owner, segment, count}   (count stored durably)
@@ -43,6 +43,7 @@ struct InitEntry { std::string entry; bool operator==(const InitEntry&) const = 
 struct InitEntryAccepted {
   std::string sync, entry;
   std::uint64_t last_segment = 0;   // the owner's last segment the sync group gave ids to
+  Id head = 0;                      // the highest id the sync group gave out (as this sync knows)
   bool operator==(const InitEntryAccepted&) const = default;
 };
 struct BeginAdvanceSegment {
@@ -113,6 +114,10 @@ bool decode(const Json& map, Message* out, std::string* error);
 // also how an ndb stores it), and back; false with *error for anything malformed.
 Json event_to_json(const ClusterEvent& event, bool with_id);
 bool event_from_json(const Json& map, ClusterEvent* out, std::string* error);
+
+// About the bytes the event takes on a link or on disk (strings, bytes and a few per value):
+// cheap, for bounds (an entry's unresolved bytes, a HISTORY reply's size), not exact.
+std::size_t approx_size(const ClusterEvent& event);
 
 // A segment's digest: SHA-256 (first 16 bytes) over the events' canonical encodings in offset
 // order, so every ndb knows exactly what the segment holds. Incremental: fold event by event.

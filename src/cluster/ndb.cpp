@@ -27,6 +27,8 @@ Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
     s.state.kept = s.state.durable = k.events.size();
     s.state.digest = s.digest.value();
   }
+  contiguous_ = storage_.contiguous(1);
+  known_ = contiguous_;
 }
 
 const Ndb::SegmentState* Ndb::segment(const std::string& owner, std::uint64_t segment) const {
@@ -42,6 +44,21 @@ Ndb::Segment* Ndb::open(const std::string& owner, std::uint64_t segment) {
   std::size_t open = 0;
   for (auto it = segments_.lower_bound(Key(owner, 0)); it != segments_.end() && it->first.first == owner; ++it) {
     open += !it->second->state.committed;
+  }
+  if (open > 0) {
+    // What a dead incarnation of the owner left open can never be drafted: forget it, or it
+    // would fill the owner's open segments for good.
+    for (auto it = segments_.lower_bound(Key(owner, 0));
+         it != segments_.end() && it->first.first == owner && it->first.second + kAbandonedBelow < segment;) {
+      const SegmentState& st = it->second->state;
+      if (!st.committed && !st.count) {
+        storage_.forget(owner, it->first.second);
+        it = segments_.erase(it);
+        --open;
+      } else {
+        ++it;
+      }
+    }
   }
   if (open >= kMaxOpenSegmentsPerOwner) return nullptr;
   auto& slot = segments_[Key(owner, segment)];
@@ -82,13 +99,38 @@ bool Ndb::on_message(const std::string& from, const Message& message, std::strin
   } else if (const auto* m = std::get_if<ElectSegment>(&message)) {
     elect(*m);
   } else if (const auto* m = std::get_if<FetchHistory>(&message)) {
-    History h{m->from, m->upto, storage_.history(m->from, m->upto, kMaxHistoryReply)};
-    out_.reply(from, h);
+    // One piece: what lies past it is fetched again from there.
+    std::vector<History> h = pieces(m->from, m->upto, storage_.history(m->from, m->upto, kMaxHistoryReply));
+    out_.reply(from, h.front());
+  } else if (const auto* m = std::get_if<History>(&message)) {
+    if (std::find(peers_.begin(), peers_.end(), from) == peers_.end()) {
+      *error = "HISTORY from " + from + ", not a peer ndb";
+      return false;
+    }
+    caught_up(from, *m);
   } else {
     *error = std::string(message_name(message)) + " is not for an ndb";
     return false;
   }
   return true;
+}
+
+std::vector<History> Ndb::pieces(Id from, Id upto, std::vector<ClusterEvent> events) {
+  std::vector<History> out;
+  std::size_t bytes = 0;
+  for (ClusterEvent& e : events) {
+    const std::size_t size = approx_size(e);
+    if (!out.empty() && !out.back().events.empty() && bytes + size > kMaxHistoryBytes) {
+      out.back().upto = out.back().events.back().id;
+      bytes = 0;
+      out.push_back(History{out.back().upto + 1, upto, {}});
+    }
+    if (out.empty()) out.push_back(History{from, upto, {}});
+    bytes += size;
+    out.back().events.push_back(std::move(e));
+  }
+  if (out.empty()) out.push_back(History{from, upto, {}});
+  return out;
 }
 
 void Ndb::keep(const KeepAdvanceHistory& m) {
@@ -177,7 +219,75 @@ void Ndb::elect(const ElectSegment& m) {
   Segment& s = *open(m.owner, m.segment);   // on_message made sure it exists
   if (s.state.first == 0) s.state.first = m.first;
   if (!s.state.count) s.state.count = m.count;
+  if (m.count > 0) known_ = std::max(known_, m.first + m.count - 1);
   maybe_commit(key, s);
+}
+
+// Catch-up (SPEC §9: "a returning node catches up"): what a peer holds of a range this ndb
+// lacks goes into its history as the peer has it — the ids were agreed by the sync group, the
+// events stored by the entry's storage quorum; identical on every ndb (the simulation checks).
+void Ndb::caught_up(const std::string& from, const History& h) {
+  (void)from;
+  fetching_ = false;
+  std::vector<ClusterEvent> missing;
+  for (const ClusterEvent& e : h.events) {
+    if (e.id < h.from || e.id > h.upto || e.id <= contiguous_) continue;
+    known_ = std::max(known_, e.id);
+    missing.push_back(e);
+  }
+  if (missing.empty()) return;
+  storage_.put_history(missing);
+  storage_.sync([] {});
+  advance_contiguous();
+  // More behind it: ask again at once.
+  if (known_ > contiguous_) fetch_from_peer(known_);
+}
+
+void Ndb::advance_contiguous() {
+  const Id before = contiguous_;
+  contiguous_ = storage_.contiguous(contiguous_ + 1);
+  if (contiguous_ == before) return;
+  // Segments whose ids the history now holds (this ndb missed their events): committed — the
+  // history has them, kept rows of them are moved harmlessly (INSERT OR IGNORE) — so they are
+  // not held open forever.
+  for (auto& [key, s] : segments_) {
+    if (s->state.committed || s->state.first == 0 || !s->state.count || *s->state.count == 0) continue;
+    if (s->state.first + *s->state.count - 1 > contiguous_) continue;
+    storage_.mark_committed(key.first, key.second, s->state.first, *s->state.count);
+    s->state.committed = true;
+    s->state.kept = s->state.durable = *s->state.count;
+    s->held.clear();
+    const Key k = key;
+    storage_.sync([this, k, alive = std::weak_ptr<bool>(alive_)] {
+      if (alive.expired()) return;
+      auto it = segments_.find(k);
+      if (it == segments_.end()) return;
+      it->second->state.resolved = true;
+    });
+  }
+}
+
+void Ndb::fetch_from_peer(Id upto) {
+  if (peers_.empty()) return;
+  const Id from = contiguous_ + 1;
+  const Id to = std::min<Id>(upto, contiguous_ + kMaxHistoryReply);
+  out_.reply(peers_[next_peer_++ % peers_.size()], FetchHistory{from, to});
+  fetched_ms_ = probed_ms_ = now_;
+  fetching_ = true;
+}
+
+void Ndb::on_tick(std::uint64_t now_ms) {
+  now_ = now_ms;
+  if (peers_.empty()) return;
+  if (known_ > contiguous_) {
+    if (!fetching_ || now_ >= fetched_ms_ + kRetryMs) fetch_from_peer(known_);
+    return;
+  }
+  if (now_ >= probed_ms_ + kProbeMs) {
+    // Nothing known to be missing; a peer may hold what this ndb never heard of (it was down).
+    probed_ms_ = now_;
+    fetch_from_peer(contiguous_ + kMaxHistoryReply);
+  }
 }
 
 void Ndb::maybe_commit(const Key& key, Segment& s) {
@@ -205,7 +315,9 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
     out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, st.first, *st.count});
     if (*st.count > 0) {
       const Id last = st.first + *st.count - 1;
-      out_.to_entries(History{st.first, last, storage_.history(st.first, last, *st.count)});
+      for (History& h : pieces(st.first, last, storage_.history(st.first, last, *st.count))) {
+        out_.to_entries(h);
+      }
     }
   });
   // Bounded: the oldest committed segments of this owner are forgotten.
@@ -224,6 +336,7 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
       ++it;
     }
   }
+  advance_contiguous();
 }
 
 }  // namespace fox::cluster

@@ -36,6 +36,17 @@ public:
   virtual void sync(std::function<void()> done) = 0;
   // History events with ids in from..upto, increasing, at most `max`.
   virtual std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const = 0;
+  // Events of the history this ndb missed, as a peer ndb holds them (each with its id): stored
+  // as they are, an id held already is left alone.
+  virtual void put_history(const std::vector<ClusterEvent>& events) = 0;
+  // The highest id c >= from − 1 such that the history holds every id in from..c.
+  virtual Id contiguous(Id from) const = 0;
+  // A segment whose events the history got from a peer: recorded as committed (first, count),
+  // its kept events (a part this ndb had) dropped.
+  virtual void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
+                              std::uint64_t count) = 0;
+  // A segment its entry abandoned (it died before closing it): its kept events go.
+  virtual void forget(const std::string& owner, std::uint64_t segment) = 0;
   // After a restart: the segments kept and not committed, each with its events from offset 1
   // on (what was durable; a suffix lost in the crash is sent again by its entry).
   struct KeptSegment {
@@ -69,14 +80,31 @@ public:
   // At most this many events of one segment are held out of order waiting for a gap.
   static constexpr std::size_t kMaxHeldPerSegment = 1024;
   static constexpr std::size_t kMaxHistoryReply = 1000;
+  // ... and about this many bytes (approx_size; at least one event): a HISTORY stays well under
+  // a node link's message limit whatever the events hold.
+  static constexpr std::size_t kMaxHistoryBytes = 4u << 20;
   // Uncommitted segments of one owner (an entry keeps at most 64 closed ones in flight).
   static constexpr std::size_t kMaxOpenSegmentsPerOwner = 256;
+  // A segment never closed (no OVER) this far below a new segment of its owner was abandoned:
+  // its entry died and a new incarnation numbers far above (Entry::restart_gap, segment_base),
+  // while a live entry never leaves one unclosed more than restart_gap() (~170) below its newest.
+  static constexpr std::uint64_t kAbandonedBelow = 1024;
 
   // Recovers the segments the storage kept (a restart).
   Ndb(std::string name, NdbStorage& storage, NdbOutbox& out);
   // The entries of the cluster file: segments of other owners are refused, and BEGIN, KEEP and
   // OVER only come from their owner. Empty: any (unit tests).
   void accept_only(std::set<std::string> entries) { entries_ = std::move(entries); }
+  // The other ndbs, which it catches up from: the ids it knows exist (ELECTs, what peers hold)
+  // and does not hold are fetched (FETCH_HISTORY → HISTORY) from them in turn.
+  void set_peers(std::vector<std::string> peers) { peers_ = std::move(peers); }
+  // Catch-up: a missing range is asked for again every retry_ms; with nothing known to be
+  // missing, the next peer is asked what lies beyond every probe_ms.
+  void on_tick(std::uint64_t now_ms);
+  static constexpr std::uint64_t kRetryMs = 200;
+  static constexpr std::uint64_t kProbeMs = 1000;
+  // Every id up to this one is held (tests, metrics).
+  Id contiguous() const { return contiguous_; }
 
   // One message from node `from`. False (with *error) for one that makes no sense here; the
   // caller logs it, nothing changes.
@@ -112,6 +140,11 @@ private:
   void maybe_draft(const Key& key, Segment& s);
   void maybe_commit(const Key& key, Segment& s);
   void trim_after_sync(const Key& key);
+  // The events in pieces of at most kMaxHistoryBytes, each a HISTORY of the ids it holds.
+  static std::vector<History> pieces(Id from, Id upto, std::vector<ClusterEvent> events);
+  void caught_up(const std::string& from, const History& h);
+  void advance_contiguous();
+  void fetch_from_peer(Id upto);
 
   std::string name_;
   NdbStorage& storage_;
@@ -119,6 +152,12 @@ private:
   std::map<Key, std::unique_ptr<Segment>> segments_;
   std::set<std::string> entries_;
   std::map<std::string, std::uint64_t> floor_;   // owner → highest committed segment forgotten
+  std::vector<std::string> peers_;
+  Id contiguous_ = 0;        // every id up to it is in the history
+  Id known_ = 0;             // the highest id it knows the cluster has
+  std::uint64_t now_ = 0, fetched_ms_ = 0, probed_ms_ = 0;
+  bool fetching_ = false;    // a FETCH_HISTORY for a known gap is out
+  std::size_t next_peer_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -11,7 +11,8 @@ bool Sync::on_message(const std::string& from, const Message& message, std::stri
       *error = "INIT_ENTRY for " + m->entry + " from " + from;
       return false;
     }
-    out_.reply(from, InitEntryAccepted{name_, m->entry, agreement_.last_segment(m->entry)});
+    out_.reply(from, InitEntryAccepted{name_, m->entry, agreement_.last_segment(m->entry),
+                                       agreement_.head()});
     return true;
   }
   if (const auto* m = std::get_if<GenerateDraft>(&message)) {

@@ -26,6 +26,8 @@ public:
                        std::function<void(const AssignResult&)> done) = 0;
   // The owner's highest segment that has a range (0: none), as this node knows it.
   virtual std::uint64_t last_segment(const std::string& owner) const = 0;
+  // The highest id given out, as this node knows it (0: none).
+  virtual Id head() const = 0;
 };
 
 class SyncOutbox {

@@ -156,7 +156,11 @@ void ClusterEngine::audience(const Appended& appended, const PublishOptions& opt
   Pending* p = find(appended.ticket);
   if (!p || p->done) return;
   cluster::ClusterEvent event = to_cluster_event(node_, *p->publication, &options);
-  event.realm = p->realm;
+  event.realm = std::move(p->realm);
+  // The entry holds the event until it is resolved; here only the ticket waits (the router
+  // needs nothing but the id back: the cluster delivers the event itself).
+  p->publication.reset();
+  p->realm.clear();
   if (!entry_ || !entry_->publish(std::move(event), p->ticket)) {
     // Not serving yet, or too many publications wait for their ids: refused, never queued
     // without bound. The publisher gets an error (WAMP acknowledge) or no PUBACK.
@@ -194,7 +198,7 @@ void ClusterEngine::release() {
     pending_.pop_front();
     PublicationPtr pub;
     if (p.ok) {
-      Publication with_id = *p.publication;
+      Publication with_id;   // the router reads only the id (delivers_itself)
       with_id.id = p.id;
       pub = std::make_shared<const Publication>(std::move(with_id));
     }
@@ -207,11 +211,11 @@ void ClusterEngine::ready() {
   if (on_ready_) on_ready_();
 }
 
-void ClusterEngine::deliver(const cluster::ClusterEvent& event) {
+void ClusterEngine::deliver(const cluster::ClusterEvent& event, bool live) {
   ++delivered_;
   PublicationPtr pub = from_cluster_event(event);
   memory_.record(event.realm, pub);
-  if (!router_) return;
+  if (!router_ || !live) return;   // history from before this entry served: for replays only
   Error error;
   Realm* realm = router_->realm(event.realm, &error);
   if (!realm) {

@@ -7,8 +7,11 @@
 // MemoryEngine fed with ids decided by the cluster); after a restart the entry catches up from
 // the ndbs.
 //
-// Retained values are local to this node (a MemoryEngine's map) until the next issue makes them
-// a projection of the committed history; wills are not kept across restarts.
+// Not yet (issue 13, "the cluster as one broker"): retained state, `when`/`watch` and `will`.
+// The router applies them at append time from the publication the log returns, and this log
+// returns none (its ids come later), so in cluster mode a `retain: true` publication is
+// delivered but not kept, and a `when` sees no value: issue 13 makes retained state a projection
+// of the committed history, applied in id order on every entry.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -65,7 +68,7 @@ public:
   // EntrySink
   void ready() override;
   void acknowledged(std::uint64_t ticket, Id id) override;
-  void deliver(const cluster::ClusterEvent& event) override;
+  void deliver(const cluster::ClusterEvent& event, bool live) override;
 
   std::uint64_t refused() const { return refused_; }
   std::uint64_t delivered() const { return delivered_; }
@@ -74,7 +77,7 @@ private:
   struct Pending {
     std::uint64_t ticket = 0;
     std::string realm;
-    PublicationPtr publication;   // without its id
+    PublicationPtr publication;   // without its id; dropped once handed to the entry
     Id id = 0;
     bool done = false, ok = false;
     DurableFn fn;

@@ -183,7 +183,10 @@ bool NdbSqlite::init(bool sync_full, std::string* error) {
          prepare(&committed_all_,
                  "SELECT owner, segment, first, count FROM committed ORDER BY owner, segment",
                  error) &&
-         prepare(&last_id_, "SELECT coalesce(max(id), 0) FROM history", error);
+         prepare(&last_id_, "SELECT coalesce(max(id), 0) FROM history", error) &&
+         prepare(&history_put_, "INSERT OR IGNORE INTO history(id, event) VALUES(?1, ?2)", error) &&
+         prepare(&history_ids_, "SELECT id FROM history WHERE id >= ?1 ORDER BY id LIMIT 512",
+                 error);
   return ready_;
 }
 
@@ -266,7 +269,8 @@ void NdbSqlite::close() {
   waiting_.clear();
   for (sqlite3_stmt** s : {&begin_, &commit_, &rollback_, &kept_put_, &history_move_, &kept_delete_,
                            &committed_put_, &committed_keep_, &committed_prune_, &history_range_,
-                           &kept_all_, &committed_all_, &last_id_}) {
+                           &kept_all_, &committed_all_, &last_id_, &history_put_,
+                           &history_ids_}) {
     sqlite3_finalize(*s);
     *s = nullptr;
   }
@@ -400,6 +404,65 @@ std::vector<cluster::NdbStorage::CommittedSegment> NdbSqlite::committed_segments
   }
   if (rc != SQLITE_DONE) log::error(kLog, path_, ": committed segments: ", sqlite3_errmsg(db_));
   return out;
+}
+
+void NdbSqlite::put_history(const std::vector<cluster::ClusterEvent>& events) {
+  for (const cluster::ClusterEvent& e : events) {
+    if (!db_ || failed_) return;
+    to_msgpack_into(cluster::event_to_json(e, false), event_buf_);
+    Reset r(history_put_);
+    bind_int(history_put_, 1, sql_int(e.id));
+    bind_blob(history_put_, 2, &event_buf_);
+    if (!write(history_put_, "history from a peer")) return;
+  }
+}
+
+Id NdbSqlite::contiguous(Id from) const {
+  Id next = from;   // the next id that must be there
+  if (!db_ || from == 0) return from == 0 ? 0 : from - 1;
+  for (;;) {
+    Reset r(history_ids_);
+    bind_int(history_ids_, 1, sql_int(next));
+    std::size_t rows = 0;
+    while (sqlite3_step(history_ids_) == SQLITE_ROW) {
+      ++rows;
+      if (static_cast<Id>(sqlite3_column_int64(history_ids_, 0)) != next) return next - 1;
+      ++next;
+    }
+    if (rows < 512) return next - 1;
+  }
+}
+
+void NdbSqlite::mark_committed(const std::string& owner, std::uint64_t segment, Id first,
+                               std::uint64_t count) {
+  if (!db_ || failed_) return;
+  {
+    Reset r(kept_delete_);
+    bind_text(kept_delete_, 1, owner);
+    bind_int(kept_delete_, 2, sql_int(segment));
+    if (!write(kept_delete_, "caught up (kept)")) return;
+  }
+  {
+    Reset r(committed_put_);
+    bind_text(committed_put_, 1, owner);
+    bind_int(committed_put_, 2, sql_int(segment));
+    bind_int(committed_put_, 3, sql_int(first));
+    bind_int(committed_put_, 4, sql_int(count));
+    if (!write(committed_put_, "caught up (committed)")) return;
+  }
+  Reset r(committed_prune_);
+  bind_text(committed_prune_, 1, owner);
+  bind_int(committed_prune_, 2, sql_int(segment));
+  bind_int(committed_prune_, 3, static_cast<std::int64_t>(kCommittedPerOwner - 1));
+  write(committed_prune_, "caught up (forget old segments)");
+}
+
+void NdbSqlite::forget(const std::string& owner, std::uint64_t segment) {
+  if (!db_ || failed_) return;
+  Reset r(kept_delete_);
+  bind_text(kept_delete_, 1, owner);
+  bind_int(kept_delete_, 2, sql_int(segment));
+  write(kept_delete_, "forget an abandoned segment");
 }
 
 Id NdbSqlite::last_id() const {

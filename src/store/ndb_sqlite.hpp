@@ -55,6 +55,11 @@ public:
   std::vector<cluster::ClusterEvent> history(Id from, Id upto, std::size_t max) const override;
   std::vector<KeptSegment> kept_segments() const override;
   std::vector<CommittedSegment> committed_segments() const override;
+  void put_history(const std::vector<cluster::ClusterEvent>& events) override;
+  Id contiguous(Id from) const override;
+  void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
+                      std::uint64_t count) override;
+  void forget(const std::string& owner, std::uint64_t segment) override;
 
   // Once per loop turn: COMMITs the open transaction (if any), then calls every queued sync()
   // callback in order. A failed write or COMMIT is logged (component "ndb"), rolled back, and the
@@ -94,6 +99,8 @@ private:
   sqlite3_stmt* kept_all_ = nullptr;
   sqlite3_stmt* committed_all_ = nullptr;
   sqlite3_stmt* last_id_ = nullptr;
+  sqlite3_stmt* history_put_ = nullptr;
+  sqlite3_stmt* history_ids_ = nullptr;
   bool ready_ = false;    // init() prepared every statement
   bool in_tx_ = false;
   bool failed_ = false;   // a write of the open transaction failed: it is rolled back

@@ -52,20 +52,40 @@ struct SimStorage final : NdbStorage {
     std::map<std::pair<std::string, std::uint64_t>, CommittedSegment> committed;
   };
   struct Op {
-    bool commit = false;
+    enum Kind { kKeep, kCommit, kHistory, kMark, kForget } kind = kKeep;
     Key key;
     ClusterEvent event;
     Id first = 0;
+    std::uint64_t count = 0;
   };
   State mem, disk;
   std::vector<Op> queued;              // written, not durable, in order
   std::uint64_t queued_base = 0;       // the index of queued[0] among every op ever written
   std::function<void(std::uint64_t upto, std::function<void()>)> schedule_sync;
 
+  static void drop_kept(State& st, const std::string& owner, std::uint64_t segment) {
+    for (auto it = st.kept.begin(); it != st.kept.end();) {
+      if (std::get<0>(it->first) == owner && std::get<1>(it->first) == segment) it = st.kept.erase(it);
+      else ++it;
+    }
+  }
   static void apply(State& st, const Op& op) {
     const auto& [owner, segment, offset] = op.key;
-    if (!op.commit) {
+    if (op.kind == Op::kKeep) {
       st.kept[op.key] = op.event;
+      return;
+    }
+    if (op.kind == Op::kHistory) {
+      st.history.emplace(op.event.id, op.event);
+      return;
+    }
+    if (op.kind == Op::kForget) {
+      drop_kept(st, owner, segment);
+      return;
+    }
+    if (op.kind == Op::kMark) {
+      drop_kept(st, owner, segment);
+      st.committed[{owner, segment}] = CommittedSegment{owner, segment, op.first, op.count};
       return;
     }
     std::uint64_t count = 0;
@@ -74,7 +94,7 @@ struct SimStorage final : NdbStorage {
       if (o == owner && sg == segment) {
         ClusterEvent c = it->second;
         c.id = op.first + off - 1;
-        st.history[c.id] = c;
+        st.history.emplace(c.id, c);   // INSERT OR IGNORE, as SQLite
         ++count;
         it = st.kept.erase(it);
       } else {
@@ -89,10 +109,25 @@ struct SimStorage final : NdbStorage {
   }
   void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
             const ClusterEvent& event) override {
-    write(Op{false, {owner, segment, offset}, event, 0});
+    write(Op{Op::kKeep, {owner, segment, offset}, event, 0, 0});
   }
   void commit(const std::string& owner, std::uint64_t segment, Id first) override {
-    write(Op{true, {owner, segment, 0}, {}, first});
+    write(Op{Op::kCommit, {owner, segment, 0}, {}, first, 0});
+  }
+  void put_history(const std::vector<ClusterEvent>& events) override {
+    for (const ClusterEvent& e : events) write(Op{Op::kHistory, {}, e, 0, 0});
+  }
+  void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
+                      std::uint64_t count) override {
+    write(Op{Op::kMark, {owner, segment, 0}, {}, first, count});
+  }
+  void forget(const std::string& owner, std::uint64_t segment) override {
+    write(Op{Op::kForget, {owner, segment, 0}, {}, 0, 0});
+  }
+  Id contiguous(Id from) const override {
+    Id c = from - 1;
+    while (mem.history.count(c + 1)) ++c;
+    return c;
   }
   void sync(std::function<void()> done) override {
     schedule_sync(queued_base + queued.size(), std::move(done));
@@ -152,6 +187,7 @@ struct ModelAgreement final : SyncAgreement {
   std::uint64_t last_segment(const std::string& owner) const override {
     return group->state.last_segment(owner);
   }
+  Id head() const override { return group->state.next_id() - 1; }
 };
 
 struct Failure {
@@ -167,6 +203,7 @@ public:
   std::uint64_t rand(std::uint64_t n) { return n ? rng_() % n : 0; }
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   bool up(const std::string& node) const { return !down_.count(node); }
+  std::vector<std::string> peers_of(const std::string& ndb) const;
 
   // A message on the network: maybe dropped, duplicated, delayed (so reordered); copied through
   // its FOX map, as a node link would.
@@ -255,7 +292,7 @@ struct Sim::EntryNode final : EntryOutbox, EntrySink {
     auto [it, fresh] = sim->acked_.emplace(ticket, id);
     if (!fresh) sim->fail("ticket " + std::to_string(ticket) + " acknowledged twice");
   }
-  void deliver(const ClusterEvent& e) override {
+  void deliver(const ClusterEvent& e, bool /*live*/) override {
     const Id expect = delivered.empty() ? 1 : delivered.back().id + 1;
     if (e.id != expect) {
       sim->fail(name + " delivered id " + std::to_string(e.id) + " after " + std::to_string(expect - 1));
@@ -355,6 +392,7 @@ void Sim::build() {
     };
     node->ndb = std::make_unique<Ndb>(d, node->storage, *node);
     node->ndb->accept_only({entry_names_.begin(), entry_names_.end()});
+    node->ndb->set_peers(peers_of(d));
     ndbs_[d] = std::move(node);
   }
   for (const std::string& e : entry_names_) {
@@ -404,6 +442,7 @@ void Sim::restart(const std::string& node) {
   if (auto d = ndbs_.find(node); d != ndbs_.end()) {
     d->second->ndb = std::make_unique<Ndb>(node, d->second->storage, *d->second);
     d->second->ndb->accept_only({entry_names_.begin(), entry_names_.end()});
+    d->second->ndb->set_peers(peers_of(node));
   }
   if (auto s = syncs_.find(node); s != syncs_.end()) {
     group.up.insert(node);
@@ -467,9 +506,20 @@ void Sim::schedule_load() {
   }
 }
 
+std::vector<std::string> Sim::peers_of(const std::string& ndb) const {
+  std::vector<std::string> out;
+  for (const std::string& n : ndb_names_) {
+    if (n != ndb) out.push_back(n);
+  }
+  return out;
+}
+
 void Sim::tick() {
   for (auto& [name, node] : entries_) {
     if (up(name)) node->entry->on_tick(now_);
+  }
+  for (auto& [name, node] : ndbs_) {
+    if (up(name) && node->ndb) node->ndb->on_tick(now_);
   }
   if (now_ + 10 <= o_.end_ms) at(now_ + 10, [this] { tick(); });
 }
@@ -554,6 +604,14 @@ void Sim::check(std::string* why) {
     }
     if (d.size() != max_id) {
       fail_with(name + " delivered " + std::to_string(d.size()) + " of " + std::to_string(max_id));
+    }
+  }
+  // Every ndb that is up caught up: it holds every id (those it missed came from its peers).
+  for (auto& [name, node] : ndbs_) {
+    if (!up(name) || !node->ndb) continue;
+    if (node->ndb->contiguous() != max_id) {
+      fail_with(name + " holds ids 1.." + std::to_string(node->ndb->contiguous()) + " of " +
+                std::to_string(max_id));
     }
   }
   if (max_id != published_.size()) {

@@ -19,7 +19,11 @@ struct Out final : EntryOutbox, EntrySink {
   void to_sync(const std::string& s, const Message& m) override { sent.emplace_back(s, m); }
   void ready() override { ++ready_calls; }
   void acknowledged(std::uint64_t t, Id id) override { acks.emplace_back(t, id); }
-  void deliver(const ClusterEvent& e) override { delivered.push_back(e.id); }
+  std::vector<bool> live;
+  void deliver(const ClusterEvent& e, bool is_live) override {
+    delivered.push_back(e.id);
+    live.push_back(is_live);
+  }
   template <class T>
   int count(const std::string& to) const {
     int n = 0;
@@ -51,9 +55,10 @@ ClusterEvent ev(int n) {
 TEST_CASE("a restarted entry numbers above its clock's base") {
   Out out;
   EntryConfig c = config();
-  c.first_segment = Entry::segment_base(1704067200 + 1000);
-  CHECK(c.first_segment == std::uint64_t{1000} << 20);
-  CHECK(Entry::segment_base(1704067200 + 1001) - c.first_segment == std::uint64_t{1} << 20);
+  c.first_segment = Entry::segment_base(1704067200000 + 1000);
+  CHECK(c.first_segment == std::uint64_t{1000} << 10);
+  CHECK(Entry::segment_base(1704067200000 + 1001) - c.first_segment == std::uint64_t{1} << 10);
+  CHECK(Entry::segment_base(1000) == 0);   // a clock before 2024: restart_gap() still holds
   Entry e(c, out, out);
   std::string error;
   e.on_message("S1", InitEntryAccepted{"S1", "E1", 7}, &error);
@@ -149,6 +154,8 @@ TEST_CASE("an entry takes committed events only from ndbs, and holds a bounded w
   Out out;
   Entry e(config(), out, out);
   std::string error;
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 0}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 0}, &error);
   ClusterEvent far = ev(1);
   far.id = Entry::kMaxWaiting + 5;
   CHECK_FALSE(e.on_message("E2", History{far.id, far.id, {far}}, &error));
@@ -157,4 +164,27 @@ TEST_CASE("an entry takes committed events only from ndbs, and holds a bounded w
   first.id = 1;
   e.on_message("D1", History{1, 1, {first}}, &error);
   CHECK(out.delivered == std::vector<Id>{1});   // the far one was not kept: fetched when due
+}
+
+TEST_CASE("a restarted entry starts at the sync group's head: the last ids before it are history, not live") {
+  Out out;
+  EntryConfig c = config();
+  c.backfill = 3;
+  Entry e(c, out, out);
+  std::string error;
+  auto at = [](Id id) {
+    ClusterEvent x = ev(static_cast<int>(id));
+    x.id = id;
+    return x;
+  };
+  // What an ndb pushes before the entry is accepted waits.
+  REQUIRE(e.on_message("D1", History{9, 9, {at(9)}}, &error));
+  CHECK(out.delivered.empty());
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 0, 10}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 0, 8}, &error);
+  REQUIRE(e.ready());
+  CHECK(e.delivered() == 7);   // head 10 (the highest a quorum said), backfill 3: 8, 9, 10 fetched
+  REQUIRE(e.on_message("D2", History{8, 12, {at(8), at(10), at(11), at(12)}}, &error));
+  CHECK(out.delivered == std::vector<Id>{8, 9, 10, 11, 12});
+  CHECK(out.live == std::vector<bool>{false, false, false, true, true});
 }

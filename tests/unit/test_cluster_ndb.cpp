@@ -43,6 +43,30 @@ struct MemoryStorage final : NdbStorage {
     }
   }
   void sync(std::function<void()> done) override { pending.push_back(std::move(done)); }
+  void put_history(const std::vector<ClusterEvent>& events) override {
+    for (const ClusterEvent& e : events) history_.emplace(e.id, e);
+  }
+  Id contiguous(Id from) const override {
+    Id c = from - 1;
+    while (history_.count(c + 1)) ++c;
+    return c;
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> forgotten;
+  void forget(const std::string& owner, std::uint64_t segment) override {
+    forgotten.emplace_back(owner, segment);
+    for (auto it = kept.begin(); it != kept.end();) {
+      if (std::get<0>(it->first) == owner && std::get<1>(it->first) == segment) it = kept.erase(it);
+      else ++it;
+    }
+  }
+  void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
+                      std::uint64_t count) override {
+    committed.push_back({owner, segment, first, count});
+    for (auto it = kept.begin(); it != kept.end();) {
+      if (std::get<0>(it->first) == owner && std::get<1>(it->first) == segment) it = kept.erase(it);
+      else ++it;
+    }
+  }
   std::vector<ClusterEvent> history(Id from, Id upto, std::size_t max) const override {
     std::vector<ClusterEvent> out;
     for (auto it = history_.lower_bound(from); it != history_.end() && it->first <= upto && out.size() < max; ++it) {
@@ -263,4 +287,82 @@ TEST_CASE("an ndb takes segments only of the cluster's entries, from them, and b
     refused += !f.ndb.on_message("E2", BeginAdvanceSegment{"E2", seg}, &error);
   }
   CHECK(refused == 10);
+}
+
+TEST_CASE("an ndb that missed segments catches up from a peer ndb") {
+  Fixture f;
+  f.ndb.set_peers({"D2", "D3"});
+  std::string error;
+  // It was down while ids 1..3 were committed by the others; now an ELECT of a segment it
+  // never got the events of says ids up to 5 exist.
+  REQUIRE(f.ndb.on_message("S1", ElectSegment{"E1", 9, 4, 2}, &error));
+  CHECK(f.ndb.contiguous() == 0);
+  f.ndb.on_tick(1000);
+  REQUIRE(f.out.replies.size() == 1);
+  CHECK(f.out.replies[0].first == "D2");
+  CHECK(std::get<FetchHistory>(f.out.replies[0].second) == FetchHistory{1, 5});
+  // Not from a peer: refused.
+  ClusterEvent e1 = ev(1), e2 = ev(2), e4 = ev(4), e5 = ev(5);
+  e1.id = 1, e2.id = 2, e4.id = 4, e5.id = 5;
+  CHECK_FALSE(f.ndb.on_message("E1", History{1, 5, {e1}}, &error));
+  // D2 lacks id 3 itself: what it has is stored, the rest asked of the next peer.
+  REQUIRE(f.ndb.on_message("D2", History{1, 5, {e1, e2, e4, e5}}, &error));
+  CHECK(f.ndb.contiguous() == 2);
+  CHECK(std::get<FetchHistory>(f.out.replies.back().second) == FetchHistory{3, 5});
+  CHECK(f.out.replies.back().first == "D3");
+  ClusterEvent e3 = ev(3);
+  e3.id = 3;
+  REQUIRE(f.ndb.on_message("D3", History{3, 5, {e3}}, &error));
+  CHECK(f.ndb.contiguous() == 5);
+  auto h = f.storage.history(1, 10, 10);
+  REQUIRE(h.size() == 5);
+  CHECK(h[2].data == Json{{"kv", 3}});
+  // The segment whose ELECT it saw is committed now (not held open), as the storage records.
+  REQUIRE(f.ndb.segment("E1", 9));
+  CHECK(f.ndb.segment("E1", 9)->committed);
+  REQUIRE_FALSE(f.storage.committed.empty());
+  CHECK(f.storage.committed.back().count == 2);
+  // Caught up: the next tick only probes, a second later.
+  const std::size_t before = f.out.replies.size();
+  f.ndb.on_tick(1100);
+  CHECK(f.out.replies.size() == before);
+  f.ndb.on_tick(2000);
+  REQUIRE(f.out.replies.size() == before + 1);
+  CHECK(std::get<FetchHistory>(f.out.replies.back().second).from == 6);
+}
+
+TEST_CASE("a HISTORY is cut into pieces of a bounded size") {
+  std::vector<ClusterEvent> events;
+  for (int i = 1; i <= 10; ++i) {
+    ClusterEvent e = ev(i);
+    e.data = Json{{"payload", std::string(Ndb::kMaxHistoryBytes / 4, 'x')}};
+    e.id = 100 + i;
+    events.push_back(e);
+  }
+  Fixture f;
+  for (const ClusterEvent& e : events) f.storage.history_.emplace(e.id, e);
+  f.in(FetchHistory{101, 110});
+  REQUIRE(f.out.replies.size() == 1);
+  const auto& h = std::get<History>(f.out.replies[0].second);
+  CHECK(h.events.size() == 3);
+  CHECK(h.from == 101);
+  CHECK(h.upto == 103);   // what it covers: the entry fetches again from 104
+}
+
+TEST_CASE("segments a dead entry left open are forgotten when its next incarnation numbers far above") {
+  Fixture f;
+  f.in(KeepAdvanceHistory{"E1", 5, 1, ev(1)});     // never closed: E1 died
+  f.in(KeepAdvanceHistory{"E1", 6, 1, ev(2)});
+  f.in(AdvanceSegmentOver{"E1", 6, 1, digest_of({2})});   // closed: it gets its ids anyway
+  f.in(KeepAdvanceHistory{"E1", 5 + Ndb::kAbandonedBelow, 1, ev(3)});   // not far enough
+  CHECK(f.ndb.segment("E1", 5));
+  f.in(KeepAdvanceHistory{"E1", 5000, 1, ev(4)});   // the new incarnation
+  CHECK_FALSE(f.ndb.segment("E1", 5));
+  CHECK_FALSE(f.ndb.segment("E1", 5 + Ndb::kAbandonedBelow));
+  CHECK(f.ndb.segment("E1", 6));
+  f.in(KeepAdvanceHistory{"E1", 5000 + Ndb::kAbandonedBelow, 1, ev(5)});
+  CHECK(f.ndb.segment("E1", 5000));   // 5000 + 1024 is not below it
+  REQUIRE(f.storage.forgotten.size() == 2);
+  CHECK(f.storage.forgotten[0] == std::make_pair(std::string("E1"), std::uint64_t{5}));
+  for (const auto& k : f.storage.kept_segments()) CHECK(k.segment != 5);
 }

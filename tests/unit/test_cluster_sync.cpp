@@ -18,6 +18,7 @@ struct Instant final : SyncAgreement, SyncOutbox {
     done(state.assign(SegmentRequest{owner, segment, static_cast<std::uint32_t>(count)}));
   }
   std::uint64_t last_segment(const std::string& owner) const override { return state.last_segment(owner); }
+  Id head() const override { return state.next_id() - 1; }
   void to_ndbs(const Message& m) override { to_ndb.push_back(m); }
   void reply(const std::string& node, const Message& m) override { replies.emplace_back(node, m); }
 };
@@ -36,7 +37,7 @@ TEST_CASE("a sync accepts entries and turns drafts into one range per segment") 
   CHECK(std::get<ElectSegment>(a.to_ndb[1]) == ElectSegment{"E1", 1, 1, 3});   // the same range again
   CHECK(std::get<ElectSegment>(a.to_ndb[2]) == ElectSegment{"E1", 2, 4, 2});
   REQUIRE(sync.on_message("E1", InitEntry{"E1"}, &error));
-  CHECK(std::get<InitEntryAccepted>(a.replies.back().second) == InitEntryAccepted{"S1", "E1", 2});
+  CHECK(std::get<InitEntryAccepted>(a.replies.back().second) == InitEntryAccepted{"S1", "E1", 2, 5});   // ids 1..5 given
   // Made-up owners and senders are refused (the agreement's owners are bounded).
   CHECK_FALSE(sync.on_message("D1", GenerateDraft{"D1", "X1", 1, 1, std::string(16, 'd')}, &error));
   CHECK_FALSE(sync.on_message("E1", GenerateDraft{"D1", "E1", 3, 1, std::string(16, 'd')}, &error));
