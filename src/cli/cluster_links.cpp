@@ -215,6 +215,19 @@ void NodeLinks::send(const std::string& to, const Json& message) {
   if (!p.out && now_ms(loop_) >= p.next_dial_ms) dial(p);
 }
 
+void NodeLinks::send_frame(const std::string& to, std::string_view frame) {
+  if (stopped_) return;
+  auto it = peers_.find(to);
+  if (it == peers_.end()) return;
+  Peer& p = *it->second;
+  if (p.pending.size() + *p.inflight + frame.size() > options_.max_queue_bytes) {
+    ++dropped_;
+    return;
+  }
+  p.pending.append(frame);
+  if (!p.out && now_ms(loop_) >= p.next_dial_ms) dial(p);
+}
+
 void NodeLinks::flush() {
   for (auto& [name, p] : peers_) flush(*p);
 }
@@ -382,11 +395,11 @@ void NodeLinks::on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
   }
 }
 
-NodeLinks::Handled NodeLinks::handle(Conn& c, const Json& m, std::string* why) {
+NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
   if (c.up) {
     if (!c.outgoing) {
       const std::string from = c.peer;   // the callback may close this connection
-      on_message_(from, m);
+      on_message_(from, std::move(m));
     }
     return stopped_ ? Handled::kGone : Handled::kGoOn;
   }

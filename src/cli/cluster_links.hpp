@@ -42,7 +42,7 @@ struct LinkOptions {
 
 class NodeLinks {
 public:
-  using OnMessage = std::function<void(const std::string& from, const Json& message)>;
+  using OnMessage = std::function<void(const std::string& from, Json&& message)>;
   // An authenticated raft connection from `from`; the callee owns `stream` (raft_malloc()ed).
   using OnRaftStream = std::function<void(const std::string& from, uv_stream_t* stream)>;
   // A raft connection dialed by dial_raft(): the stream (raft_malloc()ed, owned by the callee),
@@ -61,6 +61,8 @@ public:
 
   // Queues the message for `to`; flush() writes what each peer got this turn in one write.
   void send(const std::string& to, const Json& message);
+  // A message already framed (foxp::encode_message), e.g. one encoding for several peers.
+  void send_frame(const std::string& to, std::string_view frame);
   void flush();   // the end of every loop turn
   void on_raft_stream(OnRaftStream fn) { on_raft_ = std::move(fn); }
   // Dials `to` for raft; `done` is called exactly once (also on stop(), with nullptr).
@@ -75,7 +77,7 @@ public:
 private:
   enum class Handled { kGoOn, kClose, kGone };
   static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
-  Handled handle(Conn& c, const Json& message, std::string* why);
+  Handled handle(Conn& c, Json& message, std::string* why);   // may consume it
   void accept();
   void tick();
   void dial(Peer& peer);

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "core/log.hpp"
+#include "fox/codec.hpp"
 
 namespace fox::cli {
 
@@ -14,17 +15,17 @@ struct ClusterNode::Outboxes final : cluster::EntryOutbox, cluster::NdbOutbox, c
   ClusterNode* node;
   explicit Outboxes(ClusterNode* n) : node(n) {}
   void to_ndb(const std::string& ndb, const Message& m) override { node->send(ndb, m); }
+  void to_ndbs(const std::vector<std::string>& ndbs, const Message& m) override {
+    node->send_all(ndbs, m);
+  }
   void to_sync(const std::string& sync, const Message& m) override { node->send(sync, m); }
   void to_entry(const std::string& entry, const Message& m) override { node->send(entry, m); }
-  void to_entries(const Message& m) override {
-    for (const std::string& e : node->entries_) node->send(e, m);
-  }
-  void to_syncs(const Message& m) override {
-    for (const std::string& s : node->syncs_) node->send(s, m);
-  }
-  void to_ndbs(const Message& m) override {
-    for (const std::string& n : node->ndbs_) node->send(n, m);
-  }
+  // The committed events of a segment: to the entry of this node and to the entries that have
+  // no ndb of their own (every ndb pushes to those); an entry with an ndb on its node gets the
+  // events from it (in-process), and a segment its ndb missed it fetches (the gap).
+  void to_entries(const Message& m) override { node->send_all(node->push_to_, m); }
+  void to_syncs(const Message& m) override { node->send_all(node->syncs_, m); }
+  void to_ndbs(const Message& m) override { node->send_all(node->ndbs_, m); }
   void reply(const std::string& to, const Message& m) override { node->send(to, m); }
 };
 
@@ -36,6 +37,9 @@ ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
     if (n.has(cluster::Role::kEntry)) entries_.push_back(n.name);
     if (n.has(cluster::Role::kNdb)) ndbs_.push_back(n.name);
     if (n.has(cluster::Role::kSync)) syncs_.push_back(n.name);
+    if (n.has(cluster::Role::kEntry) && (n.name == node_.name || !n.has(cluster::Role::kNdb))) {
+      push_to_.push_back(n.name);
+    }
   }
   out_ = std::make_unique<Outboxes>(this);
 }
@@ -51,10 +55,10 @@ bool ClusterNode::start(std::string* error) {
   local_timer_->data = this;
   links_ = std::make_unique<NodeLinks>(
       loop_, config_, node_.name, LinkOptions{},
-      [this](const std::string& from, const Json& map) {
+      [this](const std::string& from, Json&& map) {
         Message m;
         std::string why;
-        if (!cluster::decode(map, &m, &why)) {
+        if (!cluster::decode(std::move(map), &m, &why)) {
           log::warn("cluster", "from ", from, ": a malformed message (", why, "): dropped");
           return;
         }
@@ -106,6 +110,19 @@ void ClusterNode::send(const std::string& to, const Message& message) {
     return;
   }
   links_->send(to, cluster::encode(message));
+}
+
+void ClusterNode::send_all(const std::vector<std::string>& to, const Message& message) {
+  if (stopped_) return;
+  std::string frame;
+  for (const std::string& name : to) {
+    if (name == node_.name) {
+      send(name, message);
+      continue;
+    }
+    if (frame.empty()) foxp::encode_message(cluster::encode(message), frame);
+    links_->send_frame(name, frame);
+  }
 }
 
 void ClusterNode::drain_local() {

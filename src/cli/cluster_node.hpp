@@ -43,6 +43,8 @@ public:
 private:
   struct Outboxes;
   void send(const std::string& to, const cluster::Message& message);
+  // To each of them; the message is encoded once for all the remote ones.
+  void send_all(const std::vector<std::string>& to, const cluster::Message& message);
   void receive(const std::string& from, const cluster::Message& message);
   void drain_local();
   void tick();
@@ -53,6 +55,7 @@ private:
   store::ClusterEngine* engine_;
   bool sync_full_;
   std::vector<std::string> entries_, ndbs_, syncs_;
+  std::vector<std::string> push_to_;   // the entries this node's ndb pushes HISTORY to
   std::unique_ptr<NodeLinks> links_;
   std::unique_ptr<Outboxes> out_;
   std::unique_ptr<store::NdbSqlite> ndb_storage_;

@@ -30,9 +30,7 @@ bool Entry::publish(ClusterEvent event, std::uint64_t ticket) {
   s.events.push_back(std::move(event));
   s.tickets.push_back(ticket);
   const std::uint64_t offset = s.events.size();
-  for (const std::string& n : config_.ndbs) {
-    out_.to_ndb(n, KeepAdvanceHistory{config_.name, open_, offset, s.events.back()});
-  }
+  out_.to_ndbs(config_.ndbs, KeepAdvanceHistory{config_.name, open_, offset, s.events.back()});
   s.sent_ms = now_;
   if (s.events.size() >= config_.max_segment_events) {
     // Full: the next publication opens the next segment; this one closes on its quorum.
@@ -47,9 +45,7 @@ void Entry::open_segment() {
   open_ = ++last_segment_;
   Segment& s = segments_[open_];
   s.sent_ms = now_;
-  for (const std::string& n : config_.ndbs) {
-    out_.to_ndb(n, BeginAdvanceSegment{config_.name, open_});
-  }
+  out_.to_ndbs(config_.ndbs, BeginAdvanceSegment{config_.name, open_});
 }
 
 void Entry::maybe_close(std::uint64_t number, Segment& s) {
@@ -68,9 +64,7 @@ void Entry::maybe_close(std::uint64_t number, Segment& s) {
   for (const ClusterEvent& e : s.events) d.add(e);
   s.digest = d.value();
   s.sent_ms = now_;
-  for (const std::string& n : config_.ndbs) {
-    out_.to_ndb(n, AdvanceSegmentOver{config_.name, number, count, s.digest});
-  }
+  out_.to_ndbs(config_.ndbs, AdvanceSegmentOver{config_.name, number, count, s.digest});
 }
 
 void Entry::resend(std::uint64_t number, Segment& s) {

@@ -48,6 +48,10 @@ class EntryOutbox {
 public:
   virtual ~EntryOutbox() = default;
   virtual void to_ndb(const std::string& ndb, const Message& message) = 0;
+  // The same message to each of them (a node encodes it once).
+  virtual void to_ndbs(const std::vector<std::string>& ndbs, const Message& message) {
+    for (const std::string& n : ndbs) to_ndb(n, message);
+  }
   virtual void to_sync(const std::string& sync, const Message& message) = 0;
 };
 

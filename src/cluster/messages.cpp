@@ -26,6 +26,7 @@ struct Fields {
   const Json& m;
   std::string* error;
   bool ok = true;
+  bool steal = false;   // the map is the caller's to consume: event data and options are moved out
 
   const Json* field(const char* key) {
     if (!ok) return nullptr;
@@ -83,6 +84,7 @@ struct Fields {
       return e;
     }
     Fields f{v, error};
+    f.steal = steal;
     e.realm = f.name("realm");
     const Json* uri = f.field("uri");
     if (uri && (!uri->is_array() || uri->empty())) f.wrong("uri", "a list of parts");
@@ -95,10 +97,12 @@ struct Fields {
         e.uri.push_back(p.get<std::string>());
       }
     }
-    if (const Json* data = f.field("data")) e.data = *data;
+    if (const Json* data = f.field("data")) {
+      e.data = steal ? std::move(const_cast<Json&>(*data)) : *data;
+    }
     if (const Json* opt = f.field("opt")) {
       if (!opt->is_object()) f.wrong("opt", "a map");
-      else e.opt = *opt;
+      else e.opt = steal ? std::move(const_cast<Json&>(*opt)) : *opt;
     }
     e.sid = f.number("sid");
     if (v.contains("id")) e.id = f.number("id");
@@ -218,7 +222,17 @@ Json encode(const Message& message) {
   return m;
 }
 
+static bool decode_fields(const Json& map, Message* out, std::string* error, bool steal);
+
+bool decode(Json&& map, Message* out, std::string* error) {
+  return decode_fields(map, out, error, /*steal=*/true);
+}
+
 bool decode(const Json& map, Message* out, std::string* error) {
+  return decode_fields(map, out, error, /*steal=*/false);
+}
+
+static bool decode_fields(const Json& map, Message* out, std::string* error, bool steal) {
   if (!map.is_object()) {
     *error = "a cluster message is a map";
     return false;
@@ -230,6 +244,7 @@ bool decode(const Json& map, Message* out, std::string* error) {
   }
   const std::string& ft = ft_it->get_ref<const std::string&>();
   Fields f{map, error};
+  f.steal = steal;
   if (ft == "INIT_ENTRY") {
     *out = InitEntry{f.name("entry")};
   } else if (ft == "INIT_ENTRY_ACCEPTED") {

@@ -109,6 +109,8 @@ Json encode(const Message& message);
 // False with *error for a map that is not one of the messages, a missing or mistyped field, an
 // offset of 0, a range past 2^53, events out of order.
 bool decode(const Json& map, Message* out, std::string* error);
+// The same, consuming the map (event data and options are moved out, not copied).
+bool decode(Json&& map, Message* out, std::string* error);
 
 // One event as a map {realm, uri, data, opt, sid[, id]} (the `event` of KEEP_ADVANCE_HISTORY,
 // also how an ndb stores it), and back; false with *error for anything malformed.
