@@ -7,6 +7,19 @@ namespace fox::cluster {
 Entry::Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink)
     : config_(std::move(config)), out_(out), sink_(sink), delivered_(config_.delivered) {}
 
+std::string Entry::describe() const {
+  std::string out;
+  for (const auto& [number, s] : segments_) {
+    out += "segment " + std::to_string(number) + ": " + std::to_string(s.events.size()) +
+           " events, " + (s.closed ? "closed" : "open") + (s.acked ? ", acked" : "") + ", trimmed";
+    for (const auto& [n, c] : s.trimmed) out += " " + n + ":" + std::to_string(c);
+    out += ", resolved by";
+    for (const std::string& n : s.resolved_by) out += " " + n;
+    out += "\n";
+  }
+  return out;
+}
+
 std::uint64_t Entry::segment_base(std::uint64_t unix_ms) {
   constexpr std::uint64_t k2024 = 1704067200000;
   return (unix_ms > k2024 ? unix_ms - k2024 : 0) << 10;

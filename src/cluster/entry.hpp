@@ -73,8 +73,9 @@ public:
   Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink);
 
   // Segment numbers above any of a previous incarnation: (milliseconds since 2024) × 2^10. An
-  // incarnation would need more than 1024 segments a millisecond to reach its successor's base
-  // (a clock that steps back is what restart_gap() is for).
+  // incarnation would need more than 1024 segments a millisecond to reach its successor's base.
+  // restart_gap() covers a clock that stepped back only when the previous life had something
+  // elected (sim seed 13: with nothing elected, both lives start at the same number).
   static std::uint64_t segment_base(std::uint64_t unix_ms);
   // Above the last elected segment, a previous incarnation began at most this many: the closed
   // ones in flight, the full ones waiting to close (max_unresolved_events of them in all), and
@@ -97,6 +98,8 @@ public:
 
   Id delivered() const { return delivered_; }
   std::size_t unresolved() const { return segments_.size(); }
+  // One line per unresolved segment (logs, the simulation's failure reports).
+  std::string describe() const;
 
 private:
   struct Segment {

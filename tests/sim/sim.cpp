@@ -204,6 +204,7 @@ public:
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
   bool up(const std::string& node) const { return !down_.count(node); }
   std::vector<std::string> peers_of(const std::string& ndb) const;
+  EntryConfig entry_config(const std::string& name) const;
 
   // A message on the network: maybe dropped, duplicated, delayed (so reordered); copied through
   // its FOX map, as a node link would.
@@ -270,6 +271,8 @@ private:
   std::uint64_t next_ticket_ = 0;
   std::map<std::uint64_t, ClusterEvent> published_;   // ticket → event
   std::map<std::uint64_t, Id> acked_;                 // ticket → id
+  std::map<std::uint64_t, std::string> entry_of_;     // ticket → the entry it was published to
+  std::map<std::uint64_t, ClusterEvent> lost_;        // unacknowledged when its entry crashed
   int faults_ = 0;
 
 public:
@@ -292,7 +295,12 @@ struct Sim::EntryNode final : EntryOutbox, EntrySink {
     auto [it, fresh] = sim->acked_.emplace(ticket, id);
     if (!fresh) sim->fail("ticket " + std::to_string(ticket) + " acknowledged twice");
   }
+  bool restarted = false;   // a later incarnation: delivers from the sync group's head on
   void deliver(const ClusterEvent& e, bool /*live*/) override {
+    if (restarted && delivered.empty()) {
+      delivered.push_back(e);
+      return;
+    }
     const Id expect = delivered.empty() ? 1 : delivered.back().id + 1;
     if (e.id != expect) {
       sim->fail(name + " delivered id " + std::to_string(e.id) + " after " + std::to_string(expect - 1));
@@ -399,23 +407,27 @@ void Sim::build() {
     auto node = std::make_unique<EntryNode>();
     node->sim = this;
     node->name = e;
-    EntryConfig c;
-    c.name = e;
-    c.ndbs = ndb_names_;
-    c.syncs = sync_names_;
-    c.sync_quorum = 2;
-    c.storage_quorum = 2;
-    c.retransmit_ms = 100;
-    c.max_segment_events = 50;
-    node->entry = std::make_unique<Entry>(c, *node, *node);
+    node->entry = std::make_unique<Entry>(entry_config(e), *node, *node);
     entries_[e] = std::move(node);
   }
+}
+
+EntryConfig Sim::entry_config(const std::string& name) const {
+  EntryConfig c;
+  c.name = name;
+  c.ndbs = ndb_names_;
+  c.syncs = sync_names_;
+  c.sync_quorum = 2;
+  c.storage_quorum = 2;
+  c.retransmit_ms = 100;
+  c.max_segment_events = 50;
+  return c;
 }
 
 void Sim::deliver(const std::string& from, const std::string& to, const Message& m) {
   std::string error;
   bool ok = true;
-  if (auto e = entries_.find(to); e != entries_.end()) ok = e->second->entry->on_message(from, m, &error);
+  if (auto e = entries_.find(to); e != entries_.end()) ok = !e->second->entry || e->second->entry->on_message(from, m, &error);
   else if (auto d = ndbs_.find(to); d != ndbs_.end()) ok = !d->second->ndb || d->second->ndb->on_message(from, m, &error);
   else if (auto s = syncs_.find(to); s != syncs_.end()) ok = !s->second->sync || s->second->sync->on_message(from, m, &error);
   if (!ok && o_.verbose) std::fprintf(stderr, "  %llu %s → %s refused: %s\n", (unsigned long long)now_, from.c_str(), to.c_str(), error.c_str());
@@ -434,6 +446,19 @@ void Sim::crash(const std::string& node) {
     group.up.erase(node);
     s->second->sync.reset();
   }
+  if (auto e = entries_.find(node); e != entries_.end()) {
+    // Its memory is gone: what it had not acknowledged may be lost (or committed anyway, if
+    // it had closed the segment); it is no longer owed.
+    for (auto it = published_.begin(); it != published_.end();) {
+      if (entry_of_[it->first] == node && !acked_.count(it->first)) {
+        lost_.emplace(it->first, it->second);
+        it = published_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    e->second->entry.reset();
+  }
   if (o_.verbose) std::fprintf(stderr, "  %llu crash %s\n", (unsigned long long)now_, node.c_str());
 }
 
@@ -443,6 +468,16 @@ void Sim::restart(const std::string& node) {
     d->second->ndb = std::make_unique<Ndb>(node, d->second->storage, *d->second);
     d->second->ndb->accept_only({entry_names_.begin(), entry_names_.end()});
     d->second->ndb->set_peers(peers_of(node));
+  }
+  if (auto e = entries_.find(node); e != entries_.end()) {
+    EntryNode& n = *e->second;
+    n.restarted = true;
+    n.delivered.clear();
+    // Its clock gives the new life its numbering base, as a node's wall clock does.
+    EntryConfig c = entry_config(node);
+    c.first_segment = Entry::segment_base(1704067200000 + now_);
+    n.entry = std::make_unique<Entry>(c, n, n);
+    n.entry->start(now_);
   }
   if (auto s = syncs_.find(node); s != syncs_.end()) {
     group.up.insert(node);
@@ -465,7 +500,7 @@ void Sim::schedule_faults() {
   // owed once it is healed.
   std::uint64_t t = 50 + rand(200);
   while (t < o_.heal_ms) {
-    const int kind = static_cast<int>(rand(3));
+    const int kind = static_cast<int>(rand(4));
     const std::uint64_t length = 50 + rand(400);
     const std::uint64_t end = std::min(t + length, o_.heal_ms);
     if (kind == 0) {
@@ -476,6 +511,12 @@ void Sim::schedule_faults() {
       const std::string s = sync_names_[rand(sync_names_.size())];
       at(t, [this, s] { crash(s); });
       at(end, [this, s] { restart(s); });
+    } else if (kind == 3) {
+      // An entry dies (its unacknowledged publications with it) and comes back: it must number
+      // its segments above anything its previous life began, and deliver from the head on.
+      const std::string e = entry_names_[rand(entry_names_.size())];
+      at(t, [this, e] { crash(e); });
+      at(end, [this, e] { restart(e); });
     } else {
       const std::vector<std::string>* pool[] = {&entry_names_, &ndbs, &sync_names_};
       const auto& names = *pool[rand(3)];
@@ -495,12 +536,16 @@ void Sim::schedule_load() {
     for (std::uint64_t t = 20 + rand(30); t < o_.end_of_load_ms; t += 5 + rand(30)) {
       at(t, [this, e] {
         EntryNode& node = *entries_[e];
+        if (!node.entry) return;
         ClusterEvent ev;
         ev.realm = "realm1";
         ev.uri = {"sim", e};
         ev.data = Json{{"kv", {{"from", e}, {"n", next_ticket_ + 1}}}};
         const std::uint64_t ticket = ++next_ticket_;
-        if (node.entry->publish(ev, ticket)) published_[ticket] = ev;
+        if (node.entry->publish(ev, ticket)) {
+          published_[ticket] = ev;
+          entry_of_[ticket] = e;
+        }
       });
     }
   }
@@ -516,7 +561,7 @@ std::vector<std::string> Sim::peers_of(const std::string& ndb) const {
 
 void Sim::tick() {
   for (auto& [name, node] : entries_) {
-    if (up(name)) node->entry->on_tick(now_);
+    if (up(name) && node->entry) node->entry->on_tick(now_);
   }
   for (auto& [name, node] : ndbs_) {
     if (up(name) && node->ndb) node->ndb->on_tick(now_);
@@ -574,7 +619,7 @@ void Sim::check(std::string* why) {
         where += " " + name + (node->storage.disk.history.count(id) ? ":has" : ":lacks");
       }
       for (auto& [name, node] : entries_) {
-        where += " " + name + ":" + std::to_string(node->entry->unresolved()) + " unresolved";
+        if (node->entry) where += " " + name + ":" + std::to_string(node->entry->unresolved()) + " unresolved";
       }
       fail_with("acknowledged id " + std::to_string(id) + " on " + std::to_string(holders) +
                 " ndbs (" + where + " )");
@@ -583,8 +628,25 @@ void Sim::check(std::string* why) {
   // Progress: with every fault healed long ago, every segment is committed on a storage quorum
   // and everything published is acknowledged.
   for (auto& [name, node] : entries_) {
+    if (!node->entry) {
+      fail_with(name + " is down at the end");
+      continue;
+    }
     if (node->entry->unresolved() != 0) {
-      fail_with(name + " still has " + std::to_string(node->entry->unresolved()) + " unresolved segments");
+      std::string ndbs;
+      for (auto& [dn, d] : ndbs_) {
+        if (!d->ndb) continue;
+        for (std::uint64_t seg = 1; seg < 1u << 20; ++seg) {
+          const Ndb::SegmentState* st = d->ndb->segment(name, seg);
+          if (!st || st->committed) continue;
+          ndbs += "  " + dn + " " + std::to_string(seg) + ": kept " + std::to_string(st->kept) +
+                  " durable " + std::to_string(st->durable) + " count " +
+                  (st->count ? std::to_string(*st->count) : std::string("?")) +
+                  (st->drafted ? " drafted" : "") + " first " + std::to_string(st->first) + "\n";
+        }
+      }
+      fail_with(name + " still has " + std::to_string(node->entry->unresolved()) +
+                " unresolved segments:\n" + node->entry->describe() + ndbs);
     }
   }
   if (acked_.size() != published_.size()) {
@@ -595,14 +657,16 @@ void Sim::check(std::string* why) {
   const Id max_id = by_id.empty() ? 0 : by_id.rbegin()->first;
   for (auto& [name, node] : entries_) {
     const auto& d = node->delivered;
+    // A restarted entry delivers from where its new life began (the head, less its backfill).
+    const Id start = d.empty() ? 1 : node->restarted ? d.front().id : 1;
     for (std::size_t i = 0; i < d.size(); ++i) {
-      if (d[i].id != i + 1) fail_with(name + " delivered out of order");
+      if (d[i].id != start + i) fail_with(name + " delivered out of order");
       auto it = by_id.find(d[i].id);
       if (it == by_id.end() || !(*it->second == d[i])) {
         fail_with(name + " delivered id " + std::to_string(d[i].id) + " unlike the ndbs");
       }
     }
-    if (d.size() != max_id) {
+    if (d.size() != max_id - start + 1) {
       fail_with(name + " delivered " + std::to_string(d.size()) + " of " + std::to_string(max_id));
     }
   }
@@ -614,9 +678,22 @@ void Sim::check(std::string* why) {
                 std::to_string(max_id));
     }
   }
-  if (max_id != published_.size()) {
+  // Ids are the acknowledged publications and, at most, the unacknowledged ones of crashed
+  // entries whose segments were closed before the crash — nothing else.
+  std::set<std::string> lost_bodies;
+  for (const auto& [ticket, e] : lost_) lost_bodies.insert(e.data.dump());
+  std::size_t others = 0;
+  for (const auto& [id, e] : by_id) {
+    if (acked_ids.count(id)) continue;
+    ++others;
+    if (!lost_bodies.count(e->data.dump())) {
+      fail_with("id " + std::to_string(id) + " holds an event nobody published or lost");
+    }
+  }
+  if (max_id != published_.size() + others || others > lost_.size()) {
     fail_with("ids 1.." + std::to_string(max_id) + " for " + std::to_string(published_.size()) +
-              " publications");
+              " publications and " + std::to_string(others) + " of " +
+              std::to_string(lost_.size()) + " lost");
   }
 }
 
