@@ -27,6 +27,12 @@ Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
     s.state.kept = s.state.durable = k.events.size();
     s.state.digest = s.digest.value();
   }
+  for (const NdbStorage::ClosedSegment& c : storage_.closed_segments()) {
+    auto it = segments_.find(Key(c.owner, c.segment));
+    if (it == segments_.end() || it->second->state.committed) continue;
+    it->second->state.count = c.count;
+    it->second->expected_digest = c.digest;   // on_tick drafts it again
+  }
   contiguous_ = storage_.contiguous(1);
   known_ = contiguous_;
 }
@@ -38,26 +44,31 @@ const Ndb::SegmentState* Ndb::segment(const std::string& owner, std::uint64_t se
 
 Ndb::Segment* Ndb::open(const std::string& owner, std::uint64_t segment) {
   auto found = segments_.find(Key(owner, segment));
-  if (found != segments_.end()) return found->second.get();
+  if (found != segments_.end()) {
+    found->second->dormant = false;   // news of it: not abandoned after all
+    return found->second.get();
+  }
   // A segment this ndb committed and forgot (pruned) is not opened again by a late duplicate.
   if (auto f = floor_.find(owner); f != floor_.end() && segment <= f->second) return nullptr;
-  std::size_t open = 0;
+  std::size_t open = 0, dormant = 0;
   for (auto it = segments_.lower_bound(Key(owner, 0)); it != segments_.end() && it->first.first == owner; ++it) {
-    open += !it->second->state.committed;
+    Segment& s = *it->second;
+    // What a dead incarnation of the owner left unclosed here goes dormant, or it would fill the
+    // owner's open segments for good.
+    if (!s.state.committed && !s.state.count && it->first.second + kAbandonedBelow < segment) {
+      s.dormant = true;
+    }
+    open += !s.state.committed && !s.dormant;
+    dormant += s.dormant;
   }
-  if (open > 0) {
-    // What a dead incarnation of the owner left open can never be drafted: forget it, or it
-    // would fill the owner's open segments for good.
-    for (auto it = segments_.lower_bound(Key(owner, 0));
-         it != segments_.end() && it->first.first == owner && it->first.second + kAbandonedBelow < segment;) {
-      const SegmentState& st = it->second->state;
-      if (!st.committed && !st.count) {
-        storage_.forget(owner, it->first.second);
-        it = segments_.erase(it);
-        --open;
-      } else {
-        ++it;
-      }
+  for (auto it = segments_.lower_bound(Key(owner, 0));
+       dormant > kMaxDormantPerOwner && it != segments_.end() && it->first.first == owner;) {
+    if (it->second->dormant) {
+      storage_.forget(owner, it->first.second);
+      it = segments_.erase(it);
+      --dormant;
+    } else {
+      ++it;
     }
   }
   if (open >= kMaxOpenSegmentsPerOwner) return nullptr;
@@ -192,6 +203,7 @@ void Ndb::over(const AdvanceSegmentOver& m, std::string* error) {
     }
     return;
   }
+  if (!s.state.count) storage_.record_close(m.owner, m.segment, m.count, m.digest);
   s.state.count = m.count;
   s.expected_digest = m.digest;
   // A repeated close means the entry still waits: draft again (the ELECT may have been lost;
@@ -211,6 +223,7 @@ void Ndb::maybe_draft(const Key& key, Segment& s) {
     return;
   }
   s.state.drafted = true;
+  s.drafted_ms = now_;
   out_.to_syncs(GenerateDraft{name_, key.first, key.second, *s.state.count, s.expected_digest});
 }
 
@@ -255,13 +268,15 @@ void Ndb::advance_contiguous() {
     if (s->state.first + *s->state.count - 1 > contiguous_) continue;
     storage_.mark_committed(key.first, key.second, s->state.first, *s->state.count);
     s->state.committed = true;
-    s->state.kept = s->state.durable = *s->state.count;
+    s->state.kept = *s->state.count;
     s->held.clear();
     const Key k = key;
+    // Durable (and said: a TRIM, a RESOLVED) only once the peer's events are on disk here.
     storage_.sync([this, k, alive = std::weak_ptr<bool>(alive_)] {
       if (alive.expired()) return;
       auto it = segments_.find(k);
       if (it == segments_.end()) return;
+      it->second->state.durable = *it->second->state.count;
       it->second->state.resolved = true;
     });
   }
@@ -278,6 +293,14 @@ void Ndb::fetch_from_peer(Id upto) {
 
 void Ndb::on_tick(std::uint64_t now_ms) {
   now_ = now_ms;
+  for (auto& [key, s] : segments_) {
+    SegmentState& st = s->state;
+    if (!st.drafted && st.count && !st.committed) maybe_draft(key, *s);   // recovered closes
+    if (st.drafted && st.first == 0 && st.count && now_ >= s->drafted_ms + kRedraftMs) {
+      s->drafted_ms = now_;
+      out_.to_syncs(GenerateDraft{name_, key.first, key.second, *st.count, s->expected_digest});
+    }
+  }
   if (peers_.empty()) return;
   if (known_ > contiguous_) {
     if (!fetching_ || now_ >= fetched_ms_ + kRetryMs) fetch_from_peer(known_);

@@ -47,6 +47,16 @@ public:
                               std::uint64_t count) = 0;
   // A segment its entry abandoned (it died before closing it): its kept events go.
   virtual void forget(const std::string& owner, std::uint64_t segment) = 0;
+  // The entry's close of a segment (ADVANCE_SEGMENT_OVER), kept until the segment is committed
+  // or forgotten: after a restart the ndb can draft it again even when its entry is dead.
+  virtual void record_close(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                            const std::string& digest) = 0;
+  struct ClosedSegment {
+    std::string owner;
+    std::uint64_t segment = 0, count = 0;
+    std::string digest;
+  };
+  virtual std::vector<ClosedSegment> closed_segments() const = 0;
   // After a restart: the segments kept and not committed, each with its events from offset 1
   // on (what was durable; a suffix lost in the crash is sent again by its entry).
   struct KeptSegment {
@@ -85,10 +95,15 @@ public:
   static constexpr std::size_t kMaxHistoryBytes = 4u << 20;
   // Uncommitted segments of one owner (an entry keeps at most 64 closed ones in flight).
   static constexpr std::size_t kMaxOpenSegmentsPerOwner = 256;
-  // A segment never closed (no OVER) this far below a new segment of its owner was abandoned:
-  // its entry died and a new incarnation numbers far above (Entry::restart_gap, segment_base),
-  // while a live entry never leaves one unclosed more than restart_gap() (~170) below its newest.
+  // A segment not closed here (no OVER) this far below a new segment of its owner was probably
+  // abandoned: its entry died and a new incarnation numbers far above (Entry::restart_gap,
+  // segment_base), while a live entry never leaves one unclosed more than restart_gap() (~170)
+  // below its newest. It goes dormant — no longer one of the owner's open segments, its events
+  // kept, since another ndb may have had the close and drafted it (an ELECT then commits it
+  // here; sim seed 148 lost ids when such events were deleted). Beyond kMaxDormantPerOwner the
+  // oldest dormant ones are forgotten.
   static constexpr std::uint64_t kAbandonedBelow = 1024;
+  static constexpr std::size_t kMaxDormantPerOwner = 1024;
 
   // Recovers the segments the storage kept (a restart).
   Ndb(std::string name, NdbStorage& storage, NdbOutbox& out);
@@ -103,6 +118,9 @@ public:
   void on_tick(std::uint64_t now_ms);
   static constexpr std::uint64_t kRetryMs = 200;
   static constexpr std::uint64_t kProbeMs = 1000;
+  // A draft with no ELECT after this long is sent again (the ELECT was lost and the entry that
+  // would resend its close may be dead: the sync group answers a repeated draft with the range).
+  static constexpr std::uint64_t kRedraftMs = 1000;
   // Every id up to this one is held (tests, metrics).
   Id contiguous() const { return contiguous_; }
 
@@ -129,6 +147,8 @@ private:
     SegmentDigest digest;
     std::map<std::uint64_t, ClusterEvent> held;   // offsets past kept + 1
     std::string expected_digest;
+    std::uint64_t drafted_ms = 0;   // when GENERATE_DRAFT was last sent
+    bool dormant = false;           // abandoned, probably (kAbandonedBelow)
   };
   using Key = std::pair<std::string, std::uint64_t>;
 

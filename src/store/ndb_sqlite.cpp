@@ -25,6 +25,9 @@ CREATE TABLE history(id INTEGER PRIMARY KEY, event BLOB NOT NULL);
 CREATE TABLE committed(
   owner TEXT NOT NULL, segment INTEGER NOT NULL, first INTEGER NOT NULL, count INTEGER NOT NULL,
   PRIMARY KEY(owner, segment)) WITHOUT ROWID;
+CREATE TABLE closed(
+  owner TEXT NOT NULL, segment INTEGER NOT NULL, count INTEGER NOT NULL, digest BLOB NOT NULL,
+  PRIMARY KEY(owner, segment)) WITHOUT ROWID;
 PRAGMA user_version=1;
 )sql";
 
@@ -186,7 +189,12 @@ bool NdbSqlite::init(bool sync_full, std::string* error) {
          prepare(&last_id_, "SELECT coalesce(max(id), 0) FROM history", error) &&
          prepare(&history_put_, "INSERT OR IGNORE INTO history(id, event) VALUES(?1, ?2)", error) &&
          prepare(&history_ids_, "SELECT id FROM history WHERE id >= ?1 ORDER BY id LIMIT 512",
-                 error);
+                 error) &&
+         prepare(&closed_put_,
+                 "INSERT OR REPLACE INTO closed(owner, segment, count, digest) VALUES(?1, ?2, ?3, ?4)",
+                 error) &&
+         prepare(&closed_delete_, "DELETE FROM closed WHERE owner = ?1 AND segment = ?2", error) &&
+         prepare(&closed_all_, "SELECT owner, segment, count, digest FROM closed", error);
   return ready_;
 }
 
@@ -270,7 +278,7 @@ void NdbSqlite::close() {
   for (sqlite3_stmt** s : {&begin_, &commit_, &rollback_, &kept_put_, &history_move_, &kept_delete_,
                            &committed_put_, &committed_keep_, &committed_prune_, &history_range_,
                            &kept_all_, &committed_all_, &last_id_, &history_put_,
-                           &history_ids_}) {
+                           &history_ids_, &closed_put_, &closed_delete_, &closed_all_}) {
     sqlite3_finalize(*s);
     *s = nullptr;
   }
@@ -293,6 +301,7 @@ void NdbSqlite::keep(const std::string& owner, std::uint64_t segment, std::uint6
 }
 
 void NdbSqlite::commit(const std::string& owner, std::uint64_t segment, Id first) {
+  drop_close(owner, segment);
   if (!db_ || failed_) return;
   {
     Reset r(history_move_);
@@ -435,6 +444,7 @@ Id NdbSqlite::contiguous(Id from) const {
 
 void NdbSqlite::mark_committed(const std::string& owner, std::uint64_t segment, Id first,
                                std::uint64_t count) {
+  drop_close(owner, segment);
   if (!db_ || failed_) return;
   {
     Reset r(kept_delete_);
@@ -457,7 +467,42 @@ void NdbSqlite::mark_committed(const std::string& owner, std::uint64_t segment, 
   write(committed_prune_, "caught up (forget old segments)");
 }
 
+void NdbSqlite::record_close(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                             const std::string& digest) {
+  if (!db_ || failed_) return;
+  Reset r(closed_put_);
+  bind_text(closed_put_, 1, owner);
+  bind_int(closed_put_, 2, sql_int(segment));
+  bind_int(closed_put_, 3, sql_int(count));
+  sqlite3_bind_blob(closed_put_, 4, digest.data(), static_cast<int>(digest.size()), SQLITE_STATIC);
+  write(closed_put_, "record a close");
+}
+
+void NdbSqlite::drop_close(const std::string& owner, std::uint64_t segment) {
+  if (!db_ || failed_) return;
+  Reset r(closed_delete_);
+  bind_text(closed_delete_, 1, owner);
+  bind_int(closed_delete_, 2, sql_int(segment));
+  write(closed_delete_, "drop a close");
+}
+
+std::vector<cluster::NdbStorage::ClosedSegment> NdbSqlite::closed_segments() const {
+  std::vector<ClosedSegment> out;
+  if (!db_) return out;
+  Reset r(closed_all_);
+  while (sqlite3_step(closed_all_) == SQLITE_ROW) {
+    ClosedSegment c;
+    c.owner = text(closed_all_, 0);
+    c.segment = static_cast<std::uint64_t>(sqlite3_column_int64(closed_all_, 1));
+    c.count = static_cast<std::uint64_t>(sqlite3_column_int64(closed_all_, 2));
+    c.digest = blob(closed_all_, 3);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 void NdbSqlite::forget(const std::string& owner, std::uint64_t segment) {
+  drop_close(owner, segment);
   if (!db_ || failed_) return;
   Reset r(kept_delete_);
   bind_text(kept_delete_, 1, owner);

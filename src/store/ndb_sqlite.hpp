@@ -60,6 +60,9 @@ public:
   void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
                       std::uint64_t count) override;
   void forget(const std::string& owner, std::uint64_t segment) override;
+  void record_close(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                    const std::string& digest) override;
+  std::vector<ClosedSegment> closed_segments() const override;
 
   // Once per loop turn: COMMITs the open transaction (if any), then calls every queued sync()
   // callback in order. A failed write or COMMIT is logged (component "ndb"), rolled back, and the
@@ -101,6 +104,10 @@ private:
   sqlite3_stmt* last_id_ = nullptr;
   sqlite3_stmt* history_put_ = nullptr;
   sqlite3_stmt* history_ids_ = nullptr;
+  sqlite3_stmt* closed_put_ = nullptr;
+  sqlite3_stmt* closed_delete_ = nullptr;
+  sqlite3_stmt* closed_all_ = nullptr;
+  void drop_close(const std::string& owner, std::uint64_t segment);
   bool ready_ = false;    // init() prepared every statement
   bool in_tx_ = false;
   bool failed_ = false;   // a write of the open transaction failed: it is rolled back

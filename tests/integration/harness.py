@@ -17,11 +17,20 @@ FOX_BIN = os.path.abspath(os.environ.get("FOX_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "native", "fox"))
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago on 127.0.0.1, and not handed out before by this
+    process (the kernel may offer a port just closed again: a test that asks for several ports
+    must not get one twice)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(condition, timeout=5.0, interval=0.02, what="condition"):

@@ -6,9 +6,9 @@
 //
 //   fox_sim [--seeds N | --seed S] [--first F] [--verbose]
 //
-// The sync group's agreement is a model here: one SyncState applied in proposal order while a
-// majority of sync nodes is up (what raft must give; raft itself is tested on its fixture in
-// tests/unit/test_cluster_sync_fsm.cpp and joins the simulation with fox's raft_io).
+// The sync group's agreement is Canonical raft itself (Debian's libraft 0.15): its in-memory
+// fixture (raft_fixture: the real raft core over an in-memory raft_io, its own virtual clock,
+// stepped here to the simulation's) with one RaftSyncFsm per sync node, as a node runs it.
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -21,7 +21,12 @@
 #include <tuple>
 #include <vector>
 
+extern "C" {
+#include <raft/fixture.h>
+}
+
 #include "cluster/entry.hpp"
+#include "cluster/raft_sync_fsm.hpp"
 #include "cluster/messages.hpp"
 #include "cluster/ndb.hpp"
 #include "cluster/sync.hpp"
@@ -50,13 +55,15 @@ struct SimStorage final : NdbStorage {
     std::map<Key, ClusterEvent> kept;
     std::map<Id, ClusterEvent> history;
     std::map<std::pair<std::string, std::uint64_t>, CommittedSegment> committed;
+    std::map<std::pair<std::string, std::uint64_t>, ClosedSegment> closed;
   };
   struct Op {
-    enum Kind { kKeep, kCommit, kHistory, kMark, kForget } kind = kKeep;
+    enum Kind { kKeep, kCommit, kHistory, kMark, kForget, kClose } kind = kKeep;
     Key key;
     ClusterEvent event;
     Id first = 0;
     std::uint64_t count = 0;
+    std::string digest;
   };
   State mem, disk;
   std::vector<Op> queued;              // written, not durable, in order
@@ -79,6 +86,11 @@ struct SimStorage final : NdbStorage {
       st.history.emplace(op.event.id, op.event);
       return;
     }
+    if (op.kind == Op::kClose) {
+      st.closed[{owner, segment}] = ClosedSegment{owner, segment, op.count, op.digest};
+      return;
+    }
+    st.closed.erase({owner, segment});   // committed or forgotten: the close is done with
     if (op.kind == Op::kForget) {
       drop_kept(st, owner, segment);
       return;
@@ -109,20 +121,29 @@ struct SimStorage final : NdbStorage {
   }
   void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
             const ClusterEvent& event) override {
-    write(Op{Op::kKeep, {owner, segment, offset}, event, 0, 0});
+    write(Op{Op::kKeep, {owner, segment, offset}, event, 0, 0, {}});
   }
   void commit(const std::string& owner, std::uint64_t segment, Id first) override {
-    write(Op{Op::kCommit, {owner, segment, 0}, {}, first, 0});
+    write(Op{Op::kCommit, {owner, segment, 0}, {}, first, 0, {}});
   }
   void put_history(const std::vector<ClusterEvent>& events) override {
-    for (const ClusterEvent& e : events) write(Op{Op::kHistory, {}, e, 0, 0});
+    for (const ClusterEvent& e : events) write(Op{Op::kHistory, {}, e, 0, 0, {}});
   }
   void mark_committed(const std::string& owner, std::uint64_t segment, Id first,
                       std::uint64_t count) override {
-    write(Op{Op::kMark, {owner, segment, 0}, {}, first, count});
+    write(Op{Op::kMark, {owner, segment, 0}, {}, first, count, {}});
   }
   void forget(const std::string& owner, std::uint64_t segment) override {
-    write(Op{Op::kForget, {owner, segment, 0}, {}, 0, 0});
+    write(Op{Op::kForget, {owner, segment, 0}, {}, 0, 0, {}});
+  }
+  void record_close(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                    const std::string& digest) override {
+    write(Op{Op::kClose, {owner, segment, 0}, {}, 0, count, digest});
+  }
+  std::vector<ClosedSegment> closed_segments() const override {
+    std::vector<ClosedSegment> out;
+    for (const auto& [k, c] : disk.closed) out.push_back(c);
+    return out;
   }
   Id contiguous(Id from) const override {
     Id c = from - 1;
@@ -170,24 +191,76 @@ struct SimStorage final : NdbStorage {
   }
 };
 
-// The sync group's agreement, modelled: linearizable while a majority of syncs is up.
-struct ModelGroup {
-  SyncState state;
-  std::set<std::string> up;
-  std::size_t size = 0;
-  bool quorum() const { return up.size() * 2 > size; }
+// The sync group: raft's fixture with one server per sync node (index = position in the file),
+// stepped until its clock reaches the simulation's before every event. A crash of a sync node
+// kills its server (raft_fixture_kill: its log stays, as on disk), a restart revives it, a cut
+// disconnects it from the others.
+struct RaftGroup {
+  static constexpr unsigned kServers = 3;
+  RaftSyncFsm fsms[kServers];
+  raft_fixture f{};
+  bool started = false;
+  std::map<std::pair<std::string, std::uint64_t>, std::vector<std::function<void(const AssignResult&)>>> proposing;
+
+  RaftGroup() {
+    if (raft_fixture_initialize(&f) != 0) std::abort();
+    for (auto& fsm : fsms) {
+      if (raft_fixture_grow(&f, fsm.fsm()) != 0) std::abort();
+    }
+    raft_configuration conf;
+    raft_fixture_configuration(&f, kServers, &conf);
+    raft_fixture_bootstrap(&f, &conf);
+    raft_configuration_close(&conf);
+    if (raft_fixture_start(&f) != 0) std::abort();
+    started = true;
+  }
+  ~RaftGroup() {
+    if (started) raft_fixture_close(&f);
+  }
+  void advance(std::uint64_t now) {
+    while (f.time < now) raft_fixture_step(&f);
+  }
+  void connect(unsigned i, bool up) {
+    for (unsigned j = 0; j < kServers; ++j) {
+      if (j == i) continue;
+      if (up) {
+        raft_fixture_reconnect(&f, i, j);
+        raft_fixture_reconnect(&f, j, i);
+      } else {
+        raft_fixture_disconnect(&f, i, j);
+        raft_fixture_disconnect(&f, j, i);
+      }
+    }
+  }
+  bool shut_down() {
+    for (unsigned i = 0; i < kServers; ++i) {
+      if (raft_state(raft_fixture_get(&f, i)) == RAFT_UNAVAILABLE) return true;
+    }
+    return false;
+  }
 };
 
-struct ModelAgreement final : SyncAgreement {
+// One sync node's view of the group, as cli/cluster_raft.cpp's: a range its server applied is
+// answered from its state; otherwise only the leader proposes (raft_apply), and answers when
+// the command is applied.
+struct RaftAgreement final : SyncAgreement {
   Sim* sim;
-  ModelGroup* group;
-  std::string name;
+  RaftGroup* group;
+  unsigned server = 0;
   void propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
                std::function<void(const AssignResult&)> done) override;
   std::uint64_t last_segment(const std::string& owner) const override {
-    return group->state.last_segment(owner);
+    return group->fsms[server].state().last_segment(owner);
   }
-  Id head() const override { return group->state.next_id() - 1; }
+  Id head() const override { return group->fsms[server].state().next_id() - 1; }
+};
+
+struct Proposal {
+  struct raft_apply req{};
+  Sim* sim = nullptr;
+  std::string owner;
+  std::uint64_t segment = 0;
+  RaftGroup* group = nullptr;
 };
 
 struct Failure {
@@ -232,7 +305,8 @@ public:
   }
 
   bool run(std::string* why);
-  ModelGroup group;
+  RaftGroup group;
+  std::size_t proposals_failed = 0;
 
 private:
   struct Item {
@@ -279,7 +353,13 @@ public:
   int faults() const { return faults_; }
   std::size_t acked() const { return acked_.size(); }
 
-  friend struct ModelAgreement;
+  friend struct RaftAgreement;
+  unsigned server_of(const std::string& sync) const {
+    for (unsigned i = 0; i < sync_names_.size(); ++i) {
+      if (sync_names_[i] == sync) return i;
+    }
+    return 0;
+  }
 };
 
 struct Sim::EntryNode final : EntryOutbox, EntrySink {
@@ -341,7 +421,7 @@ struct Sim::NdbNode final : NdbOutbox {
 struct Sim::SyncNode final : SyncOutbox {
   Sim* sim;
   std::string name;
-  ModelAgreement agreement;
+  RaftAgreement agreement;
   std::unique_ptr<Sync> sync;
   void to_ndbs(const Message& m) override {
     for (const std::string& n : sim->ndb_names_) sim->send(name, n, m);
@@ -349,20 +429,56 @@ struct Sim::SyncNode final : SyncOutbox {
   void reply(const std::string& node, const Message& m) override { sim->send(name, node, m); }
 };
 
-void ModelAgreement::propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
-                             std::function<void(const AssignResult&)> done) {
-  if (!group->quorum() || !sim->up(name)) return;   // no answer: the ndb drafts again
-  const std::string me = name;
-  ModelGroup* g = group;
-  Sim* s = sim;
-  // Commit takes a round trip and a disk write; a crash of this node meanwhile loses the answer
-  // (the Sync's liveness token), not the agreement.
-  sim->at(sim->now() + 2 + sim->rand(10), [s, g, me, owner, segment, count, done] {
-    if (!g->quorum()) return;
-    AssignResult r = g->state.assign(SegmentRequest{owner, segment, static_cast<std::uint32_t>(count)});
-    if (r.status == AssignStatus::conflict) s->fail("sync: conflicting counts for " + owner + "/" + std::to_string(segment));
-    if (s->up(me)) done(r);
+void RaftAgreement::propose(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                            std::function<void(const AssignResult&)> done) {
+  if (!raft_fixture_alive(&group->f, server)) return;
+  if (std::optional<IdRange> r = group->fsms[server].state().range_of(owner, segment)) {
+    AssignResult a;
+    a.status = r->count == count ? AssignStatus::duplicate : AssignStatus::conflict;
+    a.range = *r;
+    if (a.status == AssignStatus::conflict) {
+      sim->fail("sync: conflicting counts for " + owner + "/" + std::to_string(segment));
+    }
+    done(a);
+    return;
+  }
+  raft* r = raft_fixture_get(&group->f, server);
+  if (raft_state(r) != RAFT_LEADER) return;   // no answer: the entry resends, the ndb drafts again
+  // One proposal per segment at a time (as cli/cluster_raft.cpp): the other drafts wait for it.
+  auto [it, fresh] = group->proposing.try_emplace(std::make_pair(owner, segment));
+  it->second.push_back(std::move(done));
+  if (!fresh) return;
+  SegmentRequest request{owner, segment, static_cast<std::uint32_t>(count)};
+  raft_buffer buf = make_raft_command(std::span<const SegmentRequest>(&request, 1));
+  auto* p = new Proposal;
+  p->sim = sim;
+  p->owner = owner;
+  p->segment = segment;
+  p->group = group;
+  p->req.data = p;
+  int rv = raft_apply(r, &p->req, &buf, 1, [](struct raft_apply* req, int status, void* result) {
+    auto* p = static_cast<Proposal*>(req->data);
+    auto waiting = p->group->proposing.extract(std::make_pair(p->owner, p->segment));
+    if (status != 0 || !result) {
+      ++p->sim->proposals_failed;   // raft may still commit it: the FSM answers a duplicate
+    } else {
+      const SyncApplied& applied = RaftSyncFsm::outcome(result);
+      if (!applied.malformed && applied.results.size() == 1) {
+        if (applied.results[0].status == AssignStatus::conflict) {
+          p->sim->fail("sync: conflicting counts for " + p->owner + "/" + std::to_string(p->segment));
+        }
+        if (!waiting.empty()) {
+          for (auto& fn : waiting.mapped()) fn(applied.results[0]);
+        }
+      }
+    }
+    delete p;
   });
+  if (rv != 0) {
+    raft_free(buf.base);
+    group->proposing.erase(std::make_pair(owner, segment));
+    delete p;
+  }
 }
 
 void Sim::build() {
@@ -372,17 +488,15 @@ void Sim::build() {
     ndb_names_.push_back("D" + std::to_string(i));
     sync_names_.push_back("S" + std::to_string(i));
   }
-  group.size = sync_names_.size();
   for (const std::string& s : sync_names_) {
     auto node = std::make_unique<SyncNode>();
     node->sim = this;
     node->name = s;
     node->agreement.sim = this;
     node->agreement.group = &group;
-    node->agreement.name = s;
+    node->agreement.server = server_of(s);
     node->sync = std::make_unique<Sync>(s, node->agreement, *node);
     node->sync->accept_only({entry_names_.begin(), entry_names_.end()}, {ndb_names_.begin(), ndb_names_.end()});
-    group.up.insert(s);
     syncs_[s] = std::move(node);
   }
   for (const std::string& d : ndb_names_) {
@@ -443,7 +557,7 @@ void Sim::crash(const std::string& node) {
     d->second->ndb.reset();
   }
   if (auto s = syncs_.find(node); s != syncs_.end()) {
-    group.up.erase(node);
+    raft_fixture_kill(&group.f, server_of(node));
     s->second->sync.reset();
   }
   if (auto e = entries_.find(node); e != entries_.end()) {
@@ -480,7 +594,7 @@ void Sim::restart(const std::string& node) {
     n.entry->start(now_);
   }
   if (auto s = syncs_.find(node); s != syncs_.end()) {
-    group.up.insert(node);
+    raft_fixture_revive(&group.f, server_of(node));
     s->second->sync = std::make_unique<Sync>(node, s->second->agreement, *s->second);
     s->second->sync->accept_only({entry_names_.begin(), entry_names_.end()}, {ndb_names_.begin(), ndb_names_.end()});
   }
@@ -524,8 +638,12 @@ void Sim::schedule_faults() {
       at(t, [this, n] {
         ++faults_;
         isolated_.insert(n);
+        if (syncs_.count(n)) group.connect(server_of(n), false);   // its raft traffic too
       });
-      at(end, [this, n] { isolated_.erase(n); });
+      at(end, [this, n] {
+        isolated_.erase(n);
+        if (syncs_.count(n)) group.connect(server_of(n), true);
+      });
     }
     t = end + 10 + rand(300);
   }
@@ -580,7 +698,18 @@ bool Sim::run(std::string* why) {
     queue_.pop();
     if (item.t > o_.end_ms) break;
     now_ = item.t;
+    group.advance(now_);
+    if (group.shut_down()) fail("a raft server stopped itself (its log broke)");
     item.fn();
+  }
+  if (o_.verbose) {
+    std::fprintf(stderr, "  raft: time %llu, leader %u, proposals failed %zu, applied",
+                 (unsigned long long)group.f.time, raft_fixture_leader_index(&group.f), proposals_failed);
+    for (unsigned i = 0; i < RaftGroup::kServers; ++i) {
+      std::fprintf(stderr, " %llu/%llu", (unsigned long long)raft_last_applied(raft_fixture_get(&group.f, i)),
+                   (unsigned long long)raft_last_index(raft_fixture_get(&group.f, i)));
+    }
+    std::fprintf(stderr, "\n");
   }
   if (failure_.empty()) check(why);
   else *why = failure_;
@@ -667,7 +796,18 @@ void Sim::check(std::string* why) {
       }
     }
     if (d.size() != max_id - start + 1) {
-      fail_with(name + " delivered " + std::to_string(d.size()) + " of " + std::to_string(max_id));
+      fail_with(name + " delivered " + std::to_string(d.size()) + " of " + std::to_string(max_id) +
+                (d.empty() ? std::string() : " (ids " + std::to_string(d.front().id) + ".." +
+                                                 std::to_string(d.back().id) + ")") +
+                ", entry at " + std::to_string(node->entry ? node->entry->delivered() : 0) +
+                [&] {
+                  std::string o;
+                  for (auto& [dn, dd] : ndbs_) {
+                    o += " " + dn + ":" + (dd->ndb ? std::to_string(dd->ndb->contiguous()) : "down") +
+                         "/" + std::to_string(dd->storage.mem.history.size());
+                  }
+                  return o;
+                }());
     }
   }
   // Every ndb that is up caught up: it holds every id (those it missed came from its peers).

@@ -14,6 +14,7 @@ using namespace fox::cluster;
 namespace {
 
 struct MemoryStorage final : NdbStorage {
+  std::map<std::pair<std::string, std::uint64_t>, ClosedSegment> closed;
   std::map<std::tuple<std::string, std::uint64_t, std::uint64_t>, ClusterEvent> kept;
   std::map<Id, ClusterEvent> history_;
   std::vector<std::function<void()>> pending;   // sync() callbacks until durable()
@@ -27,6 +28,7 @@ struct MemoryStorage final : NdbStorage {
   std::vector<CommittedSegment> committed;
   std::vector<CommittedSegment> committed_segments() const override { return committed; }
   void commit(const std::string& owner, std::uint64_t segment, Id first) override {
+    closed.erase({owner, segment});
     std::uint64_t count = 0;
     for (const auto& [key, e] : kept) count += std::get<0>(key) == owner && std::get<1>(key) == segment;
     committed.push_back({owner, segment, first, count});
@@ -50,6 +52,15 @@ struct MemoryStorage final : NdbStorage {
     Id c = from - 1;
     while (history_.count(c + 1)) ++c;
     return c;
+  }
+  void record_close(const std::string& owner, std::uint64_t segment, std::uint64_t count,
+                    const std::string& digest) override {
+    closed[{owner, segment}] = ClosedSegment{owner, segment, count, digest};
+  }
+  std::vector<ClosedSegment> closed_segments() const override {
+    std::vector<ClosedSegment> out;
+    for (const auto& [k, c] : closed) out.push_back(c);
+    return out;
   }
   std::vector<std::pair<std::string, std::uint64_t>> forgotten;
   void forget(const std::string& owner, std::uint64_t segment) override {
@@ -349,20 +360,69 @@ TEST_CASE("a HISTORY is cut into pieces of a bounded size") {
   CHECK(h.upto == 103);   // what it covers: the entry fetches again from 104
 }
 
-TEST_CASE("segments a dead entry left open are forgotten when its next incarnation numbers far above") {
+TEST_CASE("segments a dead entry left unclosed go dormant when its next incarnation numbers far above") {
   Fixture f;
-  f.in(KeepAdvanceHistory{"E1", 5, 1, ev(1)});     // never closed: E1 died
-  f.in(KeepAdvanceHistory{"E1", 6, 1, ev(2)});
-  f.in(AdvanceSegmentOver{"E1", 6, 1, digest_of({2})});   // closed: it gets its ids anyway
-  f.in(KeepAdvanceHistory{"E1", 5 + Ndb::kAbandonedBelow, 1, ev(3)});   // not far enough
-  CHECK(f.ndb.segment("E1", 5));
-  f.in(KeepAdvanceHistory{"E1", 5000, 1, ev(4)});   // the new incarnation
-  CHECK_FALSE(f.ndb.segment("E1", 5));
-  CHECK_FALSE(f.ndb.segment("E1", 5 + Ndb::kAbandonedBelow));
-  CHECK(f.ndb.segment("E1", 6));
-  f.in(KeepAdvanceHistory{"E1", 5000 + Ndb::kAbandonedBelow, 1, ev(5)});
-  CHECK(f.ndb.segment("E1", 5000));   // 5000 + 1024 is not below it
-  REQUIRE(f.storage.forgotten.size() == 2);
-  CHECK(f.storage.forgotten[0] == std::make_pair(std::string("E1"), std::uint64_t{5}));
-  for (const auto& k : f.storage.kept_segments()) CHECK(k.segment != 5);
+  // The dead incarnation left 200 segments unclosed here (this ndb never got their OVER).
+  for (std::uint64_t seg = 1; seg <= 200; ++seg) f.in(KeepAdvanceHistory{"E1", seg, 1, ev(static_cast<int>(seg))});
+  f.storage.durable();
+  // The new one numbers far above: its segments are not refused for the old ones' sake.
+  std::string error;
+  std::size_t refused = 0;
+  for (std::uint64_t seg = 5000; seg < 5000 + Ndb::kMaxOpenSegmentsPerOwner; ++seg) {
+    refused += !f.ndb.on_message("E1", BeginAdvanceSegment{"E1", seg}, &error);
+  }
+  CHECK(refused == 0);
+  // A dormant segment keeps its events: another ndb had its close and drafted it, and the
+  // sync group's ELECT commits it here too (sim seed 148: deleting them lost ids 36..38).
+  REQUIRE(f.ndb.segment("E1", 7));
+  CHECK(f.storage.forgotten.empty());
+  REQUIRE(f.ndb.on_message("S1", ElectSegment{"E1", 7, 40, 1}, &error));
+  f.storage.durable();
+  auto h = f.storage.history(40, 40, 1);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].data == Json{{"kv", 7}});
+}
+
+TEST_CASE("at most kMaxDormantPerOwner dormant segments are kept, the oldest forgotten") {
+  Fixture f;
+  const std::uint64_t n = Ndb::kMaxDormantPerOwner + 10;
+  // In batches below the open limit, each batch made dormant by the next, far above.
+  std::uint64_t seg = 1, made = 0;
+  while (made < n) {
+    for (std::uint64_t k = 0; k < 200 && made < n; ++k, ++seg, ++made) f.in(BeginAdvanceSegment{"E1", seg});
+    seg += Ndb::kAbandonedBelow;
+  }
+  f.in(BeginAdvanceSegment{"E1", seg + Ndb::kAbandonedBelow});
+  REQUIRE(f.storage.forgotten.size() == 10);
+  CHECK(f.storage.forgotten.front() == std::make_pair(std::string("E1"), std::uint64_t{1}));
+}
+
+TEST_CASE("a restarted ndb drafts a segment it had the close of, though its entry is dead") {
+  MemoryStorage storage;
+  Outbox out;
+  {
+    Ndb before("D1", storage, out);
+    std::string error;
+    before.on_message("E1", KeepAdvanceHistory{"E1", 3, 1, ev(1)}, &error);
+    before.on_message("E1", AdvanceSegmentOver{"E1", 3, 1, digest_of({1})}, &error);
+    storage.durable();
+  }
+  REQUIRE(storage.closed.size() == 1);
+  Outbox after_out;
+  Ndb after("D1", storage, after_out);   // sim seed 785: the close was memory only
+  REQUIRE(after.segment("E1", 3));
+  CHECK(after.segment("E1", 3)->count == 1u);
+  after.on_tick(10);
+  REQUIRE(after_out.syncs.size() == 1);
+  CHECK(std::get<GenerateDraft>(after_out.syncs[0]) == GenerateDraft{"D1", "E1", 3, 1, digest_of({1})});
+  // No ELECT: drafted again a second later (the ELECT was lost; the entry cannot resend).
+  after.on_tick(500);
+  CHECK(after_out.syncs.size() == 1);
+  after.on_tick(1010);
+  CHECK(after_out.syncs.size() == 2);
+  std::string error;
+  REQUIRE(after.on_message("S1", ElectSegment{"E1", 3, 7, 1}, &error));
+  storage.durable();
+  CHECK(storage.closed.empty());   // done with at the commit
+  CHECK(storage.history(7, 7, 1).size() == 1);
 }

@@ -385,3 +385,33 @@ TEST_CASE("ndb_sqlite: close() commits; afterwards nothing is written or read") 
   CHECK(ids(ndb->history(1, kMaxId, 10)) == std::vector<Id>{7});
   CHECK(ndb->kept_segments().empty());
 }
+
+TEST_CASE("ndb_sqlite: a recorded close survives a reopen until its segment is committed") {
+  TempDir dir;
+  const std::string digest(16, '\x07');
+  {
+    auto ndb = open_ndb(dir.path);
+    REQUIRE(ndb);
+    ndb->keep("entry1", 4, 1, event(1));
+    ndb->record_close("entry1", 4, 1, digest);
+    ndb->record_close("entry1", 5, 3, digest);
+    ndb->flush();
+  }
+  {
+    auto ndb = open_ndb(dir.path);
+    REQUIRE(ndb);
+    auto closed = ndb->closed_segments();
+    REQUIRE(closed.size() == 2);
+    CHECK(closed[0].owner == "entry1");
+    CHECK(closed[0].segment == 4);
+    CHECK(closed[0].count == 1);
+    CHECK(closed[0].digest == digest);
+    ndb->commit("entry1", 4, 100);
+    ndb->forget("entry1", 5);
+    ndb->flush();
+  }
+  auto ndb = open_ndb(dir.path);
+  REQUIRE(ndb);
+  CHECK(ndb->closed_segments().empty());
+  CHECK(ndb->history(100, 100, 1).size() == 1);
+}
