@@ -23,7 +23,10 @@ Ndb::Ndb(std::string name, NdbStorage& storage, NdbOutbox& out)
     auto& slot = segments_[Key(k.owner, k.segment)];
     if (!slot) slot = std::make_unique<Segment>();
     Segment& s = *slot;
-    for (const ClusterEvent& e : k.events) s.digest.add(e);
+    for (const ClusterEvent& e : k.events) {
+      s.digest.add(e);
+      cache(s, e);
+    }
     s.state.kept = s.state.durable = k.events.size();
     s.state.digest = s.digest.value();
   }
@@ -64,6 +67,7 @@ Ndb::Segment* Ndb::open(const std::string& owner, std::uint64_t segment) {
   for (auto it = segments_.lower_bound(Key(owner, 0));
        dormant > kMaxDormantPerOwner && it != segments_.end() && it->first.first == owner;) {
     if (it->second->dormant) {
+      uncache(*it->second);
       storage_.forget(owner, it->first.second);
       it = segments_.erase(it);
       --dormant;
@@ -158,12 +162,14 @@ void Ndb::keep(const KeepAdvanceHistory& m) {
   }
   storage_.keep(m.owner, m.segment, m.offset, m.event);
   s.digest.add(m.event);
+  cache(s, m.event);
   ++s.state.kept;
   // What waited for this one.
   for (auto it = s.held.find(s.state.kept + 1); it != s.held.end() && it->first == s.state.kept + 1;
        it = s.held.find(s.state.kept + 1)) {
     storage_.keep(m.owner, m.segment, it->first, it->second);
     s.digest.add(it->second);
+    cache(s, it->second);
     ++s.state.kept;
     s.held.erase(it);
   }
@@ -171,6 +177,26 @@ void Ndb::keep(const KeepAdvanceHistory& m) {
   trim_after_sync(key);
   maybe_draft(key, s);
   maybe_commit(key, s);   // an ELECT that came before the last events
+}
+
+void Ndb::cache(Segment& s, const ClusterEvent& event) {
+  if (!s.cached) return;
+  const std::size_t bytes = approx_size(event);
+  if (cached_bytes_ + bytes > kMaxCachedBytes) {
+    uncache(s);   // read back from storage at the push instead
+    return;
+  }
+  s.events.push_back(event);
+  s.cached_bytes += bytes;
+  cached_bytes_ += bytes;
+}
+
+void Ndb::uncache(Segment& s) {
+  cached_bytes_ -= s.cached_bytes;
+  s.cached_bytes = 0;
+  s.cached = false;
+  s.events.clear();
+  s.events.shrink_to_fit();
 }
 
 void Ndb::trim_after_sync(const Key& key) {
@@ -267,6 +293,7 @@ void Ndb::advance_contiguous() {
     if (s->state.committed || s->state.first == 0 || !s->state.count || *s->state.count == 0) continue;
     if (s->state.first + *s->state.count - 1 > contiguous_) continue;
     storage_.mark_committed(key.first, key.second, s->state.first, *s->state.count);
+    uncache(*s);
     s->state.committed = true;
     s->state.kept = *s->state.count;
     s->held.clear();
@@ -338,9 +365,16 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
     out_.to_entry(key.first, AdvanceSegmentResolved{name_, key.first, key.second, st.first, *st.count});
     if (*st.count > 0) {
       const Id last = st.first + *st.count - 1;
-      for (History& h : pieces(st.first, last, storage_.history(st.first, last, *st.count))) {
-        out_.to_entries(h);
+      Segment& seg = *it->second;
+      std::vector<ClusterEvent> events;
+      if (seg.cached && seg.events.size() == *st.count) {
+        events = std::move(seg.events);
+        for (std::size_t i = 0; i < events.size(); ++i) events[i].id = st.first + i;
+      } else {
+        events = storage_.history(st.first, last, *st.count);
       }
+      uncache(seg);
+      for (History& h : pieces(st.first, last, std::move(events))) out_.to_entries(h);
     }
   });
   // Bounded: the oldest committed segments of this owner are forgotten.
@@ -352,6 +386,7 @@ void Ndb::maybe_commit(const Key& key, Segment& s) {
   for (auto it = segments_.lower_bound(Key(key.first, 0));
        committed > kCommittedPerOwner && it != segments_.end() && it->first.first == key.first;) {
     if (it->second->state.committed && it->first != key) {
+      uncache(*it->second);
       floor_[key.first] = std::max(floor_[key.first], it->first.second);
       it = segments_.erase(it);
       --committed;

@@ -93,6 +93,8 @@ public:
   // ... and about this many bytes (approx_size; at least one event): a HISTORY stays well under
   // a node link's message limit whatever the events hold.
   static constexpr std::size_t kMaxHistoryBytes = 4u << 20;
+  // Kept events held in memory for the push, at most (approx_size), over all segments.
+  static constexpr std::size_t kMaxCachedBytes = 8u << 20;
   // Uncommitted segments of one owner (an entry keeps at most 64 closed ones in flight).
   static constexpr std::size_t kMaxOpenSegmentsPerOwner = 256;
   // A segment not closed here (no OVER) this far below a new segment of its owner was probably
@@ -148,6 +150,11 @@ private:
     std::map<std::uint64_t, ClusterEvent> held;   // offsets past kept + 1
     std::string expected_digest;
     std::uint64_t drafted_ms = 0;   // when GENERATE_DRAFT was last sent
+    // The kept events, in offset order, while they fit the cache (then the HISTORY push after
+    // the commit needs no read back from storage); cleared once pushed.
+    std::vector<ClusterEvent> events;
+    bool cached = true;
+    std::size_t cached_bytes = 0;
     bool dormant = false;           // abandoned, probably (kAbandonedBelow)
   };
   using Key = std::pair<std::string, std::uint64_t>;
@@ -160,6 +167,8 @@ private:
   void maybe_draft(const Key& key, Segment& s);
   void maybe_commit(const Key& key, Segment& s);
   void trim_after_sync(const Key& key);
+  void cache(Segment& s, const ClusterEvent& event);
+  void uncache(Segment& s);
   // The events in pieces of at most kMaxHistoryBytes, each a HISTORY of the ids it holds.
   static std::vector<History> pieces(Id from, Id upto, std::vector<ClusterEvent> events);
   void caught_up(const std::string& from, const History& h);
@@ -178,6 +187,7 @@ private:
   std::uint64_t now_ = 0, fetched_ms_ = 0, probed_ms_ = 0;
   bool fetching_ = false;    // a FETCH_HISTORY for a known gap is out
   std::size_t next_peer_ = 0;
+  std::size_t cached_bytes_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
