@@ -257,19 +257,35 @@ void NodeLinks::dial(Peer& p) {
     p.failure_logged = true;
     return;
   }
+  p.out = start_dial(p.name, addr, false, nullptr);
+}
+
+void NodeLinks::dial_raft(const std::string& to, OnDialed done) {
+  auto it = peers_.find(to);
+  sockaddr_storage addr{};
+  if (stopped_ || it == peers_.end() || !resolve(it->second->host, it->second->port, &addr)) {
+    done(nullptr);
+    return;
+  }
+  start_dial(to, addr, true, std::move(done));
+}
+
+NodeLinks::Conn* NodeLinks::start_dial(const std::string& peer, const sockaddr_storage& addr,
+                                       bool raft, OnDialed done) {
   auto c = std::make_unique<Conn>();
   c->links = this;
   c->outgoing = true;
-  c->peer = p.name;
+  c->raft = raft;
+  c->peer = peer;
+  c->dialed = std::move(done);
   c->tcp = new_tcp(loop_);
   c->tcp->data = c.get();
   c->connect = new uv_connect_t;
   c->connect->data = c.get();
   c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
-  c->dialer.emplace(config_.secret, self_, p.name, cluster::fresh_nonce());
+  c->dialer.emplace(config_.secret, self_, peer, cluster::fresh_nonce());
   Conn* raw = c.get();
   conns_[raw] = std::move(c);
-  p.out = raw;
   int rc = uv_tcp_connect(raw->connect, raw->tcp, reinterpret_cast<const sockaddr*>(&addr),
                           [](uv_connect_t* req, int status) {
     auto* c = static_cast<Conn*>(req->data);
@@ -290,51 +306,9 @@ void NodeLinks::dial(Peer& p) {
     delete raw->connect;
     raw->connect = nullptr;
     conn_closed(*raw, std::string("connect: ") + uv_strerror(rc));
+    return nullptr;
   }
-}
-
-void NodeLinks::dial_raft(const std::string& to, OnDialed done) {
-  auto it = peers_.find(to);
-  sockaddr_storage addr{};
-  if (stopped_ || it == peers_.end() || !resolve(it->second->host, it->second->port, &addr)) {
-    done(nullptr);
-    return;
-  }
-  auto c = std::make_unique<Conn>();
-  c->links = this;
-  c->outgoing = true;
-  c->raft = true;
-  c->peer = to;
-  c->dialed = std::move(done);
-  c->tcp = new_tcp(loop_);
-  c->tcp->data = c.get();
-  c->connect = new uv_connect_t;
-  c->connect->data = c.get();
-  c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
-  c->dialer.emplace(config_.secret, self_, to, cluster::fresh_nonce());
-  Conn* raw = c.get();
-  conns_[raw] = std::move(c);
-  int rc = uv_tcp_connect(raw->connect, raw->tcp, reinterpret_cast<const sockaddr*>(&addr),
-                          [](uv_connect_t* req, int status) {
-    auto* c = static_cast<Conn*>(req->data);
-    delete req;
-    if (!c || !c->links) return;
-    c->connect = nullptr;
-    if (status != 0) {
-      c->links->conn_closed(*c, std::string("connect: ") + uv_strerror(status));
-      return;
-    }
-    set_timeouts(c->tcp);
-    Json hello = c->dialer->hello();
-    hello["for"] = "raft";
-    write_bytes(c->tcp, frame(hello), nullptr);
-    uv_read_start(reinterpret_cast<uv_stream_t*>(c->tcp), on_alloc, &NodeLinks::on_read);
-  });
-  if (rc != 0) {
-    delete raw->connect;
-    raw->connect = nullptr;
-    conn_closed(*raw, std::string("connect: ") + uv_strerror(rc));
-  }
+  return raw;
 }
 
 void NodeLinks::accept() {

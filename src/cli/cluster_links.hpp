@@ -81,6 +81,8 @@ private:
   void accept();
   void tick();
   void dial(Peer& peer);
+  // A connection being made to `peer` (nullptr when it failed at once: conn_closed ran).
+  Conn* start_dial(const std::string& peer, const sockaddr_storage& addr, bool raft, OnDialed done);
   void conn_up(Conn& c);
   void conn_closed(Conn& c, const std::string& why);
   void flush(Peer& peer);

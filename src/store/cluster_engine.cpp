@@ -58,7 +58,7 @@ cluster::ClusterEvent to_cluster_event(const std::string& node, const Publicatio
   if (!pub.kwargs.is_null()) e.data["kwargs"] = pub.kwargs;
   if (pub.payload) e.data["payload"] = Json::binary({pub.payload->begin(), pub.payload->end()});
   Json opt = {{"n", node}};
-  if (pub.qos) opt["q"] = pub.qos;
+  if (pub.qos > 0) opt["q"] = static_cast<unsigned>(pub.qos);
   if (pub.retain) opt["r"] = true;
   if (pub.disclose_publisher) opt["d"] = true;
   if (!pub.publisher_authid.empty()) opt["ai"] = pub.publisher_authid;
@@ -95,8 +95,11 @@ PublicationPtr from_cluster_event(const cluster::ClusterEvent& e) {
   pub.id = e.id;
   pub.publisher = e.sid;
   if (e.opt.is_object()) {
-    if (auto it = e.opt.find("q"); it != e.opt.end() && it->is_number_unsigned()) {
-      pub.qos = static_cast<int>(std::min<std::uint64_t>(it->get<std::uint64_t>(), 2));
+    // Any non-negative integer: an event that never crossed a link keeps the type it was made
+    // with (a cached segment at the ndb of the same node).
+    if (auto it = e.opt.find("q"); it != e.opt.end() && it->is_number_integer() &&
+        it->get<std::int64_t>() > 0) {
+      pub.qos = static_cast<int>(std::min<std::int64_t>(it->get<std::int64_t>(), 2));
     }
     pub.retain = flag(e.opt, "r");
     pub.disclose_publisher = flag(e.opt, "d");
