@@ -65,7 +65,7 @@ public:
     if (store_) store_->close();   // the last commit
     clean_exit_ = !forced_stop_;
     log::info("serve", "stopped");
-    return 0;
+    return exit_code_;
   }
 
 private:
@@ -107,8 +107,15 @@ private:
                                    ? static_cast<std::size_t>(config_.limits.history_max_rows)
                                    : 10000;
       cluster_engine_ = std::make_unique<store::ClusterEngine>(me.name, rows);
-      cluster_engine_->on_ready([name = me.name] {
+      // Its clients are served only once a sync quorum accepted it (SPEC §9): the listeners
+      // open then. One that cannot listen stops the node (exit 1).
+      cluster_engine_->on_ready([this, name = me.name] {
         log::info("cluster", name, ": accepted by a sync quorum");
+        if (!start_listeners()) {
+          exit_code_ = 1;
+          stop();
+          return;
+        }
         log::info("serve", "fox ready");
       });
     }
@@ -123,12 +130,12 @@ private:
       start_end_of_turn();
       return true;
     }
-    if (!start_router(*cluster_engine_)) return false;
+    if (!start_router(*cluster_engine_, /*listen=*/false)) return false;
     cluster_engine_->attach(node_->entry(), router_.get());
     return true;
   }
 
-  bool start_router(Engine& engine) {
+  bool start_router(Engine& engine, bool listen = true) {
     router_ = std::make_unique<Router>(*env_, engine);
     router_->set_allowed_realms(config_.realms);
     mqtt::ServerOptions mo;
@@ -139,7 +146,13 @@ private:
     mqtt_ = std::make_unique<mqtt::Server>(*router_, mo);
     if (store_) restore_state();
     start_end_of_turn();
-    if (cluster_engine_ && config_.port == 0) return start_tcp_listeners();   // no HTTP
+    return listen ? start_listeners() : true;
+  }
+
+  // The client listeners: HTTP/WebSocket (not on a cluster entry without `port`), then the
+  // TCP ones. False (after a log line) when one cannot listen.
+  bool start_listeners() {
+    if (cluster_engine_ && config_.port == 0) return start_tcp_listeners();
 
     net::WsServerOptions ws;
     ws.bind = config_.bind;
@@ -320,7 +333,8 @@ private:
   bool hooks_ = false;
   bool stopping_ = false;
   bool clean_exit_ = false;
-  bool forced_stop_ = false;  // the safety timer ended the loop with handles still closing
+  bool forced_stop_ = false;
+  int exit_code_ = 0;         // 1: a cluster entry could not open its listeners once ready  // the safety timer ended the loop with handles still closing
   std::unique_ptr<net::UvEnv> env_;
   std::unique_ptr<store::MemoryEngine> memory_;   // the engine with --memory
   std::unique_ptr<store::SqliteStore> store_;     // the engine otherwise

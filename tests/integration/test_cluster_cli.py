@@ -83,6 +83,32 @@ class ClusterCliTest(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("node links: cannot listen on 127.0.0.1:" + str(doc["nodes"]["N1"]["fox"]), err)
 
+    def test_an_entry_opens_its_listeners_once_accepted_and_exits_1_if_it_cannot(self):
+        # One node with every role (quorums 1): raft elects it at once, it accepts itself.
+        path, doc, workdir = cluster_file(1, sync_quorum=1, storage_quorum=1)
+        node_conf = doc["nodes"]["N1"]
+        node = FoxNode(path, "N1", node_conf, workdir, ready=False)
+        try:
+            node.wait_log("fox ready", 20)
+            log = node.log()
+            self.assertLess(log.index("accepted by a sync quorum"), log.index("mqtt: listening"))
+            self.assertEqual(node.stop(), 0, node.log())
+        finally:
+            node.kill()
+        import socket
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", node_conf["mqtt"]))
+            s.listen()
+            node = FoxNode(path, "N1", node_conf, workdir, ready=False)
+            try:
+                node.proc.wait(20)
+                self.assertEqual(node.proc.returncode, 1, node.log())
+                self.assertIn("cannot listen on 127.0.0.1:" + str(node_conf["mqtt"]), node.log())
+                self.assertNotIn("fox ready", node.log())
+            finally:
+                node.kill()
+
 
 if __name__ == "__main__":
     main()
