@@ -47,6 +47,9 @@ ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
 ClusterNode::~ClusterNode() {
   // The links first: their pending raft dials call back into raft_ (with nullptr).
   if (links_) links_->stop();
+  // A stop forced before raft finished closing (serve's 1.5 s safety net): raft's callbacks may
+  // still run while the process exits, so its state is left to the exit, not freed under it.
+  if (raft_ && raft_->closing()) (void)raft_.release();
 }
 
 bool ClusterNode::start(std::string* error) {

@@ -52,6 +52,8 @@ public:
   Id head() const override { return fsm_.state().next_id() - 1; }
 
   bool leader();
+  // raft_close() was called and its I/O has not closed yet.
+  bool closing() const { return io_ready_ && !raft_ready_; }
   std::string state_name();
   // Logs a change of this server's raft state (called on the node's tick).
   void watch();

@@ -331,14 +331,22 @@ SegmentDigest::~SegmentDigest() {
   delete state_;
 }
 
-void SegmentDigest::add(const ClusterEvent& event) {
-  const std::vector<std::uint8_t> bytes = Json::to_msgpack(event_json_impl(event, false));
+std::string event_bytes(const ClusterEvent& event) {
+  std::string out;
+  Json::to_msgpack(event_json_impl(event, false), nlohmann::detail::output_adapter<char>(out));
+  return out;
+}
+
+void SegmentDigest::add(const ClusterEvent& event) { add_encoded(event_bytes(event)); }
+
+void SegmentDigest::add_encoded(std::string_view bytes) {
   // Length first, so event boundaries are part of what is digested.
   const auto n = static_cast<std::uint32_t>(bytes.size());
   const unsigned char len[4] = {static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
                                 static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
   mbedtls_sha256_update_ret(&state_->sha, len, sizeof len);
-  mbedtls_sha256_update_ret(&state_->sha, bytes.data(), bytes.size());
+  mbedtls_sha256_update_ret(&state_->sha, reinterpret_cast<const unsigned char*>(bytes.data()),
+                            bytes.size());
 }
 
 std::string SegmentDigest::value() const {

@@ -20,6 +20,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -117,6 +118,10 @@ bool decode(Json&& map, Message* out, std::string* error);
 Json event_to_json(const ClusterEvent& event, bool with_id);
 bool event_from_json(const Json& map, ClusterEvent* out, std::string* error);
 
+// The event's canonical encoding (MessagePack of event_to_json(event, false)): what the digest
+// folds, and what an ndb stores.
+std::string event_bytes(const ClusterEvent& event);
+
 // About the bytes the event takes on a link or on disk (strings, bytes and a few per value):
 // cheap, for bounds (an entry's unresolved bytes, a HISTORY reply's size), not exact.
 std::size_t approx_size(const ClusterEvent& event);
@@ -130,6 +135,7 @@ public:
   SegmentDigest(const SegmentDigest&) = delete;
   SegmentDigest& operator=(const SegmentDigest&) = delete;
   void add(const ClusterEvent& event);
+  void add_encoded(std::string_view event_bytes);   // what event_bytes() gives
   std::string value() const;   // 16 bytes
 
 private:

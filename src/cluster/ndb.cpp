@@ -160,23 +160,25 @@ void Ndb::keep(const KeepAdvanceHistory& m) {
     if (s.held.size() < kMaxHeldPerSegment) s.held.emplace(m.offset, m.event);
     return;   // a gap: the entry retransmits what is missing
   }
-  storage_.keep(m.owner, m.segment, m.offset, m.event);
-  s.digest.add(m.event);
-  cache(s, m.event);
-  ++s.state.kept;
+  keep_one(key, s, m.offset, m.event);
   // What waited for this one.
   for (auto it = s.held.find(s.state.kept + 1); it != s.held.end() && it->first == s.state.kept + 1;
        it = s.held.find(s.state.kept + 1)) {
-    storage_.keep(m.owner, m.segment, it->first, it->second);
-    s.digest.add(it->second);
-    cache(s, it->second);
-    ++s.state.kept;
+    keep_one(key, s, it->first, it->second);
     s.held.erase(it);
   }
   s.state.digest = s.digest.value();
   trim_after_sync(key);
   maybe_draft(key, s);
   maybe_commit(key, s);   // an ELECT that came before the last events
+}
+
+void Ndb::keep_one(const Key& key, Segment& s, std::uint64_t offset, const ClusterEvent& event) {
+  const std::string bytes = event_bytes(event);   // once, for the digest and the storage
+  storage_.keep_encoded(key.first, key.second, offset, event, bytes);
+  s.digest.add_encoded(bytes);
+  cache(s, event);
+  ++s.state.kept;
 }
 
 void Ndb::cache(Segment& s, const ClusterEvent& event) {

@@ -29,6 +29,11 @@ public:
   // Buffers one event of a segment (not yet in the history).
   virtual void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
                     const ClusterEvent& event) = 0;
+  // The same, with the event's event_bytes() already made (the ndb made them for the digest).
+  virtual void keep_encoded(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+                            const ClusterEvent& event, const std::string& /*bytes*/) {
+    keep(owner, segment, offset, event);
+  }
   // Moves the segment's kept events into the history with ids first + offset − 1, and records
   // the segment as committed (committed_segments()).
   virtual void commit(const std::string& owner, std::uint64_t segment, Id first) = 0;
@@ -168,6 +173,7 @@ private:
   void maybe_commit(const Key& key, Segment& s);
   void trim_after_sync(const Key& key);
   void cache(Segment& s, const ClusterEvent& event);
+  void keep_one(const Key& key, Segment& s, std::uint64_t offset, const ClusterEvent& event);
   void uncache(Segment& s);
   // The events in pieces of at most kMaxHistoryBytes, each a HISTORY of the ids it holds.
   static std::vector<History> pieces(Id from, Id upto, std::vector<ClusterEvent> events);

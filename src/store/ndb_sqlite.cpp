@@ -291,7 +291,13 @@ void NdbSqlite::close() {
 void NdbSqlite::keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
                      const cluster::ClusterEvent& event) {
   if (!db_ || failed_) return;
-  to_msgpack_into(cluster::event_to_json(event, false), event_buf_);
+  keep_encoded(owner, segment, offset, event, cluster::event_bytes(event));
+}
+
+void NdbSqlite::keep_encoded(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+                             const cluster::ClusterEvent& /*event*/, const std::string& bytes) {
+  if (!db_ || failed_) return;
+  event_buf_ = bytes;
   Reset r(kept_put_);
   bind_text(kept_put_, 1, owner);
   bind_int(kept_put_, 2, sql_int(segment));

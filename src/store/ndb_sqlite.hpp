@@ -45,6 +45,8 @@ public:
   // after a flush); a failed write makes the whole transaction a rollback at the next flush.
   void keep(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
             const cluster::ClusterEvent& event) override;
+  void keep_encoded(const std::string& owner, std::uint64_t segment, std::uint64_t offset,
+                    const cluster::ClusterEvent& event, const std::string& bytes) override;
   // The segment's kept rows into history (INSERT OR IGNORE: a repeated commit changes nothing),
   // out of kept; committed gets (owner, segment, first, rows moved), or keeps its row when nothing
   // was kept any more; the owner's committed rows beyond kCommittedPerOwner go (lowest first).
