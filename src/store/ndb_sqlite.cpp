@@ -68,38 +68,10 @@ bool NdbSqlite::prepare(sqlite3_stmt** out, const char* sql, std::string* error)
 }
 
 bool NdbSqlite::init(bool sync_full, std::string* error) {
-  if (sqlite3_open_v2(path_.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    *error = path_ + ": cannot open: " + (db_ ? sqlite3_errmsg(db_) : "out of memory");
-    return false;
-  }
-  auto exec = [&](const char* sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-      *error = path_ + ": " + (msg ? msg : sqlite3_errmsg(db_));
-      sqlite3_free(msg);
-      return false;
-    }
-    return true;
-  };
-  // One row, one column (a pragma's answer); false with *error = the file and SQLite's reason.
+  if (!open_db(path_, &db_, error)) return false;
+  auto exec = [&](const char* sql) { return exec_sql(db_, path_, sql, error); };
   auto query = [&](const char* sql, std::string* text_out, std::int64_t* int_out) {
-    sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
-    if (rc == SQLITE_OK) {
-      rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) {
-        if (text_out) *text_out = text(s, 0);
-        if (int_out) *int_out = sqlite3_column_int64(s, 0);
-        rc = SQLITE_OK;
-      } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_OK;
-      }
-    }
-    if (rc != SQLITE_OK) *error = path_ + ": " + sqlite3_errmsg(db_);
-    sqlite3_finalize(s);
-    return rc == SQLITE_OK;
+    return query_one(db_, path_, sql, text_out, int_out, error);
   };
   // One process owns the database (no -shm file; a second one on the same file is refused).
   if (!exec("PRAGMA locking_mode=EXCLUSIVE")) return false;

@@ -170,15 +170,7 @@ bool canonical_topics(sqlite3* db, std::string* error) {
 }  // namespace
 
 bool migrate(sqlite3* db, const std::string& path, std::int64_t version, std::string* error) {
-  auto exec = [&](const char* sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-      *error = path + ": " + (msg ? msg : sqlite3_errmsg(db));
-      sqlite3_free(msg);
-      return false;
-    }
-    return true;
-  };
+  auto exec = [&](const char* sql) { return exec_sql(db, path, sql, error); };
   for (std::int64_t v = version; v < kSchemaVersion; ++v) {
     if (!exec("BEGIN IMMEDIATE")) return false;
     const Migration& m = kMigrations[v];

@@ -46,6 +46,50 @@ inline Json from_blob(sqlite3_stmt* s, int col) {
   return j;
 }
 
+// Opens the database file (created if missing) for this thread only; false with *error naming
+// the file.
+inline bool open_db(const std::string& path, sqlite3** db, std::string* error) {
+  if (sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) == SQLITE_OK) {
+    return true;
+  }
+  *error = path + ": cannot open: " + (*db ? sqlite3_errmsg(*db) : "out of memory");
+  return false;
+}
+
+// Runs SQL text; false with *error = the file and SQLite's reason.
+inline bool exec_sql(sqlite3* db, const std::string& path, const char* sql, std::string* error) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) == SQLITE_OK) return true;
+  *error = path + ": " + (msg ? msg : sqlite3_errmsg(db));
+  sqlite3_free(msg);
+  return false;
+}
+
+inline std::string text(sqlite3_stmt* s, int col);
+
+// One row, one column (a pragma's answer: text and/or integer; no row gives "" / 0); false
+// with *error = the file and SQLite's reason.
+inline bool query_one(sqlite3* db, const std::string& path, const char* sql, std::string* text_out,
+                      std::int64_t* int_out, std::string* error) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &s, nullptr);
+  if (int_out) *int_out = 0;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      if (text_out) *text_out = text(s, 0);
+      if (int_out) *int_out = sqlite3_column_int64(s, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) *error = path + ": " + sqlite3_errmsg(db);
+  sqlite3_finalize(s);
+  return rc == SQLITE_OK;
+}
+
 inline std::string text(sqlite3_stmt* s, int col) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : std::string();
