@@ -93,6 +93,11 @@ bool ClusterNode::start(std::string* error) {
     const auto wall = std::chrono::system_clock::now().time_since_epoch();
     ec.first_segment = cluster::Entry::segment_base(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(wall).count()));
+    // Every committed event from id 1 is applied: the retained state is a projection of the
+    // whole history (what came before this entry served is applied, not delivered).
+    ec.backfill = cluster::kMaxEventId;
+    engine_->set_instance(ec.first_segment);
+    engine_->on_node_lost([this](const std::string& peer) { return lost(peer); });
     entry_ = std::make_unique<cluster::Entry>(ec, *out_, *engine_);
     entry_->start(uv_now(loop_));
   }
@@ -179,8 +184,28 @@ void ClusterNode::receive(const std::string& from, const Message& m) {
 
 void ClusterNode::tick() {
   if (stopped_) return;
-  if (entry_) entry_->on_tick(uv_now(loop_));
+  const std::uint64_t now = uv_now(loop_);
+  if (entry_) entry_->on_tick(now);
   if (raft_) raft_->watch();
+  if (links_) {
+    for (const cluster::NodeConfig& n : config_.nodes) {
+      if (n.name == node_.name) continue;
+      auto [it, added] = last_contact_.try_emplace(n.name, now);
+      if (links_->up(n.name)) it->second = now;
+    }
+  }
+  if (engine_ && now >= wills_checked_ + 250) {
+    wills_checked_ = now;
+    engine_->tick();
+  }
+}
+
+// A node is lost after entryTimeoutMs with no link up to it (each node judges for itself; what
+// it then proposes — the lost node's wills — applies once, in the committed order, everywhere).
+bool ClusterNode::lost(const std::string& peer) const {
+  auto it = last_contact_.find(peer);
+  if (it == last_contact_.end()) return false;
+  return uv_now(loop_) >= it->second + config_.entry_timeout_ms;
 }
 
 void ClusterNode::end_of_turn() {

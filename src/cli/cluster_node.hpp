@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,6 +42,8 @@ public:
   cluster::Entry* entry() { return entry_.get(); }
 
 private:
+  std::map<std::string, std::uint64_t> last_contact_;   // peer → when a link to it was last up
+  std::uint64_t wills_checked_ = 0;
   struct Outboxes;
   void send(const std::string& to, const cluster::Message& message);
   // To each of them; the message is encoded once for all the remote ones.
@@ -48,6 +51,7 @@ private:
   void receive(const std::string& from, const cluster::Message& message);
   void drain_local();
   void tick();
+  bool lost(const std::string& peer) const;
 
   uv_loop_t* loop_;
   const cluster::ClusterConfig& config_;

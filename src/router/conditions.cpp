@@ -14,11 +14,16 @@ bool condition_holds(const Pending& pending, RetainedState& retained) {
   return value_matches(pending.kv.when, current);
 }
 
-bool Waiters::add(Pending pending) {
+bool Waiters::add(Pending pending, bool front) {
   auto& keys = keys_of_[pending.session];
   if (keys.size() >= kMaxPerSession) return false;
   keys.push_back(pending.pub.uri);
-  by_key_[pending.pub.uri].push_back(std::move(pending));
+  auto& queue = by_key_[pending.pub.uri];
+  if (front) {
+    queue.push_front(std::move(pending));
+  } else {
+    queue.push_back(std::move(pending));
+  }
   return true;
 }
 

@@ -34,7 +34,9 @@ public:
   static constexpr std::size_t kMaxPerSession = 1000;
 
   // False when the session has kMaxPerSession waiting already (the publication is refused).
-  bool add(Pending pending);
+  // `front`: ahead of the key's other waiters (a cluster's waiter that lost its race keeps its
+  // place).
+  bool add(Pending pending, bool front = false);
   // The first waiter of `key` whose condition holds on the current value, taken out.
   std::optional<Pending> take_ready(const std::string& key, RetainedState& retained);
   // The waiters of a session that leaves: dropped, never applied. Cost: the keys it waits on.

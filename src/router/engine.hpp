@@ -32,6 +32,27 @@ inline Appended append_with_next_id(Id& last, Publication&& publication) {
   return out;
 }
 
+// A retained-state (KV) publication handed to a log that delivers itself (a cluster): its effect
+// is decided when it is committed, on every node in id order (Realm::apply_committed), and these
+// come back with it on the node it was published to.
+struct KvTag {
+  Id request = 0;          // the publisher's request, answered at apply (PUBLISHED or ERROR)
+  bool acknowledge = false;
+  Id will_fire = 0;        // a will being fired: the id of the event that registered it
+  Json options;            // the KV options as published (retain, merge, when, watch, will)
+};
+
+// Where a committed publication comes from, as the log that delivers it tells the realm.
+struct CommitOrigin {
+  bool here = false;            // published by this node's current incarnation
+  std::string node;             // the node it was published on
+  std::uint64_t instance = 0;   // that node's incarnation (wills are owned per incarnation)
+  KvTag kv;                     // as given to EventLog::audience (only meaningful when here,
+                                // except will_fire)
+  bool live = true;             // false: history from before this node served (applied to the
+                                // retained state, not sent to subscribers)
+};
+
 // Up to so many rows are read by one scan() step: a replay over a million rows is many steps, each
 // a bounded piece of one loop turn.
 inline constexpr std::size_t kScanRows = 256;
@@ -58,11 +79,18 @@ public:
   virtual void on_durable(const Appended& appended, DurableFn fn) = 0;
   virtual bool durable_at_once() const = 0;
   // The log itself delivers every committed publication, local or not, in id order (a cluster
-  // entry: Realm::deliver_committed); on_durable then only acknowledges.
+  // entry: Realm::apply_committed); on_durable then only acknowledges.
   virtual bool delivers_itself() const { return false; }
   // For a log that delivers itself: who may receive the publication just appended (called right
   // after append(), before on_durable()).
-  virtual void audience(const Appended& /*appended*/, const PublishOptions& /*options*/) {}
+  // `kv`: a retained-state write, decided at commit (see KvTag); nullptr for a plain one.
+  virtual void audience(const Appended& /*appended*/, const PublishOptions& /*options*/,
+                        const KvTag* /*kv*/) {}
+  // For a log that delivers itself: this node and incarnation (the owner of the wills its
+  // sessions register), and whether another node is lost (its wills are due).
+  virtual std::string node_name() const { return {}; }
+  virtual std::uint64_t instance() const { return 0; }
+  virtual bool node_lost(const std::string& /*node*/) const { return false; }
   // The router that asked for on_durable callbacks is going away: the pending ones are dropped,
   // never called (an engine may outlive its router).
   virtual void forget_durable_callbacks() = 0;
@@ -102,6 +130,11 @@ struct StoredWill {
   Id owner = 0;             // session id that registered it
   bool disclose = false;
   std::string authid, authrole;
+  // In a cluster: the node and incarnation of the owner, and the id of the event that
+  // registered the will (what a will firing names, so a late duplicate changes nothing).
+  std::string node;
+  std::uint64_t instance = 0;
+  Id registration = 0;
 };
 
 // A WAMP testament (wamp.session.add_testament) of a joined session.

@@ -86,6 +86,16 @@ void Realm::publish(Id session, Id request, Publication pub, PublishOptions opti
   }
   p.pub = std::move(pub);
   p.options = std::move(options);
+  if (impl_->log.delivers_itself()) {
+    // A cluster decides at commit. A `watch` whose condition fails here waits here first (this
+    // node's state is a prefix of the committed order: it is proposed once the key changes).
+    if (p.kv.watch && !condition_holds(p, *impl_->retained)) {
+      impl_->publish(std::move(p));
+      return;
+    }
+    impl_->propose(std::move(p), 0);
+    return;
+  }
   impl_->publish(std::move(p));
 }
 
@@ -102,10 +112,6 @@ void Realm::publish_orphan(Publication pub, const PublishOptions& options) {
   impl_->publish(std::move(p));
 }
 
-void Realm::deliver_committed(const PublicationPtr& pub, const PublishOptions& options) {
-  impl_->broker.publish(pub, options);
-}
-
 void Realm::Impl::refuse(Id session_id, Id request, bool acknowledge, const Error& error) {
   // As the WAMP spec says, a publication without `acknowledge` gets no answer, not even ERROR.
   if (!acknowledge) return;
@@ -115,6 +121,10 @@ void Realm::Impl::refuse(Id session_id, Id request, bool acknowledge, const Erro
 }
 
 void Realm::Impl::publish(Pending&& p) {
+  if (log.delivers_itself() && (!p.kv.has_when || condition_holds(p, *retained))) {
+    propose(std::move(p), 0);
+    return;
+  }
   if (!p.kv.has_when || condition_holds(p, *retained)) {
     apply(std::move(p));
     settle();
@@ -183,7 +193,7 @@ void Realm::Impl::deliver_when_durable(const Appended& appended, Id session_id, 
   // A publication nobody subscribes to is not kept until the commit (only its id is), so a burst
   // to an idle topic does not hold every publication of the turn.
   const PublicationPtr& pub = appended.publication;
-  if (log.delivers_itself()) log.audience(appended, options);
+  if (log.delivers_itself()) log.audience(appended, options, nullptr);
   const bool deliver = !log.delivers_itself() && (!pub || broker.has_subscribers(pub->topic));
   undelivered.push_back({std::move(options), session_id, request, pub ? pub->id : 0, deliver});
   if (deliver) {
@@ -200,7 +210,9 @@ void Realm::Impl::durable(const PublicationPtr& publication, bool ok) {
   WaitingDelivery& w = undelivered.front();
   if (ok && publication && w.deliver) broker.publish(publication, w.options);
   const Id id = publication ? publication->id : w.id;
-  if (w.options.acknowledge) acknowledge(w.session, w.request, id, ok && id != 0);
+  if (w.options.acknowledge && (!w.acked_at_apply || !ok)) {
+    acknowledge(w.session, w.request, id, ok && id != 0);
+  }
   undelivered.pop_front();
 }
 
@@ -223,6 +235,16 @@ void Realm::Impl::settle() {
   while (!dirty.empty()) {
     std::string key = std::move(dirty.front());
     dirty.pop_front();
+    if (log.delivers_itself()) {
+      // A cluster: the first ready waiter is proposed again; its outcome comes back through
+      // apply_committed, and only then is the key's next waiter looked at.
+      if (in_flight.count(key)) continue;
+      if (std::optional<Pending> ready = waiters.take_ready(key, *retained)) {
+        in_flight.insert(key);
+        propose(std::move(*ready), 0);
+      }
+      continue;
+    }
     if (std::optional<Pending> ready = waiters.take_ready(key, *retained)) {
       dirty.push_front(key);
       apply(std::move(*ready));
@@ -240,10 +262,159 @@ void Realm::Impl::leave(Id session_id) {
   // while `settling`), as one step.
   const bool was_settling = settling;
   settling = true;
-  for (const StoredWill& will : wills.take(session_id)) apply(will_publication(will));
+  if (log.delivers_itself()) {
+    // A cluster: the wills are proposed; each applies at commit if still registered then.
+    for (const StoredWill& will : wills.owned(log.node_name(), log.instance(), session_id)) {
+      propose_will(will);
+    }
+  }
+  for (const StoredWill& will :
+       log.delivers_itself() ? std::vector<StoredWill>{} : wills.take(session_id)) {
+    apply(will_publication(will));
+  }
   for (Pending& testament : testaments.take(session_id)) publish(std::move(testament));
   settling = was_settling;
   settle();
+}
+
+// ---- a cluster: retained state as a projection of the committed history ---------------------
+
+void Realm::Impl::propose(Pending&& p, Id will_fire) {
+  KvTag tag;
+  tag.request = p.request;
+  tag.acknowledge = p.options.acknowledge;
+  tag.will_fire = will_fire;
+  tag.options = Json::object();
+  if (p.options.raw.is_object()) {
+    for (const char* k : {"retain", "merge", "when", "watch", "will"}) {
+      if (auto it = p.options.raw.find(k); it != p.options.raw.end()) tag.options[k] = *it;
+    }
+  }
+  Appended appended = log.append(name, std::move(p.pub));
+  log.audience(appended, p.options, &tag);
+  WaitingDelivery w{std::move(p.options), p.session, p.request, 0, false};
+  w.acked_at_apply = true;
+  undelivered.push_back(std::move(w));
+  Appended ticket_only;
+  ticket_only.ticket = appended.ticket;
+  log.on_durable(ticket_only, [this](const PublicationPtr& pub, bool ok) { durable(pub, ok); });
+}
+
+void Realm::Impl::propose_will(const StoredWill& will) {
+  Pending p = will_publication(will);
+  p.session = 0;   // nobody to answer: the owner is gone
+  fired[will.registration] = env.now_ms();
+  propose(std::move(p), will.registration);
+}
+
+bool Realm::apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
+                            const CommitOrigin& origin) {
+  return impl_->apply_committed(pub, audience, origin);
+}
+
+bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
+                                  const CommitOrigin& origin) {
+  if (!uses_kv(*pub, origin.kv.options)) {
+    if (origin.live) broker.publish(pub, audience);
+    return true;
+  }
+  Pending p;
+  Error error;
+  if (!parse_kv_publish(*pub, origin.kv.options, &p.kv, &error)) return false;   // checked before
+  const std::string key = pub->uri;
+  p.session = origin.here ? pub->publisher : 0;
+  p.request = origin.kv.request;
+  p.options = audience;
+  p.options.acknowledge = origin.kv.acknowledge;
+  p.options.raw = origin.kv.options;   // a waiter proposed again carries them again
+  if (origin.here) in_flight.erase(key);
+  if (origin.kv.will_fire != 0) {
+    fired.erase(origin.kv.will_fire);
+    // Replaced by a later write, or fired already by another node: no effect.
+    if (!wills.registered(key, origin.kv.will_fire)) return false;
+  }
+  p.pub = *pub;
+  if (p.kv.has_when && !condition_holds(p, *retained)) {
+    if (p.session && session(p.session)) {
+      if (p.kv.watch) {
+        p.pub.id = 0;
+        Pending again = std::move(p);
+        if (!waiters.add(std::move(again), /*front=*/true)) {
+          refuse(pub->publisher, origin.kv.request, origin.kv.acknowledge,
+                 make_error("wamp.error.invalid_argument", "too many waiting publications"));
+        }
+        dirty.push_back(key);   // another waiter of the key may be ready
+        settle();
+      } else {
+        refuse(p.session, p.request, p.options.acknowledge,
+               make_error("wamp.error.invalid_payload", "not accepted"));
+      }
+    }
+    return false;
+  }
+  if (p.kv.retain) {
+    if (PublicationPtr value = retained_value(*retained, pub, p.kv.merge)) {
+      retained->put(key, std::move(value));
+    } else {
+      retained->erase(key);
+    }
+    wills.clear(key);
+    if (p.kv.has_will) {
+      StoredWill will;
+      will.key = key;
+      will.topic = pub->topic;
+      will.value = std::move(p.kv.will);
+      will.owner = pub->publisher;
+      will.disclose = pub->disclose_publisher;
+      will.authid = pub->publisher_authid;
+      will.authrole = pub->publisher_authrole;
+      will.node = origin.node;
+      will.instance = origin.instance;
+      will.registration = pub->id;
+      wills.set(std::move(will));
+    }
+    last_applied = std::max(last_applied, pub->id);
+    dirty.push_back(key);
+  }
+  if (origin.live) broker.publish(pub, audience);
+  if (p.session && p.options.acknowledge) acknowledge(p.session, p.request, pub->id, true);
+  settle();
+  if (p.kv.retain) replays_applied();
+  return true;
+}
+
+void Router::check_wills(std::uint64_t now_ms) {
+  for (auto& [name, realm] : realms_) realm->check_wills(now_ms);
+}
+
+void Realm::check_wills(std::uint64_t now_ms) { impl_->check_wills(now_ms); }
+
+// A will is due when its owner is gone: a session of this incarnation that left (its write was
+// still in flight when it did), a previous incarnation of this node, or a node the cluster lost.
+// Every node proposes what it sees due; the first firing committed applies, later ones find the
+// registration gone. A firing not applied within kRefireMs is proposed again.
+void Realm::Impl::check_wills(std::uint64_t now_ms) {
+  constexpr std::uint64_t kRefireMs = 5000;
+  const std::string me = log.node_name();
+  const std::uint64_t instance = log.instance();
+  std::vector<StoredWill> due;
+  std::set<Id> registered;
+  wills.for_each([&](const StoredWill& w) {
+    registered.insert(w.registration);
+    bool gone = false;
+    if (w.node == me) {
+      gone = w.instance != instance || !session(w.owner);
+    } else {
+      gone = log.node_lost(w.node);
+    }
+    if (!gone) return;
+    auto f = fired.find(w.registration);
+    if (f != fired.end() && now_ms < f->second + kRefireMs) return;
+    due.push_back(w);
+  });
+  // Firings whose will was replaced before they applied are forgotten.
+  std::erase_if(fired, [&](const auto& f) { return !registered.count(f.first); });
+  for (const StoredWill& w : due) propose_will(w);
 }
 
 void Realm::apply_stale_will(const StoredWill& will) {

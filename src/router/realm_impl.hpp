@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -51,6 +52,8 @@ struct WaitingDelivery {
   Id request = 0;
   Id id = 0;              // the event id, when the engine decided it at append
   bool deliver = true;    // false: nobody subscribed to its topic at publish time
+  bool acked_at_apply = false;   // a cluster's KV write: answered when applied, here only an
+                                 // error (the cluster refused it)
 };
 
 struct Realm::Impl {
@@ -76,6 +79,11 @@ struct Realm::Impl {
   Appended last_retained_write;
   // In append order, which is the order the log reports durability in (engine.hpp).
   std::deque<WaitingDelivery> undelivered;      // its durability is what a retained replay waits for
+  // A cluster (the log delivers itself): keys whose waiter this node re-proposed and whose
+  // outcome it has not applied yet (one at a time per key: FIFO per entry), and the wills whose
+  // firing it proposed (registration → when, to propose again if it got lost).
+  std::set<std::string> in_flight;
+  std::map<Id, std::uint64_t> fired;
   std::uint64_t next_cursor = 0;
   std::map<std::uint64_t, ReplayCursor> cursors;   // in start order
 
@@ -100,6 +108,12 @@ struct Realm::Impl {
   void acknowledge(Id session, Id request, Id publication, bool ok);
   void refuse(Id session, Id request, bool acknowledge, const Error& error);
   void leave(Id session);                   // waiters dropped, wills and testaments published
+  // A cluster: the KV write goes to the log; its effect comes back through apply_committed.
+  void propose(Pending&& pending, Id will_fire);
+  void propose_will(const StoredWill& will);
+  bool apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
+                       const CommitOrigin& origin);
+  void check_wills(std::uint64_t now_ms);    // proposes the wills whose owner is gone
 
   // replay.cpp
   void start_replay(SessionEntry& session, const Subscription& sub, const ReplayRequest& request);

@@ -153,7 +153,8 @@ void Realm::Impl::run_replay(std::uint64_t id) {
         break;
       case ReplayCursor::Phase::kRetained: {
         if (entry->peer->congested()) return;   // drained() goes on from here
-        if (last_applied > log.durable_id() && last_retained_write.ticket != c.waited_ticket) {
+        if (!log.delivers_itself() && last_applied > log.durable_id() &&
+            last_retained_write.ticket != c.waited_ticket) {
           // The retained state holds a write that is not committed yet: replayed only once it is
           // (never a value a crash could still lose). Once per write: after a failed commit the
           // state read is what was committed before.

@@ -19,6 +19,7 @@ class Engine;
 class Realm;
 struct StoredWill;
 struct StoredTestament;
+struct CommitOrigin;
 
 // Who a session is. Filled by the protocol session before join().
 struct SessionInfo {
@@ -130,6 +131,8 @@ public:
   // allowed is dropped.
   void apply_stale_wills(const std::vector<StoredWill>& wills);
   void apply_stale_testaments(const std::vector<StoredTestament>& testaments);
+  // Realm::check_wills for every realm.
+  void check_wills(std::uint64_t now_ms);
 
 private:
   Env& env_;
@@ -170,9 +173,17 @@ public:
   // A publication whose session is gone (an MQTT will or a testament left by a previous
   // process): published by the router on its behalf; `pub.publisher` is kept as given.
   void publish_orphan(Publication pub, const PublishOptions& options);
-  // A publication the log committed elsewhere and delivers itself (a cluster, whose entries
-  // deliver every committed event in id order): to the subscribers, nothing else.
-  void deliver_committed(const PublicationPtr& pub, const PublishOptions& options);
+  // A publication the log committed and delivers itself (a cluster, whose entries deliver every
+  // committed event in id order, on every node): its
+  // retained effect (`retain`, `merge`, `when`, `will`, a will firing) is decided here, so every
+  // node's retained state is the same projection of the history; then it goes to the
+  // subscribers (origin.live) and, on the node it was published to, its publisher is answered.
+  // False: it had no effect (a `when` that did not hold, a will already replaced or fired).
+  bool apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
+                       const CommitOrigin& origin);
+  // A cluster, a few times a second: wills whose owner is gone (a session that left while its
+  // write was in flight, a previous incarnation of this node, a lost node) are proposed.
+  void check_wills(std::uint64_t now_ms);
 
   // RPC.
   RegisterOutcome register_procedure(Id session, const TopicParts& procedure,

@@ -53,6 +53,25 @@ std::vector<StoredWill> Wills::take(Id session) {
   return out;
 }
 
+bool Wills::registered(const std::string& key, Id registration) const {
+  auto it = by_key_.find(key);
+  return it != by_key_.end() && it->second.registration == registration;
+}
+
+std::vector<StoredWill> Wills::owned(const std::string& node, std::uint64_t instance,
+                                     Id session) const {
+  std::vector<StoredWill> out;
+  auto owned = keys_of_.find(session);
+  if (owned == keys_of_.end()) return out;
+  for (const std::string& key : owned->second) {
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) continue;
+    const StoredWill& w = it->second;
+    if (w.owner == session && w.node == node && w.instance == instance) out.push_back(w);
+  }
+  return out;
+}
+
 Pending will_publication(const StoredWill& will) {
   Pending p;
   p.session = will.owner;

@@ -29,6 +29,17 @@ public:
   // The wills a leaving session still owns, taken out (also out of the store).
   std::vector<StoredWill> take(Id session);
 
+  // A cluster (wills are taken out when their firing is committed, not when proposed):
+  // is the will of `key` still the one registered by event `registration`?
+  bool registered(const std::string& key, Id registration) const;
+  // The wills a session of that node and incarnation owns, left in place.
+  std::vector<StoredWill> owned(const std::string& node, std::uint64_t instance, Id session) const;
+  // Every will, for a look at which are due.
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& [key, will] : by_key_) fn(will);
+  }
+
 private:
   WillStore* store_;
   std::string realm_;

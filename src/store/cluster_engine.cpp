@@ -48,9 +48,11 @@ std::string text(const Json& opt, const char* key) {
 }  // namespace
 
 // data: {args?, kwargs?, payload? (bytes)}; opt: {n: origin node, q: qos, r: retain, d: disclose,
-// ai: authid, ar: authrole, o: the publisher's options as sent, aud: who may receive it}.
+// ai: authid, ar: authrole, o: the publisher's options as sent, aud: who may receive it,
+// kv: a retained-state write (see below)}.
 cluster::ClusterEvent to_cluster_event(const std::string& node, const Publication& pub,
-                                       const PublishOptions* audience) {
+                                       const PublishOptions* audience, const KvTag* kv,
+                                       std::uint64_t instance) {
   cluster::ClusterEvent e;
   e.uri = pub.topic;
   e.data = Json::object();
@@ -74,6 +76,15 @@ cluster::ClusterEvent to_cluster_event(const std::string& node, const Publicatio
     if (!audience->exclude_authrole.empty()) aud["xr"] = names_json(audience->exclude_authrole);
     if (audience->has_eligible_authrole) aud["er"] = names_json(audience->eligible_authrole);
     if (!aud.empty()) opt["aud"] = std::move(aud);
+  }
+  if (kv) {
+    // kv: {i: the node's incarnation, rq: request, ak: acknowledge, wf: will fired}
+    Json tag = {{"i", instance}};
+    if (kv->request) tag["rq"] = kv->request;
+    if (kv->acknowledge) tag["ak"] = true;
+    if (kv->will_fire) tag["wf"] = kv->will_fire;
+    if (kv->options.is_object() && !kv->options.empty()) tag["o"] = kv->options;
+    opt["kv"] = std::move(tag);
   }
   e.opt = std::move(opt);
   e.sid = pub.publisher;
@@ -155,10 +166,11 @@ ClusterEngine::Pending* ClusterEngine::find(std::uint64_t ticket) {
   return index < pending_.size() ? &pending_[index] : nullptr;
 }
 
-void ClusterEngine::audience(const Appended& appended, const PublishOptions& options) {
+void ClusterEngine::audience(const Appended& appended, const PublishOptions& options,
+                             const KvTag* kv) {
   Pending* p = find(appended.ticket);
   if (!p || p->done) return;
-  cluster::ClusterEvent event = to_cluster_event(node_, *p->publication, &options);
+  cluster::ClusterEvent event = to_cluster_event(node_, *p->publication, &options, kv, instance_);
   event.realm = std::move(p->realm);
   // The entry holds the event until it is resolved; here only the ticket waits (the router
   // needs nothing but the id back: the cluster delivers the event itself).
@@ -217,8 +229,10 @@ void ClusterEngine::ready() {
 void ClusterEngine::deliver(const cluster::ClusterEvent& event, bool live) {
   ++delivered_;
   PublicationPtr pub = from_cluster_event(event);
-  memory_.record(event.realm, pub);
-  if (!router_ || !live) return;   // history from before this entry served: for replays only
+  if (!router_) {
+    memory_.record(event.realm, pub);
+    return;
+  }
   Error error;
   Realm* realm = router_->realm(event.realm, &error);
   if (!realm) {
@@ -226,7 +240,28 @@ void ClusterEngine::deliver(const cluster::ClusterEvent& event, bool live) {
                error.uri);
     return;
   }
-  realm->deliver_committed(pub, audience_on(node_, event));
+  CommitOrigin origin;
+  origin.live = live;
+  origin.node = text(event.opt, "n");
+  origin.here = origin.node == node_;
+  if (auto it = event.opt.find("kv"); it != event.opt.end() && it->is_object()) {
+    const Json& tag = *it;
+    auto number = [&](const char* key) -> std::uint64_t {
+      auto v = tag.find(key);
+      return v != tag.end() && v->is_number_unsigned() ? v->get<std::uint64_t>() : 0;
+    };
+    origin.instance = number("i");
+    origin.here = origin.here && origin.instance == instance_;
+    origin.kv.request = number("rq");
+    origin.kv.acknowledge = flag(tag, "ak");
+    origin.kv.will_fire = number("wf");
+    if (auto o = tag.find("o"); o != tag.end() && o->is_object()) origin.kv.options = *o;
+  }
+  // Applied (or not: a `when` that failed, a stale will firing) on every entry alike; only what
+  // had its effect is history for `after` replays.
+  if (realm->apply_committed(pub, audience_on(node_, event), origin)) {
+    memory_.record(event.realm, pub);
+  }
 }
 
 }  // namespace fox::store

@@ -7,11 +7,10 @@
 // MemoryEngine fed with ids decided by the cluster); after a restart the entry catches up from
 // the ndbs.
 //
-// Not yet (issue 13, "the cluster as one broker"): retained state, `when`/`watch` and `will`.
-// The router applies them at append time from the publication the log returns, and this log
-// returns none (its ids come later), so in cluster mode a `retain: true` publication is
-// delivered but not kept, and a `when` sees no value: issue 13 makes retained state a projection
-// of the committed history, applied in id order on every entry.
+// Retained state (`retain`, `merge`, `when`, `will`) is a projection of the committed history:
+// every committed event goes through Realm::apply_committed in id order on every entry (history
+// from before this entry served included), so every entry holds the same retained values, a
+// `when` is decided at its place in the order, and the publisher's entry answers it then.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -27,7 +26,8 @@ namespace fox::store {
 
 // A publication as the cluster carries it, and back (also used by the tests).
 cluster::ClusterEvent to_cluster_event(const std::string& node, const Publication& pub,
-                                       const PublishOptions* audience);
+                                       const PublishOptions* audience,
+                                       const KvTag* kv = nullptr, std::uint64_t instance = 0);
 PublicationPtr from_cluster_event(const cluster::ClusterEvent& event);
 // Who may receive it on `node`: the publisher's session lists apply only on the node it
 // published to (session ids are per node), its authid/authrole lists everywhere.
@@ -54,7 +54,19 @@ public:
 
   // EventLog
   Appended append(const std::string& realm, Publication&& publication) override;
-  void audience(const Appended& appended, const PublishOptions& options) override;
+  void audience(const Appended& appended, const PublishOptions& options,
+                const KvTag* kv) override;
+  std::string node_name() const override { return node_; }
+  std::uint64_t instance() const override { return instance_; }
+  bool node_lost(const std::string& node) const override { return node_lost_ && node_lost_(node); }
+  // This incarnation (wills its sessions register are owned by it), and who decides that a
+  // node is lost (the node's links: no contact for the cluster's entryTimeoutMs).
+  void set_instance(std::uint64_t instance) { instance_ = instance; }
+  void on_node_lost(std::function<bool(const std::string&)> fn) { node_lost_ = std::move(fn); }
+  // A few times a second: wills that are due (Router::check_wills).
+  void tick() {
+    if (router_ && entry_ && entry_->ready()) router_->check_wills(router_->env().now_ms());
+  }
   void on_durable(const Appended& appended, DurableFn fn) override;
   bool durable_at_once() const override { return false; }
   bool delivers_itself() const override { return true; }
@@ -90,6 +102,8 @@ private:
   cluster::Entry* entry_ = nullptr;
   Router* router_ = nullptr;
   std::function<void()> on_ready_;
+  std::function<bool(const std::string&)> node_lost_;
+  std::uint64_t instance_ = 0;
   std::deque<Pending> pending_;   // append order; tickets consecutive
   std::uint64_t next_ticket_ = 1;
   std::uint64_t refused_ = 0, delivered_ = 0;
