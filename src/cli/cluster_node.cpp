@@ -1,5 +1,6 @@
 #include "cli/cluster_node.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -29,6 +30,15 @@ struct ClusterNode::Outboxes final : cluster::EntryOutbox, cluster::NdbOutbox, c
   void reply(const std::string& to, const Message& m) override { node->send(to, m); }
 };
 
+// The router's messages for other entries (RPC_*): straight onto the node links.
+struct ClusterNode::Remote final : RemoteLinks {
+  ClusterNode* node;
+  explicit Remote(ClusterNode* n) : node(n) {}
+  void send(const std::string& to, Json message) override {
+    if (!node->stopped_ && node->links_) node->links_->send(to, message);
+  }
+};
+
 ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
                          const cluster::NodeConfig& node, store::ClusterEngine* engine,
                          bool sync_full)
@@ -40,6 +50,7 @@ ClusterNode::ClusterNode(uv_loop_t* loop, const cluster::ClusterConfig& config,
     if (n.has(cluster::Role::kEntry) && (n.name == node_.name || !n.has(cluster::Role::kNdb))) {
       push_to_.push_back(n.name);
     }
+    if (n.has(cluster::Role::kEntry) && n.name != node_.name) entry_peers_.push_back(n.name);
   }
   out_ = std::make_unique<Outboxes>(this);
 }
@@ -59,6 +70,17 @@ bool ClusterNode::start(std::string* error) {
   links_ = std::make_unique<NodeLinks>(
       loop_, config_, node_.name, LinkOptions{},
       [this](const std::string& from, Json&& map) {
+        auto ft = map.is_object() ? map.find("ft") : map.end();
+        if (ft != map.end() && ft->is_string() && ft->get_ref<const std::string&>().rfind("RPC_", 0) == 0) {
+          std::string why;
+          const bool entry_peer = std::find(entry_peers_.begin(), entry_peers_.end(), from) != entry_peers_.end();
+          if (!router_ || !entry_peer) {
+            log::debug("cluster", "an RPC message from ", from, ": no entry here for it");
+          } else if (!router_->on_remote(from, map, &why)) {
+            log::warn("cluster", "from ", from, ": a malformed RPC message (", why, "): dropped");
+          }
+          return;
+        }
         Message m;
         std::string why;
         if (!cluster::decode(std::move(map), &m, &why)) {
@@ -106,6 +128,12 @@ bool ClusterNode::start(std::string* error) {
   tick_timer_->data = this;
   uv_timer_start(tick_timer_, [](uv_timer_t* t) { static_cast<ClusterNode*>(t->data)->tick(); }, 20, 20);
   return true;
+}
+
+void ClusterNode::attach_router(Router* router) {
+  router_ = router;
+  remote_ = std::make_unique<Remote>(this);
+  router_->set_remote(remote_.get(), node_.name, engine_ ? engine_->instance() : 0);
 }
 
 void ClusterNode::send(const std::string& to, const Message& message) {
@@ -193,6 +221,25 @@ void ClusterNode::tick() {
       auto [it, added] = last_contact_.try_emplace(n.name, now);
       if (links_->up(n.name)) it->second = now;
     }
+  }
+  if (router_ && entry_ && entry_->ready()) {
+    // RPC: a peer entry whose link came up gets every table; one that is lost loses its
+    // registrations here; what changed goes to all.
+    for (const std::string& peer : entry_peers_) {
+      const bool up = links_->up(peer);
+      bool& was_up = link_was_up_[peer];
+      if (up && !was_up) router_->remote_link_up(peer);
+      was_up = up;
+      bool& gone = peer_lost_[peer];
+      const bool now_lost = lost(peer);
+      if (now_lost && !gone) {
+        log::warn("cluster", peer, ": no contact for ", config_.entry_timeout_ms,
+                  " ms: its registrations and the calls to it end here");
+        router_->remote_lost(peer);
+      }
+      gone = now_lost;
+    }
+    router_->announce(entry_peers_);
   }
   if (engine_ && now >= wills_checked_ + 250) {
     wills_checked_ = now;

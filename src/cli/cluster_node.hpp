@@ -40,9 +40,16 @@ public:
   void stop(std::function<void()> done);
 
   cluster::Entry* entry() { return entry_.get(); }
+  // An entry's router: RPC across the entries (Router::set_remote) goes over the node links.
+  void attach_router(Router* router);
 
 private:
   std::map<std::string, std::uint64_t> last_contact_;   // peer → when a link to it was last up
+  std::map<std::string, bool> link_was_up_, peer_lost_;
+  struct Remote;
+  std::unique_ptr<Remote> remote_;
+  Router* router_ = nullptr;
+  std::vector<std::string> entry_peers_;   // the other entry nodes
   std::uint64_t wills_checked_ = 0;
   struct Outboxes;
   void send(const std::string& to, const cluster::Message& message);

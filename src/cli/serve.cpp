@@ -132,6 +132,7 @@ private:
     }
     if (!start_router(*cluster_engine_, /*listen=*/false)) return false;
     cluster_engine_->attach(node_->entry(), router_.get());
+    node_->attach_router(router_.get());
     return true;
   }
 

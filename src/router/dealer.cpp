@@ -33,7 +33,8 @@ Dealer::~Dealer() {
 }
 
 Id Dealer::register_procedure(SessionEntry& callee, const TopicParts& procedure,
-                              const RegisterOptions& options, bool* created, Error* error) {
+                              const RegisterOptions& options, bool* created, Error* error,
+                              bool remote, std::uint64_t at) {
   if (created) *created = false;
   std::string uri = wamp_uri(procedure);
   auto& slot = by_key_[Key(uri, options.match)];
@@ -64,8 +65,22 @@ Id Dealer::register_procedure(SessionEntry& callee, const TopicParts& procedure,
     if (created) *created = true;
   }
   Registration& reg = *slot;
-  reg.callees.push_back(Callee{&callee, options.concurrency, 0, options.disclose_caller});
+  Callee added{&callee, options.concurrency, 0, options.disclose_caller, remote,
+               remote ? at : env_.now_ms()};
+  if (!remote) {
+    reg.callees.push_back(added);
+  } else {
+    // Another node's callees take their place by when they registered there (`first`/`last`
+    // then mean the same on every node, up to the nodes' clocks).
+    auto pos = std::find_if(reg.callees.begin(), reg.callees.end(),
+                            [at](const Callee& c) { return c.at > at; });
+    const auto index = static_cast<std::size_t>(pos - reg.callees.begin());
+    reg.callees.insert(pos, added);
+    if (reg.callees.size() > 1 && index <= reg.next_callee) ++reg.next_callee;
+    if (reg.next_callee >= reg.callees.size()) reg.next_callee = 0;
+  }
   by_session_[callee.id].push_back(&reg);
+  if (!remote) ++local_version_;
   return reg.id;
 }
 
@@ -123,6 +138,7 @@ Dealer::Removal Dealer::remove_callee(Registration& reg, Id session) {
                           [session](const Callee& c) { return c.session->id == session; });
   if (pos != callees.end()) {
     std::size_t index = static_cast<std::size_t>(pos - callees.begin());
+    if (!pos->remote) ++local_version_;
     callees.erase(pos);
     if (reg.next_callee > index) --reg.next_callee;
     if (reg.next_callee >= callees.size()) reg.next_callee = 0;
@@ -140,13 +156,18 @@ Dealer::Removal Dealer::remove_callee(Registration& reg, Id session) {
     finish(*call, false);
   }
 
-  if (!callees.empty()) return removal;
-  // No callee left: queued calls can never run.
-  std::vector<PendingCall*> queued(reg.queue.begin(), reg.queue.end());
+  // No callee left: queued calls can never run; forwarded ones need a local callee.
+  const bool local_left = std::any_of(callees.begin(), callees.end(),
+                                      [](const Callee& c) { return !c.remote; });
+  std::vector<PendingCall*> queued;
+  for (PendingCall* call : reg.queue) {
+    if (callees.empty() || (call->forwarded && !local_left)) queued.push_back(call);
+  }
   for (PendingCall* call : queued) {
     fail_caller(*call, kNoSuchProcedure);
     finish(*call, false);
   }
+  if (!callees.empty()) return removal;
   removal.deleted = true;
   if (reg.match == MatchPolicy::kExact) {
     exact_.erase(reg.uri);
@@ -180,38 +201,41 @@ const Registration* Dealer::best_match(const TopicParts& procedure, const std::s
   return lookup(procedure, uri);
 }
 
-Callee* Dealer::pick_callee(Registration& reg) {
+Callee* Dealer::pick_callee(Registration& reg, bool local_only) {
   auto& callees = reg.callees;
   const std::size_t count = callees.size();
   if (count == 0) return nullptr;
   // A callee at its concurrency limit is passed over; if all are, the call waits in the queue.
+  auto fits = [local_only](const Callee& callee) {
+    return !(local_only && callee.remote) && has_room(callee);
+  };
   switch (reg.invoke) {
     case InvokePolicy::kSingle:
     case InvokePolicy::kFirst:
       for (auto& callee : callees) {
-        if (has_room(callee)) return &callee;
+        if (fits(callee)) return &callee;
       }
       return nullptr;
     case InvokePolicy::kLast:
       for (auto it = callees.rbegin(); it != callees.rend(); ++it) {
-        if (has_room(*it)) return &*it;
+        if (fits(*it)) return &*it;
       }
       return nullptr;
     case InvokePolicy::kRoundRobin:
       for (std::size_t step = 0; step < count; ++step) {
         std::size_t index = (reg.next_callee + step) % count;
-        if (!has_room(callees[index])) continue;
+        if (!fits(callees[index])) continue;
         reg.next_callee = (index + 1) % count;
         return &callees[index];
       }
       return nullptr;
     case InvokePolicy::kRandom: {
       std::size_t free = 0;
-      for (const auto& callee : callees) free += has_room(callee) ? 1 : 0;
+      for (const auto& callee : callees) free += fits(callee) ? 1 : 0;
       if (free == 0) return nullptr;
       std::size_t chosen = static_cast<std::size_t>(env_.random64() % free);
       for (auto& callee : callees) {
-        if (!has_room(callee)) continue;
+        if (!fits(callee)) continue;
         if (chosen == 0) return &callee;
         --chosen;
       }
@@ -233,10 +257,19 @@ void Dealer::invoke(Registration& reg, Callee& callee, PendingCall& call) {
   invocation.registration = reg.id;
   if (reg.match != MatchPolicy::kExact) invocation.details["procedure"] = call.uri;
   if (call.options.receive_progress) invocation.details["receive_progress"] = true;
-  if (call.options.disclose_me || callee.disclose_caller) {
-    invocation.details["caller"] = call.caller->id;
-    invocation.details["caller_authid"] = call.caller->info.authid;
-    invocation.details["caller_authrole"] = call.caller->info.authrole;
+  if (callee.remote) {
+    // The node of the callee decides what its callee is told (its disclose_caller).
+    invocation.details["caller"] = Json{{"id", call.caller->id},
+                                        {"authid", call.caller->info.authid},
+                                        {"authrole", call.caller->info.authrole}};
+    if (call.options.disclose_me) invocation.details["disclose_me"] = true;
+  } else if (call.options.disclose_me || callee.disclose_caller) {
+    const bool far = call.caller_identity.is_object();
+    invocation.details["caller"] = far ? call.caller_identity.value("id", Json(0)) : Json(call.caller->id);
+    invocation.details["caller_authid"] =
+        far ? call.caller_identity.value("authid", Json("")) : Json(call.caller->info.authid);
+    invocation.details["caller_authrole"] =
+        far ? call.caller_identity.value("authrole", Json("")) : Json(call.caller->info.authrole);
   }
   // The call is invoked once: its payload moves into the invocation, never copied.
   invocation.args = std::move(call.args);
@@ -246,38 +279,40 @@ void Dealer::invoke(Registration& reg, Callee& callee, PendingCall& call) {
 
 void Dealer::drain(Registration& reg) {
   while (!reg.queue.empty()) {
-    Callee* callee = pick_callee(reg);
-    if (!callee) return;
     PendingCall* call = reg.queue.front();
+    Callee* callee = pick_callee(reg, call->forwarded);
+    if (!callee) return;
     reg.queue.pop_front();
     call->queued = false;
     invoke(reg, *callee, *call);
   }
 }
 
-void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure, Json args,
-                  Json kwargs, const CallOptions& options) {
+bool Dealer::admit(SessionEntry& caller, Id request, std::size_t limit) {
   const CallKey key(caller.id, request);
   if (calls_.count(key) != 0) {
     Error error = make_error("wamp.error.invalid_argument");
     error.args = Json::array({"request id already in use by a pending call"});
     caller.peer->send_error(RequestType::kCall, request, error);
-    return;
+    return false;
   }
-  // Bounded: at most kMaxPendingCallsPerSession calls of one session wait or run at a time.
+  // Bounded: at most `limit` calls of one session wait or run at a time.
   std::size_t pending = 0;
   for (auto it = calls_.lower_bound(CallKey(caller.id, 0));
-       it != calls_.end() && it->first.first == caller.id && pending < kMaxPendingCallsPerSession;
-       ++it) {
+       it != calls_.end() && it->first.first == caller.id && pending < limit; ++it) {
     ++pending;
   }
-  if (pending >= kMaxPendingCallsPerSession) {
-    Error error = make_error("wamp.error.invalid_argument");
-    error.args = Json::array({"too many pending calls (at most " +
-                              std::to_string(kMaxPendingCallsPerSession) + " per session)"});
-    caller.peer->send_error(RequestType::kCall, request, error);
-    return;
-  }
+  if (pending < limit) return true;
+  Error error = make_error("wamp.error.invalid_argument");
+  error.args = Json::array({"too many pending calls (at most " + std::to_string(limit) +
+                            " per session)"});
+  caller.peer->send_error(RequestType::kCall, request, error);
+  return false;
+}
+
+void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure, Json args,
+                  Json kwargs, const CallOptions& options) {
+  if (!admit(caller, request, kMaxPendingCallsPerSession)) return;
   std::string uri = wamp_uri(procedure);
   Registration* reg = lookup(procedure, uri);
   if (!reg) {
@@ -286,6 +321,33 @@ void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure,
     caller.peer->send_error(RequestType::kCall, request, error);
     return;
   }
+  start_call(caller, request, *reg, std::move(uri), std::move(args), std::move(kwargs), options,
+             false, nullptr);
+}
+
+void Dealer::call_forwarded(SessionEntry& proxy, Id request, const std::string& uri,
+                            MatchPolicy match, const TopicParts& procedure, Json args,
+                            Json kwargs, const CallOptions& options, Json caller) {
+  if (!admit(proxy, request, kMaxForwardedCalls)) return;
+  auto it = by_key_.find(Key(uri, match));
+  const bool local = it != by_key_.end() &&
+                     std::any_of(it->second->callees.begin(), it->second->callees.end(),
+                                 [](const Callee& c) { return !c.remote; });
+  if (!local) {
+    // Its callee here left while the call travelled.
+    Error error = make_error(kNoSuchProcedure);
+    error.args = Json::array({"no callee registered for procedure " + uri});
+    proxy.peer->send_error(RequestType::kCall, request, error);
+    return;
+  }
+  start_call(proxy, request, *it->second, wamp_uri(procedure), std::move(args), std::move(kwargs),
+             options, true, std::move(caller));
+}
+
+void Dealer::start_call(SessionEntry& caller, Id request, Registration& reg, std::string uri,
+                        Json args, Json kwargs, const CallOptions& options, bool forwarded,
+                        Json identity) {
+  const CallKey key(caller.id, request);
   auto owned = std::make_unique<PendingCall>();
   PendingCall& call = *owned;
   call.caller = &caller;
@@ -294,19 +356,21 @@ void Dealer::call(SessionEntry& caller, Id request, const TopicParts& procedure,
   call.args = std::move(args);
   call.kwargs = std::move(kwargs);
   call.options = options;
-  call.registration = reg->id;
+  call.registration = reg.id;
+  call.forwarded = forwarded;
+  call.caller_identity = std::move(identity);
   calls_.emplace(key, std::move(owned));
   // The timeout counts from the CALL, so time spent queued counts too.
   if (options.timeout_ms > 0) {
     call.timer = env_.start_timer(options.timeout_ms, [this, key] { on_timeout(key); });
   }
-  Callee* callee = reg->queue.empty() ? pick_callee(*reg) : nullptr;
+  Callee* callee = reg.queue.empty() ? pick_callee(reg, forwarded) : nullptr;
   if (!callee) {
     call.queued = true;
-    call.queue_position = reg->queue.insert(reg->queue.end(), &call);
+    call.queue_position = reg.queue.insert(reg.queue.end(), &call);
     return;
   }
-  invoke(*reg, *callee, call);
+  invoke(reg, *callee, call);
 }
 
 void Dealer::fail_caller(PendingCall& call, const std::string& uri) {

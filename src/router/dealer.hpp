@@ -29,6 +29,10 @@ struct Callee {
   unsigned concurrency = 0;   // 0 = unlimited
   unsigned outstanding = 0;   // invocations sent and not finally answered
   bool disclose_caller = false;
+  // A cluster: the callees of another entry node (one proxy per node, remote.cpp). A call that
+  // node forwarded here never goes back to one.
+  bool remote = false;
+  std::uint64_t at = 0;       // wall ms its node registered it (which of two `single`s wins)
 };
 
 struct Registration : TrieEntry {
@@ -59,6 +63,8 @@ struct PendingCall {
   Env::TimerId timer = 0;
   bool caller_answered = false;      // canceled with `skip`: the callee's answer is dropped
   bool interrupted = false;          // INTERRUPT (kill) sent, waiting for the callee's answer
+  bool forwarded = false;            // from another entry node: local callees only
+  Json caller_identity = nullptr;    // forwarded: {id, authid, authrole} of the caller there
 };
 
 class Dealer {
@@ -72,8 +78,10 @@ public:
   ~Dealer();
 
   // The registration id, or 0 with `error` set (wamp.error.procedure_already_exists).
+  // `remote`: the callee is another entry node's proxy (registered there at wall ms `at`).
   Id register_procedure(SessionEntry& callee, const TopicParts& procedure,
-                        const RegisterOptions& options, bool* created, Error* error);
+                        const RegisterOptions& options, bool* created, Error* error,
+                        bool remote = false, std::uint64_t at = 0);
   // Dispatches queued calls to callees that have room (after a new callee was told REGISTERED).
   void dispatch_queued(Id registration);
   bool unregister(Id session, Id registration, Removal* removal);
@@ -83,6 +91,11 @@ public:
 
   void call(SessionEntry& caller, Id request, const TopicParts& procedure, Json args, Json kwargs,
             const CallOptions& options);
+  // A call another entry node forwarded to the registration (uri, match) here: only its local
+  // callees may take it; `caller` is who called there ({id, authid, authrole}).
+  void call_forwarded(SessionEntry& proxy, Id request, const std::string& uri, MatchPolicy match,
+                      const TopicParts& procedure, Json args, Json kwargs,
+                      const CallOptions& options, Json caller);
   void cancel(Id session, Id request, CancelMode mode);
   void yield(Id session, Id invocation, Result result);
   void invocation_error(Id session, Id invocation, Error error);
@@ -96,14 +109,24 @@ public:
   std::vector<const Registration*> all() const;
   std::size_t size() const { return by_id_.size(); }
   std::size_t pending_calls() const { return calls_.size(); }
+  // Changes with every registration or removal of a local (not remote) callee: a cluster node
+  // announces its registrations again when it moved.
+  std::uint64_t local_version() const { return local_version_; }
   static constexpr std::size_t kMaxPendingCallsPerSession = 1000;
+  // Calls one other entry node may have forwarded here at a time (its sessions are bounded there).
+  static constexpr std::size_t kMaxForwardedCalls = 100000;
 
 private:
   using Key = std::pair<std::string, MatchPolicy>;
   using CallKey = std::pair<Id, Id>;  // (caller session, CALL request)
 
   Registration* lookup(const TopicParts& procedure, const std::string& uri);
-  Callee* pick_callee(Registration& reg);
+  Callee* pick_callee(Registration& reg, bool local_only);
+  // A call for `reg` (counted, timed, invoked or queued).
+  void start_call(SessionEntry& caller, Id request, Registration& reg, std::string uri, Json args,
+                  Json kwargs, const CallOptions& options, bool forwarded, Json identity);
+  // False (answered with an error) when the caller has `limit` calls pending already.
+  bool admit(SessionEntry& caller, Id request, std::size_t limit);
   void invoke(Registration& reg, Callee& callee, PendingCall& call);
   void drain(Registration& reg);
   // Forgets a call: timer, queue place, invocation, slot. Frees the slot and dispatches queued
@@ -125,6 +148,7 @@ private:
   std::map<CallKey, std::unique_ptr<PendingCall>> calls_;
   std::unordered_map<Id, PendingCall*> invocations_;
   std::set<std::pair<Id, Id>> by_callee_;                  // (callee session, invocation)
+  std::uint64_t local_version_ = 0;
 };
 
 }  // namespace fox

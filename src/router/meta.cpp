@@ -1,5 +1,6 @@
 #include "router/meta.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -239,13 +240,18 @@ void registration_list_callees(MetaContext& ctx, Peer& caller, Id request, const
   const auto* reg = registration_arg(ctx, caller, request, args);
   if (!reg) return;
   Json ids = Json::array();
-  for (const auto& callee : reg->callees) ids.push_back(callee.session->id);
+  // A cluster's other nodes' callees (remote.cpp) are not sessions of this node.
+  for (const auto& callee : reg->callees) {
+    if (!callee.remote) ids.push_back(callee.session->id);
+  }
   reply(caller, request, std::move(ids));
 }
 
 void registration_count_callees(MetaContext& ctx, Peer& caller, Id request, const Json& args) {
   if (const auto* reg = registration_arg(ctx, caller, request, args)) {
-    reply(caller, request, reg->callees.size());
+    reply(caller, request, static_cast<std::size_t>(std::count_if(
+                               reg->callees.begin(), reg->callees.end(),
+                               [](const Callee& c) { return !c.remote; })));
   }
 }
 

@@ -86,16 +86,6 @@ void Realm::publish(Id session, Id request, Publication pub, PublishOptions opti
   }
   p.pub = std::move(pub);
   p.options = std::move(options);
-  if (impl_->log.delivers_itself()) {
-    // A cluster decides at commit. A `watch` whose condition fails here waits here first (this
-    // node's state is a prefix of the committed order: it is proposed once the key changes).
-    if (p.kv.watch && !condition_holds(p, *impl_->retained)) {
-      impl_->publish(std::move(p));
-      return;
-    }
-    impl_->propose(std::move(p), 0);
-    return;
-  }
   impl_->publish(std::move(p));
 }
 
@@ -121,7 +111,9 @@ void Realm::Impl::refuse(Id session_id, Id request, bool acknowledge, const Erro
 }
 
 void Realm::Impl::publish(Pending&& p) {
-  if (log.delivers_itself() && (!p.kv.has_when || condition_holds(p, *retained))) {
+  // A cluster decides `when` at commit. A `watch` whose condition fails here waits here first
+  // (this node's state is a prefix of the committed order: it is proposed once the key changes).
+  if (log.delivers_itself() && !(p.kv.watch && !condition_holds(p, *retained))) {
     propose(std::move(p), 0);
     return;
   }
@@ -147,30 +139,36 @@ void Realm::Impl::publish(Pending&& p) {
   }
 }
 
+void Realm::Impl::write_retained(const std::string& key, const PublicationPtr& live, bool merge) {
+  if (PublicationPtr value = retained_value(*retained, live, merge)) {
+    retained->put(key, std::move(value));
+  } else {
+    retained->erase(key);
+  }
+  // The last writer owns the will: any write replaces or clears the registration.
+  wills.clear(key);
+}
+
+StoredWill Realm::Impl::will_of(const Publication& live, Json value) {
+  StoredWill will;
+  will.key = live.uri;
+  will.topic = live.topic;
+  will.value = std::move(value);
+  will.owner = live.publisher;
+  will.disclose = live.disclose_publisher;
+  will.authid = live.publisher_authid;
+  will.authrole = live.publisher_authrole;
+  return will;
+}
+
 void Realm::Impl::apply(Pending&& p) {
   const bool retain = p.kv.retain;
   std::string key = retain ? p.pub.uri : std::string();
   Appended appended = log.append(name, std::move(p.pub));
   const PublicationPtr live = appended.publication;
   if (retain && live) {
-    if (PublicationPtr value = retained_value(*retained, live, p.kv.merge)) {
-      retained->put(key, std::move(value));
-    } else {
-      retained->erase(key);
-    }
-    // The last writer owns the will: any write replaces or clears the registration.
-    wills.clear(key);
-    if (p.kv.has_will && session(p.session)) {
-      StoredWill will;
-      will.key = key;
-      will.topic = live->topic;
-      will.value = std::move(p.kv.will);
-      will.owner = p.session;
-      will.disclose = live->disclose_publisher;
-      will.authid = live->publisher_authid;
-      will.authrole = live->publisher_authrole;
-      wills.set(std::move(will));
-    }
+    write_retained(key, live, p.kv.merge);
+    if (p.kv.has_will && session(p.session)) wills.set(will_of(*live, std::move(p.kv.will)));
     last_applied = std::max(last_applied, live->id);
     last_retained_write = appended;
     dirty.push_back(std::move(key));
@@ -213,7 +211,20 @@ void Realm::Impl::durable(const PublicationPtr& publication, bool ok) {
   if (w.options.acknowledge && (!w.acked_at_apply || !ok)) {
     acknowledge(w.session, w.request, id, ok && id != 0);
   }
+  std::string released;
+  if (!ok && !w.in_flight_key.empty()) {
+    // A waiter proposed again that the cluster refused: its key's next waiter may go.
+    auto it = in_flight.find(w.in_flight_key);
+    if (it != in_flight.end() && it->second == std::make_pair(w.session, w.request)) {
+      in_flight.erase(it);
+      released = std::move(w.in_flight_key);
+    }
+  }
   undelivered.pop_front();
+  if (!released.empty()) {
+    dirty.push_back(std::move(released));
+    settle();
+  }
 }
 
 void Realm::Impl::acknowledge(Id session_id, Id request, Id publication, bool ok) {
@@ -240,8 +251,8 @@ void Realm::Impl::settle() {
       // apply_committed, and only then is the key's next waiter looked at.
       if (in_flight.count(key)) continue;
       if (std::optional<Pending> ready = waiters.take_ready(key, *retained)) {
-        in_flight.insert(key);
-        propose(std::move(*ready), 0);
+        in_flight.emplace(key, std::make_pair(ready->session, ready->request));
+        propose(std::move(*ready), 0, key);
       }
       continue;
     }
@@ -268,9 +279,8 @@ void Realm::Impl::leave(Id session_id) {
       propose_will(will);
     }
   }
-  for (const StoredWill& will :
-       log.delivers_itself() ? std::vector<StoredWill>{} : wills.take(session_id)) {
-    apply(will_publication(will));
+  if (!log.delivers_itself()) {
+    for (const StoredWill& will : wills.take(session_id)) apply(will_publication(will));
   }
   for (Pending& testament : testaments.take(session_id)) publish(std::move(testament));
   settling = was_settling;
@@ -279,14 +289,20 @@ void Realm::Impl::leave(Id session_id) {
 
 // ---- a cluster: retained state as a projection of the committed history ---------------------
 
-void Realm::Impl::propose(Pending&& p, Id will_fire) {
+void Realm::Impl::propose(Pending&& p, Id will_fire, std::string in_flight_key) {
   KvTag tag;
   tag.request = p.request;
   tag.acknowledge = p.options.acknowledge;
   tag.will_fire = will_fire;
   tag.options = Json::object();
   if (p.options.raw.is_object()) {
+    // `watch` and `will` only as parsed: a will or testament published for a gone session has
+    // them turned off (publish_orphan) though its raw options still say them.
     for (const char* k : {"retain", "merge", "when", "watch", "will"}) {
+      if ((k == std::string_view("watch") && !p.kv.watch) ||
+          (k == std::string_view("will") && !p.kv.has_will)) {
+        continue;
+      }
       if (auto it = p.options.raw.find(k); it != p.options.raw.end()) tag.options[k] = *it;
     }
   }
@@ -294,6 +310,7 @@ void Realm::Impl::propose(Pending&& p, Id will_fire) {
   log.audience(appended, p.options, &tag);
   WaitingDelivery w{std::move(p.options), p.session, p.request, 0, false};
   w.acked_at_apply = true;
+  w.in_flight_key = std::move(in_flight_key);
   undelivered.push_back(std::move(w));
   Appended ticket_only;
   ticket_only.ticket = appended.ticket;
@@ -327,11 +344,22 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
   p.options = audience;
   p.options.acknowledge = origin.kv.acknowledge;
   p.options.raw = origin.kv.options;   // a waiter proposed again carries them again
-  if (origin.here) in_flight.erase(key);
+  if (origin.here) {
+    // The outcome of this node's re-proposed waiter: the key's next waiter may go now, whatever
+    // the outcome (dirty: checked by the settle() on every way out below).
+    auto it = in_flight.find(key);
+    if (it != in_flight.end() && it->second == std::make_pair(pub->publisher, origin.kv.request)) {
+      in_flight.erase(it);
+      dirty.push_back(key);
+    }
+  }
   if (origin.kv.will_fire != 0) {
     fired.erase(origin.kv.will_fire);
     // Replaced by a later write, or fired already by another node: no effect.
-    if (!wills.registered(key, origin.kv.will_fire)) return false;
+    if (!wills.registered(key, origin.kv.will_fire)) {
+      settle();
+      return false;
+    }
   }
   p.pub = *pub;
   if (p.kv.has_when && !condition_holds(p, *retained)) {
@@ -344,30 +372,18 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
                  make_error("wamp.error.invalid_argument", "too many waiting publications"));
         }
         dirty.push_back(key);   // another waiter of the key may be ready
-        settle();
       } else {
         refuse(p.session, p.request, p.options.acknowledge,
                make_error("wamp.error.invalid_payload", "not accepted"));
       }
     }
+    settle();
     return false;
   }
   if (p.kv.retain) {
-    if (PublicationPtr value = retained_value(*retained, pub, p.kv.merge)) {
-      retained->put(key, std::move(value));
-    } else {
-      retained->erase(key);
-    }
-    wills.clear(key);
+    write_retained(key, pub, p.kv.merge);
     if (p.kv.has_will) {
-      StoredWill will;
-      will.key = key;
-      will.topic = pub->topic;
-      will.value = std::move(p.kv.will);
-      will.owner = pub->publisher;
-      will.disclose = pub->disclose_publisher;
-      will.authid = pub->publisher_authid;
-      will.authrole = pub->publisher_authrole;
+      StoredWill will = will_of(*pub, std::move(p.kv.will));
       will.node = origin.node;
       will.instance = origin.instance;
       will.registration = pub->id;

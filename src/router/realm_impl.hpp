@@ -54,6 +54,28 @@ struct WaitingDelivery {
   bool deliver = true;    // false: nobody subscribed to its topic at publish time
   bool acked_at_apply = false;   // a cluster's KV write: answered when applied, here only an
                                  // error (the cluster refused it)
+  std::string in_flight_key{};   // a cluster: the key of a waiter proposed again (in_flight)
+};
+
+// A cluster: another entry node as this realm sees it (remote.cpp). Its proxy session is the
+// callee of that node's registrations here (calls to them go there) and the caller of the calls
+// that node forwards here (their answers go back there). Not in `sessions`: no meta, no id a
+// client sees (ids above 2^53).
+struct RemoteNode final : Peer {
+  Realm::Impl* realm = nullptr;
+  std::string node;
+  std::uint64_t instance = 0;   // that node's incarnation: a new one starts from nothing
+  SessionEntry entry;
+
+  void send_published(Id, Id) override {}
+  void send_event(const Delivery&) override {}
+  void send_subscription_revoked(Id, const std::string&) override {}
+  void send_registration_revoked(Id, const std::string&) override {}
+  void send_invocation(const Invocation& invocation) override;
+  void send_interrupt(Id invocation, const std::string& mode) override;
+  void send_result(Id call_request, const Result& result) override;
+  void send_error(RequestType type, Id request, const Error& error) override;
+  void send(Json message);
 };
 
 struct Realm::Impl {
@@ -82,8 +104,13 @@ struct Realm::Impl {
   // A cluster (the log delivers itself): keys whose waiter this node re-proposed and whose
   // outcome it has not applied yet (one at a time per key: FIFO per entry), and the wills whose
   // firing it proposed (registration → when, to propose again if it got lost).
-  std::set<std::string> in_flight;
+  std::map<std::string, std::pair<Id, Id>> in_flight;   // key → (session, request) proposed
   std::map<Id, std::uint64_t> fired;
+  // A cluster (remote.cpp): the other entry nodes, and the dealer's local_version() last
+  // announced to them.
+  std::map<std::string, std::unique_ptr<RemoteNode>> remotes;
+  std::uint64_t announced = ~std::uint64_t{0};
+  Id next_proxy = kMaxId;
   std::uint64_t next_cursor = 0;
   std::map<std::uint64_t, ReplayCursor> cursors;   // in start order
 
@@ -101,6 +128,9 @@ struct Realm::Impl {
   // publish.cpp
   void publish(Pending&& pending);          // validated: conditions, then apply
   void apply(Pending&& pending);
+  // The key's value after `live` (replace, merge, delete); its will registration is cleared.
+  void write_retained(const std::string& key, const PublicationPtr& live, bool merge);
+  StoredWill will_of(const Publication& live, Json value);   // registered by `live`'s publisher
   void settle();
   void deliver_when_durable(const Appended& appended, Id session, Id request,
                             PublishOptions&& options);
@@ -109,11 +139,20 @@ struct Realm::Impl {
   void refuse(Id session, Id request, bool acknowledge, const Error& error);
   void leave(Id session);                   // waiters dropped, wills and testaments published
   // A cluster: the KV write goes to the log; its effect comes back through apply_committed.
-  void propose(Pending&& pending, Id will_fire);
+  void propose(Pending&& pending, Id will_fire, std::string in_flight_key = {});
   void propose_will(const StoredWill& will);
   bool apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
                        const CommitOrigin& origin);
   void check_wills(std::uint64_t now_ms);    // proposes the wills whose owner is gone
+
+  // remote.cpp
+  RemoteNode& remote(const std::string& node, std::uint64_t instance);   // a new incarnation: anew
+  void remote_lost(const std::string& node);   // its registrations go, calls to it end
+  bool remote_table(RemoteNode& remote, const Json& table);   // false: malformed
+  Json local_table() const;
+  // The registration's callees go (the node `winner` registered it `single` first): local
+  // callees are told UNREGISTERED with the reason.
+  void evict(Id registration, const std::string& winner);
 
   // replay.cpp
   void start_replay(SessionEntry& session, const Subscription& sub, const ReplayRequest& request);

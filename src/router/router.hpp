@@ -106,6 +106,14 @@ struct KvOptions {
 inline constexpr std::size_t kMaxRealmNameLength = 255;
 inline constexpr std::size_t kMaxAutoRealms = 1000;
 
+// A cluster: how the router reaches the other entry nodes (remote.cpp: their registrations and
+// the calls forwarded to them). The node links carry the messages (FOX maps, ft RPC_*).
+class RemoteLinks {
+public:
+  virtual ~RemoteLinks() = default;
+  virtual void send(const std::string& node, Json message) = 0;
+};
+
 class Router {
 public:
   // `engine` (store/: memory or SQLite) keeps the log, the retained state and the wills; it
@@ -134,7 +142,30 @@ public:
   // Realm::check_wills for every realm.
   void check_wills(std::uint64_t now_ms);
 
+  // A cluster (remote.cpp): RPC across the entry nodes. Registrations are announced over the
+  // node links (not through the ordered log): each realm's table of them, whole, to every peer
+  // when it changed or when a link to the peer came up. A peer's registrations become callees
+  // here (a proxy per node); a call to one is forwarded to that node, its results, errors and
+  // interrupts travel back. `node`: this node's name, `instance` its incarnation.
+  void set_remote(RemoteLinks* links, std::string node, std::uint64_t instance);
+  RemoteLinks* remote_links() const { return remote_; }
+  const std::string& remote_node() const { return remote_node_; }
+  std::uint64_t remote_instance() const { return remote_instance_; }
+  // A message from the entry node `from`; false with *error when it is malformed (dropped).
+  bool on_remote(const std::string& from, const Json& message, std::string* error);
+  // The realms whose registrations changed since they were last announced: to every peer.
+  void announce(const std::vector<std::string>& peers);
+  // A link to `peer` came up: it gets every realm's table.
+  void remote_link_up(const std::string& peer);
+  // `peer` is lost (no contact for the cluster's entryTimeoutMs): its registrations go; calls
+  // invoked there fail with wamp.error.canceled, queued ones that no callee is left for with
+  // wamp.error.no_such_procedure; the calls it forwarded here are interrupted.
+  void remote_lost(const std::string& peer);
+
 private:
+  RemoteLinks* remote_ = nullptr;
+  std::string remote_node_;
+  std::uint64_t remote_instance_ = 0;
   Env& env_;
   Engine& engine_;
   KvOptions kv_options_;
@@ -207,6 +238,7 @@ public:
   void apply_stale_will(const StoredWill& will);
 
   struct Impl;   // realm_impl.hpp
+  Impl& impl() { return *impl_; }   // router/ only
 
 private:
   Router& router_;
