@@ -71,6 +71,10 @@ bool ClusterNode::start(std::string* error) {
       loop_, config_, node_.name, LinkOptions{},
       [this](const std::string& from, Json&& map) {
         auto ft = map.is_object() ? map.find("ft") : map.end();
+        if (ft != map.end() && *ft == "NODE_STATUS") {
+          peer_status_[from] = {std::move(map), uv_now(loop_)};
+          return;
+        }
         if (ft != map.end() && ft->is_string() && ft->get_ref<const std::string&>().rfind("RPC_", 0) == 0) {
           std::string why;
           const bool entry_peer = std::find(entry_peers_.begin(), entry_peers_.end(), from) != entry_peers_.end();
@@ -134,6 +138,65 @@ void ClusterNode::attach_router(Router* router) {
   router_ = router;
   remote_ = std::make_unique<Remote>(this);
   router_->set_remote(remote_.get(), node_.name, engine_ ? engine_->instance() : 0);
+  router_->set_cluster_status([this] { return status(); });
+}
+
+// What this node says of itself to its peers (NODE_STATUS) and in fox.cluster.nodes.
+Json ClusterNode::own_status() {
+  Json s = {{"ft", "NODE_STATUS"}};
+  if (entry_) {
+    s["delivered"] = entry_->delivered();
+    s["unresolved_segments"] = entry_->unresolved();
+    s["ready"] = entry_->ready();
+  }
+  if (ndb_) s["stored"] = ndb_->contiguous();
+  if (raft_) s["raft"] = raft_->state_name();
+  return s;
+}
+
+// fox.cluster.nodes: one object per node of the cluster file, in its order: name, roles, this
+// node or the link to it (up/down, lost after entryTimeoutMs), and what it last said of itself
+// (at most a second old while its link is up): delivered (the last id its entry delivered),
+// stored (every id up to it is in its ndb), raft (its sync's state), unresolved_segments, and
+// lag (ids it is behind the furthest entry).
+Json ClusterNode::status() {
+  const std::uint64_t now = uv_now(loop_);
+  Json nodes = Json::array();
+  Id furthest = entry_ ? entry_->delivered() : 0;
+  for (const auto& [peer, said] : peer_status_) {
+    furthest = std::max<Id>(furthest, said.first.value("delivered", Id{0}));
+  }
+  for (const cluster::NodeConfig& n : config_.nodes) {
+    Json roles = Json::array();
+    for (auto [role, name] : {std::pair{cluster::Role::kEntry, "entry"}, {cluster::Role::kNdb, "ndb"},
+                              {cluster::Role::kSync, "sync"}}) {
+      if (n.has(role)) roles.push_back(name);
+    }
+    Json o = {{"name", n.name}, {"roles", std::move(roles)}};
+    Json said;
+    if (n.name == node_.name) {
+      o["self"] = true;
+      o["link"] = "self";
+      said = own_status();
+    } else {
+      o["link"] = links_ && links_->up(n.name) ? "up" : "down";
+      o["lost"] = lost(n.name);
+      if (auto it = peer_status_.find(n.name); it != peer_status_.end()) {
+        said = it->second.first;
+        o["status_age_ms"] = now - it->second.second;
+      }
+    }
+    if (said.is_object()) {
+      for (const char* k : {"delivered", "stored", "raft", "unresolved_segments", "ready"}) {
+        if (auto v = said.find(k); v != said.end()) o[k] = *v;
+      }
+      if (auto d = said.find("delivered"); d != said.end() && d->is_number_unsigned()) {
+        o["lag"] = furthest - std::min<Id>(furthest, d->get<Id>());
+      }
+    }
+    nodes.push_back(std::move(o));
+  }
+  return nodes;
 }
 
 void ClusterNode::send(const std::string& to, const Message& message) {
@@ -240,6 +303,13 @@ void ClusterNode::tick() {
       gone = now_lost;
     }
     router_->announce(entry_peers_);
+  }
+  if (links_ && now >= status_sent_ + 1000) {
+    status_sent_ = now;
+    const Json said = own_status();
+    for (const cluster::NodeConfig& n : config_.nodes) {
+      if (n.name != node_.name && links_->up(n.name)) links_->send(n.name, said);
+    }
   }
   if (engine_ && now >= wills_checked_ + 250) {
     wills_checked_ = now;

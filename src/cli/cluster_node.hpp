@@ -46,6 +46,11 @@ public:
 private:
   std::map<std::string, std::uint64_t> last_contact_;   // peer → when a link to it was last up
   std::map<std::string, bool> link_was_up_, peer_lost_;
+  // fox.cluster.nodes: what each peer last said of itself (NODE_STATUS, every second), and when.
+  std::map<std::string, std::pair<Json, std::uint64_t>> peer_status_;
+  std::uint64_t status_sent_ = 0;
+  Json own_status();
+  Json status();
   struct Remote;
   std::unique_ptr<Remote> remote_;
   Router* router_ = nullptr;

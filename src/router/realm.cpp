@@ -229,6 +229,15 @@ void Realm::call(Id session, Id request, const TopicParts& procedure, Json args,
   SessionEntry* entry = impl_->session(session);
   if (!entry) return;
   const std::string uri = wamp_uri(procedure);
+  if (uri == "fox.cluster.nodes") {
+    Json status = router_.cluster_status();
+    if (!status.is_null()) {
+      Result result;
+      result.args = Json::array({std::move(status)});
+      entry->peer->send_result(request, result);
+      return;
+    }
+  }
   if (is_reserved_procedure(uri)) {
     if (impl_->testaments.handle_call(*entry, request, uri, args, kwargs)) return;
     MetaContext context{impl_->sessions, impl_->broker, impl_->dealer};

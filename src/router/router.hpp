@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -161,8 +162,13 @@ public:
   // invoked there fail with wamp.error.canceled, queued ones that no callee is left for with
   // wamp.error.no_such_procedure; the calls it forwarded here are interrupted.
   void remote_lost(const std::string& peer);
+  // A cluster: what the meta procedure `fox.cluster.nodes` answers (every node: roles, link,
+  // ids, lag; cli/cluster_node.cpp). Without it the procedure does not exist.
+  void set_cluster_status(std::function<Json()> fn) { cluster_status_ = std::move(fn); }
+  Json cluster_status() const { return cluster_status_ ? cluster_status_() : Json(nullptr); }
 
 private:
+  std::function<Json()> cluster_status_;
   RemoteLinks* remote_ = nullptr;
   std::string remote_node_;
   std::uint64_t remote_instance_ = 0;

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallOptions, RegisterOptions
+from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions
 
 from harness import FoxNode, cluster_file, free_port, main
 from wamp_client import close, connect
@@ -183,6 +183,27 @@ class ClusterRpcTest(unittest.IsolatedAsyncioTestCase):
             raise AssertionError("cr.gone still answers")
         await eventually(gone, what="cr.gone unknown on N1")
 
+    async def test_fox_cluster_nodes_reports_every_node(self):
+        c = await self.join("N1")
+        await c.publish("cr.tick", 1, options=PublishOptions(acknowledge=True))
+
+        async def healthy():
+            nodes = await c.call("fox.cluster.nodes")
+            by_name = {n["name"]: n for n in nodes}
+            self.assertEqual(list(by_name), ["N1", "N2", "N3"])
+            self.assertEqual(by_name["N1"]["link"], "self")
+            self.assertEqual(by_name["N1"]["roles"], ["entry", "ndb", "sync"])
+            for name in ("N2", "N3"):
+                self.assertEqual((by_name[name]["link"], by_name[name]["lost"]), ("up", False))
+            self.assertEqual(sorted(n["raft"] for n in nodes).count("leader"), 1, nodes)
+            for n in nodes:
+                self.assertGreaterEqual(n["delivered"], 1)
+                self.assertGreaterEqual(n["stored"], 1)
+                self.assertIn("lag", n)
+            return nodes
+        nodes = await eventually(healthy, what="three healthy nodes in fox.cluster.nodes")
+        print("fox.cluster.nodes:", json.dumps(nodes))
+
     async def test_zz_killing_the_callee_node_fails_the_pending_call(self):
         # Last (the node stays dead): N3 is killed with a call of N1 pending on it.
         callee, caller = await self.join("N3"), await self.join("N1")
@@ -219,6 +240,8 @@ class ClusterRpcTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(ApplicationError) as cm:
             await caller.call("cr.hang")
         self.assertEqual(cm.exception.error, "wamp.error.no_such_procedure")
+        nodes = {n["name"]: n for n in await caller.call("fox.cluster.nodes")}
+        self.assertEqual((nodes["N3"]["link"], nodes["N3"]["lost"]), ("down", True))
 
 
 if __name__ == "__main__":
