@@ -118,6 +118,7 @@ void Connection::close(const std::string& why) {
 
 void Connection::arm_will(std::optional<Will> will) {
   will_ = std::move(will);
+  if (will_ && session_) will_token_ = session_->keep_will(*will_);
   SessionStore* store = server_.store();
   if (!will_ || !store || !session_) return;
   StoredConnectWill row;
@@ -133,6 +134,8 @@ void Connection::arm_will(std::optional<Will> will) {
 void Connection::disarm_will() {
   if (!will_) return;
   will_.reset();
+  if (will_token_ && session_) session_->drop_will(will_token_);
+  will_token_ = 0;
   if (SessionStore* store = server_.store(); store && session_) {
     store->delete_connect_will(session_->realm_name(), session_->client_id());
   }
@@ -157,7 +160,13 @@ void Connection::on_transport_closed() {
     server_.router().env().cancel_timer(timer_);
     timer_ = 0;
   }
-  if (!session_ || session_->connection() != this) return;  // taken over: nothing left to do
+  if (session_ && session_->connection() != this) {
+    // Taken over: its will is not published (and no longer kept by a cluster).
+    if (will_token_) session_->drop_will(will_token_);
+    will_token_ = 0;
+    return;
+  }
+  if (!session_) return;
   // MQTT-3.1.2-8: the will is published when the connection ends without DISCONNECT.
   publish_will();
   session_->detach();

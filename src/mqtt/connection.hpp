@@ -58,6 +58,7 @@ private:
   StreamDecoder decoder_;
   std::shared_ptr<Session> session_;
   std::optional<Will> will_;
+  std::uint64_t will_token_ = 0;   // a cluster: the will kept as last words (Session::keep_will)
   std::uint16_t keep_alive_s_ = 0;
   std::uint64_t last_rx_ms_ = 0;
   Env::TimerId timer_ = 0;

@@ -157,6 +157,20 @@ void Session::publish(Publish&& p) {
   realm_->publish(session_id_, request, std::move(pub), std::move(o));
 }
 
+std::uint64_t Session::keep_will(const Will& will) {
+  Publication pub;
+  pub.topic = mqtt_topic_parts(will.topic);
+  pub.payload = will.payload;
+  pub.qos = will.qos;
+  pub.retain = will.retain;
+  PublishOptions o;
+  o.exclude_me = false;
+  if (will.retain) o.raw["retain"] = true;
+  return realm_->keep_last_words(session_id_, pub, o);
+}
+
+void Session::drop_will(std::uint64_t token) { realm_->drop_last_words(session_id_, token); }
+
 std::vector<std::uint8_t> Session::subscribe(const std::vector<SubscribeTopic>& topics,
                                              std::vector<SubscribeOutcome>* outcomes) {
   std::vector<std::uint8_t> codes;

@@ -49,6 +49,10 @@ public:
   // Inbound (from the client). publish() with QoS 1/2 is acknowledged (PUBACK/PUBREC) through
   // send_published once the publication is durable.
   void publish(Publish&& p);
+  // A cluster: the will of its connection kept as last words (Realm::keep_last_words), so the
+  // other nodes publish it should this node be lost; 0 when nothing was kept.
+  std::uint64_t keep_will(const Will& will);
+  void drop_will(std::uint64_t token);
   // SUBACK codes; then replay() once the SUBACK went out.
   std::vector<std::uint8_t> subscribe(const std::vector<SubscribeTopic>& topics,
                                       std::vector<SubscribeOutcome>* outcomes);

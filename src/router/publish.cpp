@@ -12,6 +12,7 @@
 //   Impl::settle          waiters of the keys that changed are checked again (FIFO, chained)
 //
 // A publication without fox options costs a topic check, one log append and one broker walk.
+#include "core/log.hpp"
 #include "core/topic.hpp"
 #include "router/kv_value.hpp"
 #include "router/realm_impl.hpp"
@@ -306,6 +307,10 @@ void Realm::Impl::propose(Pending&& p, Id will_fire, std::string in_flight_key) 
       if (auto it = p.options.raw.find(k); it != p.options.raw.end()) tag.options[k] = *it;
     }
   }
+  propose_tagged(std::move(p), std::move(tag), std::move(in_flight_key));
+}
+
+void Realm::Impl::propose_tagged(Pending&& p, KvTag tag, std::string in_flight_key) {
   Appended appended = log.append(name, std::move(p.pub));
   log.audience(appended, p.options, &tag);
   WaitingDelivery w{std::move(p.options), p.session, p.request, 0, false};
@@ -331,6 +336,16 @@ bool Realm::apply_committed(const PublicationPtr& pub, const PublishOptions& aud
 
 bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
                                   const CommitOrigin& origin) {
+  if (auto lw = origin.kv.options.find("lw"); lw != origin.kv.options.end()) {
+    Json options;
+    if (!apply_last_words(pub, origin, *lw, &options)) return false;
+    // Fired: published as it was kept (its own options, nobody to answer).
+    CommitOrigin as_published = origin;
+    as_published.here = false;
+    as_published.kv = KvTag{};
+    as_published.kv.options = std::move(options);
+    return apply_committed(pub, audience, as_published);
+  }
   if (!uses_kv(*pub, origin.kv.options)) {
     if (origin.live) broker.publish(pub, audience);
     return true;
@@ -399,6 +414,85 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
   return true;
 }
 
+// ---- a cluster: last words (MQTT wills, WAMP testaments) ---------------------------------------
+
+std::uint64_t Realm::keep_last_words(Id session, const Publication& pub,
+                                     const PublishOptions& options) {
+  Impl& impl = *impl_;
+  SessionEntry* entry = impl.session(session);
+  if (!impl.log.delivers_itself() || !entry) return 0;
+  const std::uint64_t token = ++impl.last_words_token;
+  Pending p;
+  p.session = 0;   // nobody is answered
+  p.pub = pub;
+  if (p.pub.uri.empty()) p.pub.uri = wamp_uri(p.pub.topic);
+  p.pub.publisher = session;
+  p.pub.publisher_authid = entry->info.authid;
+  p.pub.publisher_authrole = entry->info.authrole;
+  p.pub.disclose_publisher = options.disclose_me;
+  // It is published when its session is gone: it cannot wait or leave a will.
+  Json raw = options.raw.is_object() ? options.raw : Json::object();
+  raw.erase("watch");
+  raw.erase("will");
+  KvTag tag;
+  tag.options = Json{{"lw", Json{{"op", "keep"}, {"t", token}, {"o", std::move(raw)}}}};
+  log::debug("cluster", "realm ", impl.name, ": keeping the last words of session ", session,
+             " (", p.pub.uri, ")");
+  impl.propose_tagged(std::move(p), std::move(tag));
+  return token;
+}
+
+void Realm::drop_last_words(Id session, std::uint64_t token) {
+  Impl& impl = *impl_;
+  if (!impl.log.delivers_itself() || token == 0) return;
+  Pending p;
+  p.pub.topic = {"fox", "last_words"};
+  p.pub.uri = wamp_uri(p.pub.topic);
+  p.pub.publisher = session;
+  KvTag tag;
+  tag.options = Json{{"lw", Json{{"op", "drop"}, {"t", token}}}};
+  impl.propose_tagged(std::move(p), std::move(tag));
+}
+
+bool Realm::Impl::apply_last_words(const PublicationPtr& pub, const CommitOrigin& origin,
+                                   const Json& op, Json* fire_options) {
+  if (!op.is_object()) return false;
+  const std::string what = op.value("op", std::string());
+  const std::uint64_t token = op.value("t", std::uint64_t{0});
+  if (what == "keep") {
+    LastWords w;
+    w.node = origin.node;
+    w.instance = origin.instance;
+    w.owner = pub->publisher;
+    w.token = token;
+    w.pub = *pub;
+    w.pub.id = 0;
+    if (auto o = op.find("o"); o != op.end() && o->is_object()) w.options = *o;
+    log::debug("cluster", "realm ", name, ": last words of session ", pub->publisher, " on ",
+               origin.node, " kept (event ", pub->id, ")");
+    last_words[pub->id] = std::move(w);
+    return false;
+  }
+  if (what == "drop") {
+    std::erase_if(last_words, [&](const auto& e) {
+      const LastWords& w = e.second;
+      return w.node == origin.node && w.instance == origin.instance && w.owner == pub->publisher &&
+             w.token == token;
+    });
+    return false;
+  }
+  if (what == "fire") {
+    const Id of = op.value("of", Id{0});
+    fired.erase(of);
+    auto it = last_words.find(of);
+    if (it == last_words.end()) return false;   // dropped, or fired by another node first
+    *fire_options = std::move(it->second.options);
+    last_words.erase(it);
+    return true;
+  }
+  return false;
+}
+
 void Router::check_wills(std::uint64_t now_ms) {
   for (auto& [name, realm] : realms_) realm->check_wills(now_ms);
 }
@@ -428,9 +522,31 @@ void Realm::Impl::check_wills(std::uint64_t now_ms) {
     if (f != fired.end() && now_ms < f->second + kRefireMs) return;
     due.push_back(w);
   });
+  // Last words of a lost node, or of a previous incarnation of this one (this incarnation's
+  // sessions publish their own).
+  std::vector<Id> due_words;
+  for (const auto& [id, w] : last_words) {
+    registered.insert(id);
+    const bool gone = w.node == me ? w.instance != instance : log.node_lost(w.node);
+    if (!gone) continue;
+    auto f = fired.find(id);
+    if (f != fired.end() && now_ms < f->second + kRefireMs) continue;
+    due_words.push_back(id);
+  }
   // Firings whose will was replaced before they applied are forgotten.
   std::erase_if(fired, [&](const auto& f) { return !registered.count(f.first); });
   for (const StoredWill& w : due) propose_will(w);
+  for (Id id : due_words) {
+    const LastWords& w = last_words.at(id);
+    log::info("cluster", "realm ", name, ": publishing the last words of session ", w.owner, " of ",
+              w.node, w.node == me ? " (a previous incarnation)" : " (lost)", " to ", w.pub.uri);
+    Pending p;
+    p.pub = w.pub;
+    KvTag tag;
+    tag.options = Json{{"lw", Json{{"op", "fire"}, {"of", id}}}};
+    fired[id] = now_ms;
+    propose_tagged(std::move(p), std::move(tag));
+  }
 }
 
 void Realm::apply_stale_will(const StoredWill& will) {

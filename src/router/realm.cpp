@@ -85,7 +85,13 @@ void Realm::Impl::revoke(Id session_id, Id subscription, const std::string& reas
 }
 
 Realm::Realm(Router& router, std::string name)
-    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router, name_)) {}
+    : router_(router), name_(std::move(name)), impl_(std::make_unique<Impl>(router, name_)) {
+  if (impl_->log.delivers_itself()) {
+    impl_->testaments.keep_as_last_words(
+        [this](Id session, const Pending& t) { return keep_last_words(session, t.pub, t.options); },
+        [this](Id session, std::uint64_t token) { drop_last_words(session, token); });
+  }
+}
 
 Realm::~Realm() = default;
 

@@ -78,6 +78,17 @@ struct RemoteNode final : Peer {
   void send(Json message);
 };
 
+// A cluster: last words (an MQTT will, a WAMP testament) registered by a committed event, as
+// every node holds them (router.hpp: Realm::keep_last_words).
+struct LastWords {
+  std::string node;
+  std::uint64_t instance = 0;
+  Id owner = 0;
+  std::uint64_t token = 0;   // the owner's node names it so (drop_last_words)
+  Publication pub;
+  Json options = Json::object();   // its publish options (retain, ...)
+};
+
 struct Realm::Impl {
   Impl(Router& router, const std::string& name);
   ~Impl();
@@ -106,6 +117,8 @@ struct Realm::Impl {
   // firing it proposed (registration → when, to propose again if it got lost).
   std::map<std::string, std::pair<Id, Id>> in_flight;   // key → (session, request) proposed
   std::map<Id, std::uint64_t> fired;
+  std::map<Id, LastWords> last_words;   // by the id of the event that registered them
+  std::uint64_t last_words_token = 0;
   // A cluster (remote.cpp): the other entry nodes, and the dealer's local_version() last
   // announced to them.
   std::map<std::string, std::unique_ptr<RemoteNode>> remotes;
@@ -140,6 +153,12 @@ struct Realm::Impl {
   void leave(Id session);                   // waiters dropped, wills and testaments published
   // A cluster: the KV write goes to the log; its effect comes back through apply_committed.
   void propose(Pending&& pending, Id will_fire, std::string in_flight_key = {});
+  // Appends a publication with its tag as it is; `w` waits for its resolution.
+  void propose_tagged(Pending&& pending, KvTag tag, std::string in_flight_key = {});
+  // A last words event (keep, drop, fire: {op, t | of}) committed: false when it has no effect
+  // or needs no delivery; *fire: the last words to publish now (a firing that applies).
+  bool apply_last_words(const PublicationPtr& pub, const CommitOrigin& origin, const Json& op,
+                        Json* fire_options);
   void propose_will(const StoredWill& will);
   bool apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
                        const CommitOrigin& origin);

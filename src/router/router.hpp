@@ -222,6 +222,16 @@ public:
   // write was in flight, a previous incarnation of this node, a lost node) are proposed.
   void check_wills(std::uint64_t now_ms);
 
+  // Last words on a cluster (an MQTT will, a WAMP testament): a publication to make should the
+  // session's node be lost before the session publishes or discards it. The entry commits it, so
+  // every node knows it; when that node is lost (or comes back as a new incarnation), the nodes
+  // left publish it, once. The session's own node still publishes it itself, calling
+  // drop_last_words() first (both go into the same segment, so they commit together). Without a
+  // cluster they do nothing (the node publishes them; SQLite keeps them across restarts).
+  // keep_last_words returns a token (0: nothing kept).
+  std::uint64_t keep_last_words(Id session, const Publication& pub, const PublishOptions& options);
+  void drop_last_words(Id session, std::uint64_t token);
+
   // RPC.
   RegisterOutcome register_procedure(Id session, const TopicParts& procedure,
                                      const RegisterOptions& options);

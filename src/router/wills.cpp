@@ -114,7 +114,11 @@ bool Testaments::handle_call(SessionEntry& caller, Id request, const std::string
     if (auto it = by_session_.find(caller.id); it != by_session_.end()) {
       auto& list = it->second;
       list.erase(std::remove_if(list.begin(), list.end(),
-                                [&](const auto& t) { return t.first == scope; }),
+                                [&](const Kept& t) {
+                                  if (t.scope != scope) return false;
+                                  if (drop_ && t.token) drop_(caller.id, t.token);
+                                  return true;
+                                }),
                  list.end());
       if (list.empty()) by_session_.erase(it);
     }
@@ -188,7 +192,8 @@ bool Testaments::handle_call(SessionEntry& caller, Id request, const std::string
     row.disclose = disclose;
     store_->put_testament(row);
   }
-  mine.emplace_back(scope, std::move(t));
+  const std::uint64_t token = keep_ ? keep_(caller.id, t) : 0;
+  mine.push_back(Kept{scope, std::move(t), token});
   caller.peer->send_result(request, Result{});
   return true;
 }
@@ -197,7 +202,11 @@ std::vector<Pending> Testaments::take(Id session) {
   std::vector<Pending> out;
   auto it = by_session_.find(session);
   if (it == by_session_.end()) return out;
-  for (auto& [scope, pending] : it->second) out.push_back(std::move(pending));
+  for (Kept& t : it->second) {
+    // Published by this node now: the cluster's copy goes first (the same segment).
+    if (drop_ && t.token) drop_(session, t.token);
+    out.push_back(std::move(t.pending));
+  }
   by_session_.erase(it);
   if (store_) store_->erase_testaments(realm_, session, "");
   return out;

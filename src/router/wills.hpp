@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -62,12 +63,26 @@ public:
                    const Json& kwargs);
   // The testaments of a leaving session, taken out (also out of the store).
   std::vector<Pending> take(Id session);
+  // A cluster: each testament is also kept as last words (Realm::keep_last_words), dropped when
+  // flushed or published by its own node.
+  void keep_as_last_words(std::function<std::uint64_t(Id, const Pending&)> keep,
+                          std::function<void(Id, std::uint64_t)> drop) {
+    keep_ = std::move(keep);
+    drop_ = std::move(drop);
+  }
 
 private:
+  struct Kept {
+    std::string scope;
+    Pending pending;
+    std::uint64_t token = 0;   // its last words on a cluster
+  };
   WillStore* store_;
   std::string realm_;
   std::uint64_t seq_ = 0;
-  std::unordered_map<Id, std::vector<std::pair<std::string, Pending>>> by_session_;  // scope, pub
+  std::unordered_map<Id, std::vector<Kept>> by_session_;
+  std::function<std::uint64_t(Id, const Pending&)> keep_;
+  std::function<void(Id, std::uint64_t)> drop_;
 };
 
 // The publication a stored testament of a previous process makes (its session is gone: it

@@ -2,8 +2,10 @@
 python3-autobahn clients. A call on N1 reaches a callee on N3 (progressive results, errors,
 cancel and timeout interrupt the callee there); shared registrations spread calls over nodes;
 a second `single` registration on another node is refused; an unregistered procedure is gone
-everywhere; kill -9 of the callee's node fails the pending call with wamp.error.canceled within
-entryTimeoutMs (+ a margin) and the procedure is then unknown."""
+everywhere; `fox.cluster.nodes` reports the three nodes; kill -9 of the callee's node fails the
+pending call with wamp.error.canceled within entryTimeoutMs (+ a margin), the procedure is then
+unknown, and the MQTT will and the WAMP testament of sessions on the killed node are published
+by the nodes left (a will discarded by DISCONNECT is not)."""
 import asyncio
 import contextlib
 import json
@@ -14,6 +16,7 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, PublishOptions, RegisterOptions
 
 from harness import FoxNode, cluster_file, free_port, main
+from mqtt_client import MqttClient
 from wamp_client import close, connect
 
 ENTRY_TIMEOUT_MS = 2000
@@ -204,10 +207,22 @@ class ClusterRpcTest(unittest.IsolatedAsyncioTestCase):
         nodes = await eventually(healthy, what="three healthy nodes in fox.cluster.nodes")
         print("fox.cluster.nodes:", json.dumps(nodes))
 
-    async def test_zz_killing_the_callee_node_fails_the_pending_call(self):
-        # Last (the node stays dead): N3 is killed with a call of N1 pending on it.
+    async def test_zz_killing_the_callee_node_fails_the_pending_call_and_fires_its_last_words(self):
+        # Last (the node stays dead): N3 is killed with a call of N1 pending on it, an MQTT client
+        # with a will and a WAMP session with a testament on it; another MQTT client there ended
+        # with DISCONNECT (its will discarded).
         callee, caller = await self.join("N3"), await self.join("N1")
         started = asyncio.Event()
+        watcher = MqttClient(self.nodes["N1"], timeout=10)
+        watcher.subscribe("cw/#", qos=1)
+        with_will = MqttClient(self.nodes["N3"], will={"topic": "cw/status", "payload": b"N3 client gone", "qos": 1})
+        polite = MqttClient(self.nodes["N3"], will={"topic": "cw/polite", "payload": b"never", "qos": 1})
+        polite.disconnect()
+        await callee.call("wamp.session.add_testament", "cw.testament", ["testament of N3"], {})
+        # Once N1 delivered this, it knows the last words N3 committed before it.
+        await callee.publish("cw.ready", options=PublishOptions(acknowledge=True))
+        watcher.messages.wait(1, timeout=10)
+        watcher.messages.clear()
 
         async def hang():
             started.set()
@@ -242,6 +257,15 @@ class ClusterRpcTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(cm.exception.error, "wamp.error.no_such_procedure")
         nodes = {n["name"]: n for n in await caller.call("fox.cluster.nodes")}
         self.assertEqual((nodes["N3"]["link"], nodes["N3"]["lost"]), ("down", True))
+        # The nodes left published the last words of the lost node's sessions, once each.
+        watcher.messages.wait(2, timeout=budget)
+        took = time.monotonic() - killed_at
+        print(f"last words of N3's sessions on N1 {took:.2f} s after the kill")
+        self.assertLessEqual(took, budget + 1)
+        got = sorted((m.topic, m.payload) for m in watcher.messages.snapshot())
+        self.assertEqual(got, [("cw/status", b"N3 client gone"), ("cw/testament", b'"testament of N3"')])
+        with_will.drop()
+        watcher.close()
 
 
 if __name__ == "__main__":

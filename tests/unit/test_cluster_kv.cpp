@@ -2,6 +2,8 @@
 // that delivers itself lets a test commit, refuse and interleave proposals as a cluster would.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "router_fakes.hpp"
 
 using namespace fox;
@@ -42,6 +44,7 @@ public:
   bool delivers_itself() const override { return true; }
   std::string node_name() const override { return "A"; }
   std::uint64_t instance() const override { return 1; }
+  bool node_lost(const std::string& node) const override { return lost.count(node) != 0; }
   void forget_durable_callbacks() override {}
   Id durable_id() const override { return last_id; }
   Id evicted_upto(const std::string&) const override { return 0; }
@@ -71,8 +74,9 @@ public:
     e.done = true;
     if (e.fn) e.fn(nullptr, false);
   }
-  // A retained write committed by another node.
-  void foreign(Router& router, const std::string& uri, Json args) {
+  // A retained write (or, with `options`, any tagged event) committed by another node.
+  void foreign(Router& router, const std::string& uri, Json args,
+               Json options = Json{{"retain", true}}) {
     Publication pub;
     pub.topic = wamp_topic_parts(uri);
     pub.uri = uri;
@@ -82,12 +86,13 @@ public:
     CommitOrigin origin;
     origin.node = "B";
     origin.instance = 9;
-    origin.kv.options = Json{{"retain", true}};
+    origin.kv.options = std::move(options);
     router.realm("realm1", nullptr)->apply_committed(std::make_shared<const Publication>(std::move(pub)),
                                                      PublishOptions{}, origin);
   }
 
   store::MemoryEngine memory;
+  std::set<std::string> lost;
   std::vector<Entry> entries;
   Id last_id = 0;
 };
@@ -206,4 +211,54 @@ TEST_CASE("cluster kv: an orphan publication proposes no `watch` or `will` of it
   CHECK(tag.contains("when"));
   CHECK_FALSE(tag.contains("watch"));
   CHECK_FALSE(tag.contains("will"));
+}
+
+TEST_CASE("cluster kv: last words of a lost node are published by the nodes left, once") {
+  ClusterFixture f;
+  FakePeer watcher;
+  Id sw = f.join(watcher);
+  SubscribeOptions so;
+  so.match = MatchPolicy::kPrefix;
+  REQUIRE(f.realm->subscribe(sw, wamp_topic_parts("lw"), so).ok());
+  const Json keep = Json{{"lw", Json{{"op", "keep"}, {"t", 1}, {"o", Json::object()}}}};
+  f.log.foreign(f.router, "lw.gone", Json::array({"B's session is gone"}), keep);
+  f.log.foreign(f.router, "lw.dropped", Json::array({"never"}),
+                Json{{"lw", Json{{"op", "keep"}, {"t", 2}, {"o", Json::object()}}}});
+  f.log.foreign(f.router, "fox.last_words", nullptr, Json{{"lw", Json{{"op", "drop"}, {"t", 2}}}});
+  CHECK(watcher.events.empty());   // keeping them delivers nothing
+  f.router.check_wills(f.env.now_ms());
+  CHECK(f.log.entries.empty());    // B is not lost
+  f.log.lost.insert("B");
+  f.router.check_wills(f.env.now_ms());
+  REQUIRE(f.log.entries.size() == 1);   // the dropped one is not fired
+  f.router.check_wills(f.env.now_ms() + 100);
+  CHECK(f.log.entries.size() == 1);     // proposed once (again only after 5 s)
+  f.log.commit(f.router, 1);
+  REQUIRE(watcher.events.size() == 1);
+  CHECK(watcher.events[0].publication->uri == "lw.gone");
+  CHECK(watcher.events[0].publication->args == Json::array({"B's session is gone"}));
+  // Another node's firing of the same committed later: no effect, not delivered.
+  f.log.foreign(f.router, "lw.gone", Json::array({"B's session is gone"}),
+                Json{{"lw", Json{{"op", "fire"}, {"of", 1}}}});
+  CHECK(watcher.events.size() == 1);
+  f.router.check_wills(f.env.now_ms() + 10000);
+  CHECK(f.log.entries.size() == 1);
+}
+
+TEST_CASE("cluster kv: a testament is kept as last words, dropped when its session publishes it") {
+  ClusterFixture f;
+  FakePeer p1;
+  Id s1 = f.join(p1);
+  f.realm->call(s1, 1, wamp_topic_parts("wamp.session.add_testament"),
+                Json::array({"lw.testament", Json::array({"bye"})}), Json::object(), CallOptions{});
+  REQUIRE(p1.results.size() == 1);
+  REQUIRE(f.log.entries.size() == 1);
+  CHECK(f.log.entries[0].tag.options["lw"]["op"] == "keep");
+  f.log.commit(f.router, 1);
+  f.realm->leave(s1);
+  // Dropped, then published by this node itself (the same segment).
+  REQUIRE(f.log.entries.size() == 3);
+  CHECK(f.log.entries[1].tag.options["lw"]["op"] == "drop");
+  CHECK(f.log.entries[2].pub.uri == "lw.testament");
+  CHECK_FALSE(f.log.entries[2].tag.options.contains("lw"));
 }
