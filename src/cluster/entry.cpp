@@ -63,6 +63,13 @@ void Entry::open_segment() {
 
 void Entry::maybe_close(std::uint64_t number, Segment& s) {
   if (s.closed || s.events.empty()) return;
+  // One segment at a time gets its ids: a segment closes only once every earlier one has them,
+  // so the sync group (which does not order an owner's segments) gives a later segment later
+  // ids, and the events of one entry keep the order they were published in (MQTT and WAMP
+  // promise that per publisher).
+  for (auto it = segments_.begin(); it != segments_.end() && it->first < number; ++it) {
+    if (!it->second.acked) return;
+  }
   const std::uint64_t count = s.events.size();
   const auto stored = std::count_if(s.trimmed.begin(), s.trimmed.end(),
                                     [count](const auto& t) { return t.second >= count; });
@@ -165,6 +172,12 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
       for (std::size_t i = 0; i < tickets.size(); ++i) sink_.acknowledged(tickets[i], m->first + i);
     }
     if (static_cast<int>(s.resolved_by.size()) >= config_.storage_quorum) segments_.erase(m->segment);
+    // The next segment may close now (it waited for this one's ids).
+    for (auto& [number, next] : segments_) {
+      if (next.closed) continue;
+      maybe_close(number, next);
+      break;
+    }
     return true;
   }
   if (const auto* m = std::get_if<History>(&message)) {

@@ -97,6 +97,9 @@ public:
   void on_tick(std::uint64_t now_ms);
 
   Id delivered() const { return delivered_; }
+  // The highest id the sync quorum that accepted this entry had given out: once delivered() is
+  // there, the entry has applied everything that came before it served.
+  Id head() const { return head_; }
   std::size_t unresolved() const { return segments_.size(); }
   // One line per unresolved segment (logs, the simulation's failure reports).
   std::string describe() const;

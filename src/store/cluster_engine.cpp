@@ -223,10 +223,25 @@ void ClusterEngine::release() {
 }
 
 void ClusterEngine::ready() {
+  accepted_ = true;
+  maybe_serve();
+}
+
+void ClusterEngine::maybe_serve() {
+  if (!accepted_ || serving_ || !entry_ || entry_->delivered() < entry_->head()) return;
+  serving_ = true;
+  if (entry_->head() > 0) {
+    log::info("cluster", node_, ": applied the history up to id ", entry_->head(), ": serving");
+  }
   if (on_ready_) on_ready_();
 }
 
 void ClusterEngine::deliver(const cluster::ClusterEvent& event, bool live) {
+  apply(event, live);
+  maybe_serve();   // the entry counts the event delivered already
+}
+
+void ClusterEngine::apply(const cluster::ClusterEvent& event, bool live) {
   ++delivered_;
   PublicationPtr pub = from_cluster_event(event);
   if (!router_) {

@@ -42,7 +42,9 @@ public:
     entry_ = entry;
     router_ = router;
   }
-  // Called once, when the entry may serve (a sync quorum accepted it).
+  // Called once, when the entry may serve: a sync quorum accepted it and it applied the history
+  // up to the head that quorum knew (a restarted entry's retained state is whole before a
+  // client can read it).
   void on_ready(std::function<void()> fn) { on_ready_ = std::move(fn); }
 
   // Engine
@@ -96,6 +98,9 @@ private:
   };
   Pending* find(std::uint64_t ticket);
   void release();   // the callbacks of the oldest done publications, in append order
+  void maybe_serve();   // on_ready once accepted and caught up
+  void apply(const cluster::ClusterEvent& event, bool live);   // one committed event
+  bool accepted_ = false, serving_ = false;
 
   std::string node_;
   MemoryEngine memory_;

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import FOX_BIN, FoxNode, cluster_file, main, run_fox, wait_for
-from mqtt_client import MqttClient
+from mqtt_client import MqttClient, RawMqtt
 from test_lock_demo import Worker, assert_never_two_holders, hand_overs, holding_intervals, parse_events
 
 ENTRY_TIMEOUT_MS = 2000
@@ -76,6 +76,35 @@ class ClusterBrokerTest(unittest.TestCase):
         for name in self.nodes:
             wait_for(lambda: self.retained(name, "cb.race") == [{"by": winner}], 10, interval=0.2,
                      what=f"the race's winner on {name}")
+
+    def test_a_restarted_entry_serves_only_once_it_applied_the_history(self):
+        # N2 is down while N1 writes many retained values; N2 comes back and, the moment it says
+        # `fox ready`, already holds the last of them (it applied the whole history first).
+        self.nodes["N2"].kill()
+        m = MqttClient(self.nodes["N1"], timeout=10)
+        self.mqtt.append(m)
+        for i in range(3000):
+            m.publish(f"cb/bulk/{i % 50}", str(i).encode(), qos=0, retain=True, wait=False)
+        m.publish("cb/last", b'"the last one"', qos=1, retain=True)
+        self.nodes["N2"] = FoxNode(self.path, "N2", self.doc["nodes"]["N2"], self.workdir, ready=False)
+        # The first MQTT client N2 lets in (tried every few ms) gets the last retained value.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                early = RawMqtt(self.nodes["N2"].mqtt_port)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "N2 never listened")
+                time.sleep(0.005)
+        with early:
+            early.connect("early")
+            early.subscribe(1, [("cb/last", 0)])
+            topic, payload = early.next_publish(timeout=5)[:2]
+        self.assertEqual((topic, payload), ("cb/last", b'"the last one"'))
+        self.nodes["N2"].wait_log("fox ready", 10)
+        self.assertIn("applied the history up to id", self.nodes["N2"].log())
+        self.assertEqual(self.retained("N2", "cb.last"), ["the last one"])
+        self.assertEqual(self.retained("N2", "cb.bulk.49"), [2999])
 
     def test_lock_workers_on_three_nodes_hand_over_and_survive_a_killed_node(self):
         self.workers = [Worker(self.url(f"N{i}"), "cb.lock", f"w{i}", 1) for i in (1, 2, 3)]

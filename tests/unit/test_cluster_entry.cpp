@@ -188,3 +188,33 @@ TEST_CASE("a restarted entry starts at the sync group's head: the last ids befor
   CHECK(out.delivered == std::vector<Id>{8, 9, 10, 11, 12});
   CHECK(out.live == std::vector<bool>{false, false, false, true, true});
 }
+
+TEST_CASE("a segment closes only once every earlier segment has its ids (publish order kept)") {
+  Out out;
+  EntryConfig c = config();
+  c.max_segment_events = 2;
+  Entry e(c, out, out);
+  const std::uint64_t s1 = e.restart_gap() + 1;
+  std::string error;
+  e.on_message("S1", InitEntryAccepted{"S1", "E1", 0}, &error);
+  e.on_message("S2", InitEntryAccepted{"S2", "E1", 0}, &error);
+  for (int i = 1; i <= 4; ++i) REQUIRE(e.publish(ev(i), 100 + i));   // segments s1 and s1 + 1
+  auto overs = [&](std::uint64_t segment) {
+    int n = 0;
+    for (const auto& [to, m] : out.sent) {
+      if (const auto* o = std::get_if<AdvanceSegmentOver>(&m); o && to == "D1" && o->segment == segment) ++n;
+    }
+    return n;
+  };
+  // The second segment is stored by a quorum first: it still waits for the first one's ids.
+  for (const char* ndb : {"D1", "D2"}) e.on_message(ndb, TrimAdvanceSegment{ndb, "E1", s1 + 1, 2}, &error);
+  e.on_tick(1000);
+  CHECK(overs(s1 + 1) == 0);
+  for (const char* ndb : {"D1", "D2"}) e.on_message(ndb, TrimAdvanceSegment{ndb, "E1", s1, 2}, &error);
+  CHECK(overs(s1) == 1);
+  CHECK(overs(s1 + 1) == 0);
+  REQUIRE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", s1, 7, 2}, &error));
+  CHECK(overs(s1 + 1) == 1);   // closed at once when the first got its ids
+  REQUIRE(e.on_message("D1", AdvanceSegmentResolved{"D1", "E1", s1 + 1, 9, 2}, &error));
+  CHECK(out.acks == std::vector<std::pair<std::uint64_t, Id>>{{101, 7}, {102, 8}, {103, 9}, {104, 10}});
+}
