@@ -14,5 +14,6 @@ int sub_main(const std::vector<std::string>& args);
 int call_main(const std::vector<std::string>& args);
 int register_main(const std::vector<std::string>& args);
 int lock_main(const std::vector<std::string>& args);
+int passwd_main(const std::vector<std::string>& args);
 
 }  // namespace fox::cli

@@ -173,6 +173,7 @@ bool apply_realms(const Json& v, const std::string& file, ServeConfig* config, s
     return false;
   }
   config->realms.clear();
+  config->auth.realms.clear();
   for (const auto& [name, settings] : v.items()) {
     if (name != "*" && !valid_realm_name(name)) {
       *error = key_error(file, "realms." + name, "realm names are [a-z0-9_.]+ (or \"*\")");
@@ -182,17 +183,13 @@ bool apply_realms(const Json& v, const std::string& file, ServeConfig* config, s
       *error = key_error(file, "realms." + name, "expected an object");
       return false;
     }
-    for (const auto& [key, value] : settings.items()) {
-      (void)value;
-      if (key == "anonymous" || key == "users" || key == "permissions") {
-        // Said loudly rather than ignored: an auth rule that silently does nothing is a hole.
-        *error = key_error(file, "realms." + name + "." + key,
-                           "authentication and authorization are not implemented yet");
-      } else {
-        *error = key_error(file, "realms." + name + "." + key, "unknown key");
-      }
+    auth::RealmPolicy policy;
+    std::string key, why;
+    if (!auth::parse_realm_policy(settings, &policy, &key, &why)) {
+      *error = key_error(file, "realms." + name + (key.empty() ? "" : "." + key), why);
       return false;
     }
+    if (policy.secured) config->auth.realms[name] = std::move(policy);
     config->realms.push_back(name);
   }
   return true;
@@ -419,12 +416,12 @@ Runs the broker. With no flags: a single node on the embedded defaults.
   --log-level LEVEL      debug | info | warn | error (default info)
   --config FILE          JSON config: the flags as keys (bind, port, mqtt_port, rawsocket_port,
                          fox_port, data, memory, sync, log_level) plus mqtt_default_realm,
-                         limits (history_max_rows, history_max_age seconds, ...) and realms;
-                         flags win over the file
+                         limits (history_max_rows, history_max_age seconds, ...) and realms
+                         (each with anonymous, users, permissions: SPEC §6, README "Users and
+                         permissions"); flags win over the file
   --cluster FILE --node NAME [--role entry|ndb|sync]
                          cluster mode: run NAME's roles from the cluster file (its ports and
-                         data; validated at start, exit 2 naming file and key) [the node
-                         runtime is not implemented yet: a valid node exits 1 saying so]
+                         data; validated at start, exit 2 naming file and key)
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
 )";

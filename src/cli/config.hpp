@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cluster/config.hpp"
+#include "core/auth.hpp"
 #include "core/json.hpp"
 
 namespace fox {
@@ -35,6 +36,7 @@ struct ServeConfig {
   std::string mqtt_default_realm = "realm1";
   Limits limits;
   std::vector<std::string> realms;  // empty = every valid realm name is open
+  auth::Policy auth;                // realms with users / anonymous role / permissions (SPEC §6)
   std::string cluster_file, node, role;
   // With --cluster: the whole file, and the node this process is (roles narrowed by --role).
   cluster::ClusterConfig cluster;

@@ -139,6 +139,7 @@ private:
   bool start_router(Engine& engine, bool listen = true) {
     router_ = std::make_unique<Router>(*env_, engine);
     router_->set_allowed_realms(config_.realms);
+    if (!config_.auth.realms.empty()) router_->set_auth_policy(&config_.auth);
     mqtt::ServerOptions mo;
     mo.default_realm = config_.mqtt_default_realm;
     mo.max_packet_size = config_.limits.max_message_size;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/auth.hpp"
 #include "core/log.hpp"
 #include "core/topic.hpp"
 #include "fox/body.hpp"
+#include "net/crypto.hpp"
 
 namespace fox::foxp {
 namespace {
@@ -169,6 +171,34 @@ void Session::login(Id id, const Json& m) {
   info.transport = transport_;
   info.serializer = "msgpack";
   info.peer_address = conn_.peer_address();
+  // A secured realm (SPEC §6): data.auth {authid, secret} as a WAMP ticket; without it the
+  // realm's anonymous role (the reference client's LOGIN has none).
+  const auth::Policy* policy = router_.auth_policy();
+  if (const auth::RealmPolicy* p = policy ? policy->find(realm->name()) : nullptr) {
+    const Json& cred = object_field(data, "auth");
+    const auto authid = cred.find("authid");
+    const auto secret = cred.find("secret");
+    if (authid != cred.end() || secret != cred.end()) {
+      const auth::User* user = authid != cred.end() && authid->is_string()
+                                   ? p->user(authid->get<std::string>()) : nullptr;
+      if (!user || secret == cred.end() || !secret->is_string() ||
+          !net::secret_matches(user->secret, secret->get<std::string>())) {
+        log::info("fox", conn_.peer_address(), ": LOGIN to realm ", realm->name(),
+                  ": bad credentials");
+        reply_error(id, "wamp.error.authentication_failed", "bad authid or secret");
+        return;
+      }
+      info.authid = authid->get<std::string>();
+      info.authrole = user->role;
+      info.authmethod = "ticket";
+    } else if (p->anonymous_allowed) {
+      info.authrole = p->anonymous_role;
+    } else {
+      reply_error(id, "wamp.error.no_auth_method",
+                  "realm " + realm->name() + " admits no anonymous clients");
+      return;
+    }
+  }
   realm_ = realm;
   session_id_ = realm->join(*this, std::move(info));
   conn_.established();

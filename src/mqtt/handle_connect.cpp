@@ -2,7 +2,9 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "core/auth.hpp"
 #include "core/log.hpp"
+#include "net/crypto.hpp"
 #include "mqtt/connection.hpp"
 #include "mqtt/session.hpp"
 
@@ -34,6 +36,28 @@ void Connection::handle_connect(Connect& c) {
   if (!realm) {
     refuse(kConnackBadUsernameOrPassword, "no such realm '" + realm_name + "'");
     return;
+  }
+  // A secured realm (SPEC §6): user `authid@realm` with the user's secret as password, or no
+  // user name (or just `@realm`) when the realm names a role for anonymous clients.
+  std::string authrole = "anonymous";
+  std::string authmethod = "anonymous";
+  const auth::Policy* policy = server_.router().auth_policy();
+  if (const auth::RealmPolicy* realm_policy = policy ? policy->find(realm_name) : nullptr) {
+    if (c.username && !authid.empty()) {
+      const auth::User* user = realm_policy->user(authid);
+      if (!user || !c.password || !net::secret_matches(user->secret, *c.password)) {
+        refuse(kConnackBadUsernameOrPassword,
+               "bad user name or password for '" + authid + "' in realm " + realm_name);
+        return;
+      }
+      authrole = user->role;
+      authmethod = "password";
+    } else if (realm_policy->anonymous_allowed) {
+      authrole = realm_policy->anonymous_role;
+    } else {
+      refuse(kConnackNotAuthorized, "realm " + realm_name + " admits no anonymous clients");
+      return;
+    }
   }
 
   // MQTT-3.1.3-7/8: a zero-byte client id needs clean session; the broker then assigns one.
@@ -68,6 +92,8 @@ void Connection::handle_connect(Connect& c) {
   } else {
     SessionInfo info;
     info.authid = authid.empty() ? client_id : authid;
+    info.authrole = authrole;
+    info.authmethod = authmethod;
     info.transport = transport_name_;
     info.serializer = "mqtt";
     info.peer_address = peer();

@@ -259,6 +259,12 @@ void Session::send_published(Id request, Id) {
 }
 
 void Session::send_error(RequestType type, Id request, const fox::Error& error) {
+  if (type == RequestType::kPublish && error.uri == "wamp.error.not_authorized") {
+    // Not routed (the router logged it); acknowledged as mosquitto does, since 3.1.1 has no
+    // negative acknowledgement and the client would send it again forever.
+    send_published(request, 0);
+    return;
+  }
   if (type == RequestType::kPublish) {
     // Its commit failed: the QoS 2 id was rolled back with it, so the retransmission is a first
     // time again (else it would be acknowledged and never published).

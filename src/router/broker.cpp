@@ -215,6 +215,11 @@ std::size_t Broker::publish(const PublicationPtr& publication, const PublishOpti
     if (sub.pattern) event.details["topic"] = publication->uri;
     for (SessionEntry* subscriber : sub.subscribers) {
       if (!audience.admits(*subscriber)) continue;
+      if (sub.pattern && policy_ && policy_->restricts(subscriber->info.authrole) &&
+          !policy_->allows_cached(subscriber->info.authrole, publication->topic, publication->uri,
+                                  auth::kSubscribe)) {
+        continue;
+      }
       if (!sub.muted.empty() && sub.muted.count(subscriber->id) != 0) continue;
       subscriber->peer->send_event(event);
       ++sent;

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/auth.hpp"
 #include "router/router.hpp"
 #include "router/session.hpp"
 #include "router/trie.hpp"
@@ -88,8 +89,13 @@ public:
   bool has_subscribers(const TopicParts& topic);
   std::vector<const Subscription*> all() const;
   std::size_t size() const { return by_id_.size(); }
+  // A secured realm (core/auth.hpp): a pattern subscription gets only the events its role may
+  // subscribe to, topic by topic (an exact one was checked when it subscribed).
+  void set_policy(const auth::RealmPolicy* policy) { policy_ = policy; }
+  const auth::RealmPolicy* policy() const { return policy_; }
 
 private:
+  const auth::RealmPolicy* policy_ = nullptr;
   // (pattern text, policy, filter as JSON text, snapshot, hide_meta): pattern text first, so the
   // subscriptions of one pattern are neighbours in the map.
   using Key = std::tuple<std::string, MatchPolicy, std::string, bool, bool>;

@@ -67,6 +67,14 @@ void Realm::publish(Id session, Id request, Publication pub, PublishOptions opti
                              "a publication topic has no wildcard or empty part"));
     return;
   }
+  if (!impl_->permitted(*entry, pub.topic, auth::kPublish)) {
+    log::info("router", "realm ", name_, ": session ", session, " (", entry->info.authid, ", role ",
+              entry->info.authrole, ") may not publish to ", pub.uri, ": not routed");
+    impl_->refuse(session, request, options.acknowledge,
+                  make_error("wamp.error.not_authorized", "role " + entry->info.authrole +
+                                                              " may not publish to " + pub.uri));
+    return;
+  }
   pub.publisher = session;
   pub.publisher_authid = entry->info.authid;
   pub.publisher_authrole = entry->info.authrole;

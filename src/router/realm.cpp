@@ -13,6 +13,7 @@ namespace fox {
 namespace {
 
 constexpr const char* kInvalidUri = "wamp.error.invalid_uri";
+constexpr const char* kNotAuthorized = "wamp.error.not_authorized";
 
 // A pattern a session may subscribe to or register: WAMP forbids empty parts except where the
 // match policy gives them a meaning (wildcard: any part; prefix: a trailing "a.b." is a prefix).
@@ -40,7 +41,28 @@ Realm::Impl::Impl(Router& r, const std::string& realm_name)
       testaments(r.engine().wills(), realm_name),
       // Every event durable before this realm was opened (by a previous process, too) is in the
       // retained state already: `retained` + `after` need not wait for those.
-      last_applied(log.durable_id()) {}
+      last_applied(log.durable_id()) {
+  policy = r.auth_policy() ? r.auth_policy()->find(realm_name) : nullptr;
+  broker.set_policy(policy);
+}
+
+bool Realm::Impl::permitted(const SessionEntry& session, const TopicParts& topic,
+                            auth::Action action, MatchPolicy match) const {
+  if (!policy) return true;
+  if (match == MatchPolicy::kExact) return policy->allows(session.info.authrole, topic, action);
+  // A pattern is checked as the pattern it is: a prefix is its parts and then anything, an
+  // empty part of a wildcard pattern any one part.
+  TopicParts pattern = topic;
+  if (match == MatchPolicy::kPrefix) {
+    if (!pattern.empty() && pattern.back().empty()) pattern.pop_back();
+    pattern.push_back(kAnyParts);
+  } else {
+    for (std::string& part : pattern) {
+      if (part.empty()) part = kAnyPart;
+    }
+  }
+  return policy->allows(session.info.authrole, pattern, action);
+}
 
 Realm::Impl::~Impl() {
   for (auto& [id, c] : cursors) {
@@ -141,6 +163,11 @@ SubscribeOutcome Realm::subscribe(Id session, const TopicParts& topic,
     out.error = make_error(kInvalidUri);
     return out;
   }
+  if (!impl_->permitted(*entry, topic, auth::kSubscribe, options.match)) {
+    out.error = make_error(kNotAuthorized, "role " + entry->info.authrole + " may not subscribe to " +
+                                               wamp_uri(topic));
+    return out;
+  }
   if (!parse_replay_request(options.raw, &out.replay, &out.error)) return out;
   // The filter and snapshot options are part of the subscription's identity (broker.hpp): a
   // snapshot never touches the session's live subscription of the same topic.
@@ -205,6 +232,11 @@ RegisterOutcome Realm::register_procedure(Id session, const TopicParts& procedur
     out.error = make_error(kInvalidUri);
     return out;
   }
+  if (!impl_->permitted(*entry, procedure, auth::kRegister, options.match)) {
+    out.error = make_error(kNotAuthorized, "role " + entry->info.authrole + " may not register " +
+                                               wamp_uri(procedure));
+    return out;
+  }
   bool created = false;
   out.registration =
       impl_->dealer.register_procedure(*entry, procedure, options, &created, &out.error);
@@ -235,6 +267,12 @@ void Realm::call(Id session, Id request, const TopicParts& procedure, Json args,
   SessionEntry* entry = impl_->session(session);
   if (!entry) return;
   const std::string uri = wamp_uri(procedure);
+  if (!impl_->permitted(*entry, procedure, auth::kCall)) {
+    entry->peer->send_error(RequestType::kCall, request,
+                            make_error(kNotAuthorized, "role " + entry->info.authrole +
+                                                           " may not call " + uri));
+    return;
+  }
   if (uri == "fox.cluster.nodes") {
     Json status = router_.cluster_status();
     if (!status.is_null()) {

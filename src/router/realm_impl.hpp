@@ -127,6 +127,11 @@ struct Realm::Impl {
   std::uint64_t next_cursor = 0;
   std::map<std::uint64_t, ReplayCursor> cursors;   // in start order
 
+  // A secured realm's policy (core/auth.hpp), else nullptr (everything allowed).
+  const auth::RealmPolicy* policy = nullptr;
+  bool permitted(const SessionEntry& session, const TopicParts& topic, auth::Action action,
+                 MatchPolicy match = MatchPolicy::kExact) const;
+
   SessionEntry* session(Id id) {
     auto it = sessions.find(id);
     return it == sessions.end() ? nullptr : it->second.get();

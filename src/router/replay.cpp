@@ -27,8 +27,13 @@ namespace {
 constexpr int kPagesPerStep = 4;
 
 bool send_replayed(SessionEntry& session, const Subscription& sub, const PublicationPtr& pub,
-                   const ReplayRequest& request, bool retained) {
+                   const ReplayRequest& request, bool retained, const auth::RealmPolicy* policy) {
   if (request.has_filter && !value_matches(request.filter, publication_value(*pub))) return false;
+  // Only what its role may subscribe to (a pattern may cover topics it may not).
+  if (sub.pattern && policy && policy->restricts(session.info.authrole) &&
+      !policy->allows_cached(session.info.authrole, pub->topic, pub->uri, auth::kSubscribe)) {
+    return false;
+  }
   // Replay deliveries are per subscriber (details differ from the shared live Delivery).
   Delivery delivery;
   delivery.subscription = sub.id;
@@ -115,7 +120,7 @@ void Realm::Impl::run_replay(std::uint64_t id) {
           ScanPage<Id> page = log.scan(name, c.history_position, head, *c.matcher);
           for (const PublicationPtr& pub : page.publications) {
             if (entry->peer->congested()) return;   // the rest of the page is read again
-            send_replayed(*entry, *sub, pub, c.request, false);
+            send_replayed(*entry, *sub, pub, c.request, false, broker.policy());
             c.history_position = pub->id;
           }
           c.history_position = page.next;   // rows read without a match move the cursor too
@@ -174,7 +179,7 @@ void Realm::Impl::run_replay(std::uint64_t id) {
         ScanPage<std::string> page = retained->scan(*c.matcher, c.retained_position);
         for (const PublicationPtr& pub : page.publications) {
           if (entry->peer->congested()) return;   // the rest of the page is read again
-          send_replayed(*entry, *sub, pub, c.request, true);
+          send_replayed(*entry, *sub, pub, c.request, true, broker.policy());
           c.retained_position = pub->uri;
         }
         c.retained_position = page.next;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/auth.hpp"
 #include "core/env.hpp"
 #include "router/peer.hpp"
 #include "router/types.hpp"
@@ -133,6 +134,10 @@ public:
   Env& env() { return env_; }
   Engine& engine() { return engine_; }
   void set_kv_options(const KvOptions& options) { kv_options_ = options; }
+  // Who may join which realm and do what (core/auth.hpp; SPEC §6): the sessions authenticate
+  // against it, the realms enforce its permissions. nullptr (no users anywhere): all open.
+  void set_auth_policy(const auth::Policy* policy) { auth_ = policy; }
+  const auth::Policy* auth_policy() const { return auth_; }
   const KvOptions& kv_options() const { return kv_options_; }
 
   // What sessions of a previous process left (all gone at start): each will key becomes its
@@ -175,6 +180,7 @@ private:
   Env& env_;
   Engine& engine_;
   KvOptions kv_options_;
+  const auth::Policy* auth_ = nullptr;
   std::vector<std::string> allowed_;   // empty = every valid name
   std::map<std::string, std::unique_ptr<Realm>> realms_;
 };

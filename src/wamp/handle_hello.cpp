@@ -9,7 +9,12 @@ constexpr const char* kLog = "wamp";
 
 Authenticator& Session::authenticator() {
   static AnonymousAuthenticator anonymous;  // stateless: one for every session
-  return options_.authenticator ? *options_.authenticator : anonymous;
+  if (options_.authenticator) return *options_.authenticator;
+  if (router_.auth_policy()) {
+    if (!config_auth_) config_auth_ = std::make_unique<ConfigAuthenticator>(router_.auth_policy());
+    return *config_auth_;
+  }
+  return anonymous;
 }
 
 void Session::handle(Hello& m) {
@@ -43,7 +48,7 @@ void Session::handle(Hello& m) {
 
 void Session::handle(Authenticate& m) {
   AuthOutcome outcome =
-      authenticator().authenticate(realm_name_, hello_details_, m.signature, m.extra);
+      authenticator().authenticate(realm_name_, hello_details_, m.signature, m.extra, challenge_);
   if (outcome.kind == AuthOutcome::Kind::kChallenge) {
     outcome = AuthOutcome::abort("wamp.error.authentication_failed", "a second challenge");
   }
@@ -60,6 +65,7 @@ void Session::apply(const AuthOutcome& outcome) {
       Challenge c;
       c.authmethod = outcome.challenge_method;
       c.extra = outcome.extra.is_object() ? outcome.extra : Json::object();
+      challenge_ = Json{{"method", c.authmethod}, {"extra", c.extra}};
       send_message(c);
       return;
     }

@@ -67,6 +67,8 @@ private:
   void handle(Authenticate& m);
   void apply(const AuthOutcome& outcome);
   Authenticator& authenticator();
+  std::unique_ptr<ConfigAuthenticator> config_auth_;
+  Json challenge_ = Json::object();   // the CHALLENGE sent: {method, extra}
   void welcome(const AuthOutcome& outcome);
   void handle(Goodbye& m);
   // handle_pubsub.cpp

@@ -73,7 +73,7 @@ TEST_CASE("--help is recognised anywhere") {
   ServeConfig c;
   std::string e;
   CHECK(parse({"--port", "1", "--help"}, &c, &e) == ParseResult::kHelp);
-  CHECK(fox::serve_help().find("not implemented yet") != std::string::npos);
+  CHECK(fox::serve_help().find("permissions") != std::string::npos);
 }
 
 TEST_CASE("config keys are applied and unknown keys or wrong types are errors") {
@@ -101,7 +101,13 @@ TEST_CASE("config keys are applied and unknown keys or wrong types are errors") 
                    Case{R"({"limits":{"session_queue":0}})", "limits.session_queue"},
                    Case{R"({"limits":{"what":1}})", "limits.what"},
                    Case{R"({"realms":{"Bad-Name":{}}})", "realms.Bad-Name"},
-                   Case{R"({"realms":{"r":{"users":{}}}})", "realms.r.users"},
+                   Case{R"({"realms":{"r":{"users":{"joe":{"role":"x"}}}}})", "realms.r.users.joe"},
+                   Case{R"({"realms":{"r":{"users":{"joe":{"secret":"s","role":"x","rank":1}}}}})",
+                        "realms.r.users.joe.rank"},
+                   Case{R"({"realms":{"r":{"anonymous":""}}})", "realms.r.anonymous"},
+                   Case{R"({"realms":{"r":{"permissions":{"u":[{"uri":"a","allow":["fly"]}]}}}})",
+                        "realms.r.permissions.u[0]"},
+                   Case{R"({"realms":{"r":{"nope":1}}})", "realms.r.nope"},
                    Case{R"({"log_level":"loud"})", "log_level"}}) {
     ServeConfig d;
     std::string err;

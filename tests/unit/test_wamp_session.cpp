@@ -76,7 +76,7 @@ public:
     return AuthOutcome::challenge("ticket", {{"hint", "password"}});
   }
   AuthOutcome authenticate(const std::string& realm, const Json& hello_details,
-                           const std::string& signature, const Json&) override {
+                           const std::string& signature, const Json&, const Json&) override {
     if (signature != "s3cret" || realm != "realm1") {
       return AuthOutcome::abort("wamp.error.authentication_failed", "wrong ticket");
     }
