@@ -3,7 +3,6 @@
 // "pbkdf2-sha256$<iterations>$<salt>$<hash>" for `"secret"`. Ticket logins and MQTT passwords
 // check against it; WAMP-CRA needs the secret itself (or a `salt` with the plain secret).
 #include <cstdio>
-#include <iostream>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -32,8 +31,11 @@ int passwd_main(const std::vector<std::string>& args) {
     std::fprintf(stderr, "fox passwd: unknown argument '%s'\n", args[i].c_str());
     return 2;
   }
+  char line[1024];
   std::string password;
-  if (!std::getline(std::cin, password) || password.empty()) {
+  if (std::fgets(line, sizeof line, stdin)) password = line;
+  if (!password.empty() && password.back() == '\n') password.pop_back();
+  if (password.empty()) {
     std::fputs("fox passwd: no password on stdin\n", stderr);
     return 2;
   }

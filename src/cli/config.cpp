@@ -219,6 +219,10 @@ bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
       ok = get_port(v, file, key, &c->rawsocket_port, error);
     } else if (key == "fox_port") {
       ok = get_port(v, file, key, &c->fox_port, error);
+    } else if (key == "tls_port") {
+      ok = get_port(v, file, key, &c->tls_port, error);
+    } else if (key == "tls_cert" || key == "tls_key") {
+      ok = get_string(v, file, key, key == "tls_cert" ? &c->tls_cert : &c->tls_key, error);
     } else if (key == "data") {
       ok = get_string(v, file, key, &c->data, error);
     } else if (key == "memory") {
@@ -304,7 +308,7 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       {"--bind", true},        {"--port", true},    {"--mqtt-port", true},
       {"--rawsocket-port", true}, {"--fox-port", true}, {"--data", true},
       {"--memory", false},     {"--log-level", true}, {"--config", true},
-      {"--sync", true},
+      {"--sync", true},        {"--tls-cert", true}, {"--tls-key", true}, {"--tls-port", true},
       {"--cluster", true},     {"--node", true},    {"--role", true},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -367,6 +371,11 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       if (flag == "--mqtt-port") config->mqtt_port = port;
       if (flag == "--rawsocket-port") config->rawsocket_port = port;
       if (flag == "--fox-port") config->fox_port = port;
+    } else if (flag == "--tls-port") {
+      if (!parse_port(value, &config->tls_port)) return bad("expected a port 0..65535");
+    } else if (flag == "--tls-cert" || flag == "--tls-key") {
+      if (value.empty()) return bad("expected a PEM file");
+      (flag == "--tls-cert" ? config->tls_cert : config->tls_key) = value;
     } else if (flag == "--data") {
       if (value.empty()) return bad("expected a directory");
       config->data = value;
@@ -389,6 +398,12 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
   }
   if (config->port == 0) {
     *error = "flag --port 0: the HTTP/WebSocket listener cannot be disabled";
+    return ParseResult::kError;
+  }
+  if (config->tls_cert.empty() != config->tls_key.empty()) {
+    *error = std::string(config->tls_cert.empty() ? "--tls-key" : "--tls-cert") +
+             " needs " + (config->tls_cert.empty() ? "--tls-cert" : "--tls-key") +
+             " (a certificate and its private key, PEM)";
     return ParseResult::kError;
   }
   return ParseResult::kOk;
@@ -419,6 +434,10 @@ Runs the broker. With no flags: a single node on the embedded defaults.
                          limits (history_max_rows, history_max_age seconds, ...) and realms
                          (each with anonymous, users, permissions: SPEC §6, README "Users and
                          permissions"); flags win over the file
+  --tls-cert FILE --tls-key FILE
+                         TLS (1.2 at least): wss:// and https:// on --tls-port; a certificate
+                         chain and its RSA or EC private key, PEM (a bad one: exit 2 naming it)
+  --tls-port N           the TLS WebSocket/HTTP port (default 9443, 0 = off)
   --cluster FILE --node NAME [--role entry|ndb|sync]
                          cluster mode: run NAME's roles from the cluster file (its ports and
                          data; validated at start, exit 2 naming file and key)

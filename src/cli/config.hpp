@@ -28,6 +28,10 @@ struct ServeConfig {
   int mqtt_port = 1883;
   int rawsocket_port = 8081;
   int fox_port = 1735;
+  // TLS (SPEC §6, issue 14): with a certificate and its key, wss:// and https:// on tls_port
+  // (the plain listeners stay as configured; 0 = off).
+  std::string tls_cert, tls_key;
+  int tls_port = 9443;
   std::string data = "./fox-data";
   bool memory = false;
   std::string sync = "normal";  // SQLite synchronous: "normal" (survives a crash) or "full" (power loss)

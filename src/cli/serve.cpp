@@ -13,6 +13,7 @@
 #include "http/status_page.hpp"
 #include "net/uv_env.hpp"
 #include "net/tcp_server.hpp"
+#include "net/tls.hpp"
 #include "net/ws_server.hpp"
 #include "fox/transports.hpp"
 #include "mqtt/transports.hpp"
@@ -38,6 +39,7 @@ public:
     if (store_) store_->close();
     if (node_) node_->stop(nullptr);
     http_.reset();
+    https_.reset();
     rawsocket_.reset();
     mqtt_tcp_.reset();
     fox_tcp_.reset();
@@ -177,6 +179,21 @@ private:
     }
     log::info("http", "listening on ", config_.bind, ":", http_->port(),
               " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
+    if (!config_.tls_cert.empty() && config_.tls_port != 0) {
+      ws.port = config_.tls_port;
+      ws.tls_cert = config_.tls_cert;
+      ws.tls_key = config_.tls_key;
+      https_ = std::make_unique<net::WsServer>(&loop_, ws);
+      https_->add_endpoint(wamp::websocket_endpoint(*router_, session));
+      https_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
+      https_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
+      if (!https_->start(&error)) {
+        log::error("http", "TLS: ", error);
+        return false;
+      }
+      log::info("http", "listening on ", config_.bind, ":", https_->port(),
+                " with TLS (wss:// /wamp, /mqtt, /fox; https:// status page)");
+    }
     return start_tcp_listeners();
   }
 
@@ -298,6 +315,7 @@ private:
     if (stopping_) return;
     stopping_ = true;
     if (http_) http_->stop();
+    if (https_) https_->stop();
     if (rawsocket_) rawsocket_->stop();
     if (mqtt_tcp_) mqtt_tcp_->stop();
     if (fox_tcp_) fox_tcp_->stop();
@@ -344,6 +362,7 @@ private:
   std::unique_ptr<ClusterNode> node_;             // --cluster: the node's roles
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
+  std::unique_ptr<net::WsServer> https_;   // --tls-cert: wss:// and https://
   std::unique_ptr<net::TcpServer> rawsocket_;
   std::unique_ptr<mqtt::Server> mqtt_;
   std::unique_ptr<net::TcpServer> mqtt_tcp_;
@@ -368,6 +387,10 @@ int serve_main(const std::vector<std::string>& args) {
   log::Level level = log::Level::kInfo;
   log::parse_level(config.log_level, &level);
   log::set_level(level);
+  if (!config.tls_cert.empty() && !net::check_tls_pair(config.tls_cert, config.tls_key, &error)) {
+    std::fprintf(stderr, "fox serve: TLS: %s\n", error.c_str());
+    return 2;
+  }
   if (!config.cluster_file.empty()) {
     std::string roles;
     for (cluster::Role r : config.cluster_node.roles) {

@@ -250,6 +250,12 @@ bool WsServer::start(std::string* error) {
   info.foreign_loops = foreign_loops;
   info.options = LWS_SERVER_OPTION_LIBUV;
   info.port = options_.port;
+  if (!options_.tls_cert.empty()) {
+    // TLS 1.2 at least: mbedTLS is built without 1.0 and 1.1 (third_party/patches).
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = options_.tls_cert.c_str();
+    info.ssl_private_key_filepath = options_.tls_key.c_str();
+  }
   info.protocols = protocols;
   if (default_protocol_) info.pvo = &default_protocol_->protocol;
   info.pcontext = &context_;

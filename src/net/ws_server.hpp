@@ -55,6 +55,8 @@ struct WsServerOptions {
   ConnectionLimits* limits = nullptr;        // WebSocket connections count; nullptr = no limit
   Env* env = nullptr;                        // clock and timers (required)
   std::uint64_t handshake_timeout_ms = 0;    // 0 = no deadline
+  // TLS (wss://, https://): a certificate chain and its key, PEM (net/tls.hpp checked them).
+  std::string tls_cert, tls_key;
 };
 
 class WsServer {

@@ -1,0 +1,144 @@
+"""TLS (issue 14): a CA and a server certificate made by openssl at test time; python3-autobahn
+over wss:// and the status page over https:// trusting that CA; a client trusting another CA is
+refused; TLS 1.1 is refused (TLS 1.2 at least); plain bytes to the TLS port close only that
+connection; a bad certificate or a key that does not match → exit 2 naming the file."""
+import asyncio
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import unittest
+import urllib.request
+
+import txaio
+
+txaio.use_asyncio()
+
+from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
+from autobahn.wamp.serializer import JsonSerializer  # noqa: E402
+from autobahn.wamp.types import ComponentConfig  # noqa: E402
+
+from harness import FOX_BIN, Fox, free_port, main  # noqa: E402
+from wamp_client import Client  # noqa: E402
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=d)
+    return os.path.join(d, f"{name}.pem")
+
+
+def make_server_cert(d, ca, ec=False):
+    if ec:
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key", cwd=d)
+    else:
+        openssl("genrsa", "-out", "server.key", "2048", cwd=d)
+    openssl("req", "-new", "-key", "server.key", "-subj", "/CN=127.0.0.1", "-out", "server.csr", cwd=d)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)
+    return os.path.join(d, "server.pem"), os.path.join(d, "server.key")
+
+
+class TlsTest(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="fox-it-tls-")
+        cls.ca = make_ca(cls.dir, "ca")
+        cls.other_ca = make_ca(cls.dir, "other")
+        cls.cert, cls.key = make_server_cert(cls.dir, "ca", ec=True)
+        cls.tls_port = free_port()
+        cls.fox = Fox("--tls-cert", cls.cert, "--tls-key", cls.key, "--tls-port", str(cls.tls_port))
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fox.stop() == 0, cls.fox.log()
+
+    async def join_wss(self, cafile):
+        loop = asyncio.get_running_loop()
+        joined, left = loop.create_future(), loop.create_future()
+        ctx = ssl.create_default_context(cafile=cafile)
+        factory = WampWebSocketClientFactory(lambda: Client(ComponentConfig("realm1"), joined, left),
+                                             url=f"wss://127.0.0.1:{self.tls_port}/wamp",
+                                             serializers=[JsonSerializer()])
+        await asyncio.wait_for(loop.create_connection(factory, "127.0.0.1", self.tls_port, ssl=ctx,
+                                                      server_hostname="127.0.0.1"), 5)
+        return await asyncio.wait_for(joined, 5)
+
+    async def test_wss_and_https_with_the_right_ca(self):
+        c = await self.join_wss(self.ca)
+        got = asyncio.Queue()
+        await c.subscribe(lambda v: got.put_nowait(v), "tls.t")
+        from autobahn.wamp.types import PublishOptions
+        await c.publish("tls.t", "over tls", options=PublishOptions(acknowledge=True, exclude_me=False))
+        self.assertEqual(await asyncio.wait_for(got.get(), 5), "over tls")
+        c.leave()
+        ctx = ssl.create_default_context(cafile=self.ca)
+        body = await asyncio.to_thread(
+            lambda: urllib.request.urlopen(f"https://127.0.0.1:{self.tls_port}/", context=ctx, timeout=5).read())
+        self.assertIn(b"fox", body)
+
+    async def test_a_client_trusting_another_ca_is_refused(self):
+        with self.assertRaises(ssl.SSLError):
+            await self.join_wss(self.other_ca)
+
+    def test_tls_1_1_is_refused_and_1_2_accepted(self):
+        for version, ok in ((ssl.TLSVersion.TLSv1_1, False), (ssl.TLSVersion.TLSv1_2, True)):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(self.ca)
+            ctx.minimum_version = ctx.maximum_version = version
+            try:
+                ctx.set_ciphers("ALL:@SECLEVEL=0")
+            except ssl.SSLError:
+                pass
+            with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5) as raw:
+                if ok:
+                    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                        self.assertEqual(s.version(), "TLSv1.2")
+                else:
+                    # The server's protocol_version alert (not a client that would not offer it).
+                    with self.assertRaises(ssl.SSLError) as cm:
+                        ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+                    self.assertIn("PROTOCOL_VERSION", str(cm.exception).upper())
+
+    async def test_plain_bytes_to_the_tls_port_close_only_that_connection(self):
+        with socket.create_connection(("127.0.0.1", self.tls_port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(512))
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+        c = await self.join_wss(self.ca)   # still serving
+        c.leave()
+
+    def test_bad_certificate_or_key_exit_2_naming_the_file(self):
+        d = tempfile.mkdtemp(prefix="fox-it-tls-bad-")
+        not_pem = os.path.join(d, "not.pem")
+        with open(not_pem, "w") as f:
+            f.write("hello\n")
+        other_cert, other_key = make_server_cert(d, os.path.join(self.dir, "ca"))
+        for cert, key, named in ((not_pem, self.key, not_pem), (self.cert, not_pem, not_pem),
+                                 (self.cert, other_key, other_key),
+                                 (os.path.join(d, "missing.pem"), self.key, "missing.pem")):
+            p = subprocess.run([FOX_BIN, "serve", "--memory", "--port", str(free_port()),
+                                "--tls-cert", cert, "--tls-key", key], capture_output=True,
+                               timeout=10, text=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(named, p.stderr)
+        p = subprocess.run([FOX_BIN, "serve", "--memory", "--tls-cert", self.cert],
+                           capture_output=True, timeout=10, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--tls-key", p.stderr)
+
+
+if __name__ == "__main__":
+    main()
