@@ -72,7 +72,17 @@ bool ClusterNode::start(std::string* error) {
       [this](const std::string& from, Json&& map) {
         auto ft = map.is_object() ? map.find("ft") : map.end();
         if (ft != map.end() && *ft == "NODE_STATUS") {
-          peer_status_[from] = {std::move(map), uv_now(loop_)};
+          // A new incarnation of an entry (it restarted faster than entryTimeoutMs): what its
+          // old one had — registrations, calls in flight — ends in every realm.
+          auto& [said, when] = peer_status_[from];
+          auto was = said.is_object() ? said.find("i") : said.end();
+          auto now_i = map.find("i");
+          if (router_ && was != said.end() && now_i != map.end() && *was != *now_i) {
+            log::info("cluster", from, " restarted: its registrations and calls end here");
+            router_->remote_lost(from);
+          }
+          said = std::move(map);
+          when = uv_now(loop_);
           return;
         }
         if (ft != map.end() && ft->is_string() && ft->get_ref<const std::string&>().rfind("RPC_", 0) == 0) {
@@ -144,6 +154,7 @@ void ClusterNode::attach_router(Router* router) {
 // What this node says of itself to its peers (NODE_STATUS) and in fox.cluster.nodes.
 Json ClusterNode::own_status() {
   Json s = {{"ft", "NODE_STATUS"}};
+  if (engine_) s["i"] = engine_->instance();
   if (entry_) {
     s["delivered"] = entry_->delivered();
     s["unresolved_segments"] = entry_->unresolved();
@@ -164,7 +175,8 @@ Json ClusterNode::status() {
   Json nodes = Json::array();
   Id furthest = entry_ ? entry_->delivered() : 0;
   for (const auto& [peer, said] : peer_status_) {
-    furthest = std::max<Id>(furthest, said.first.value("delivered", Id{0}));
+    auto d = said.first.find("delivered");   // a peer's message: its types are checked
+    if (d != said.first.end() && d->is_number_unsigned()) furthest = std::max<Id>(furthest, d->get<Id>());
   }
   for (const cluster::NodeConfig& n : config_.nodes) {
     Json roles = Json::array();

@@ -221,6 +221,10 @@ bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
       ok = get_port(v, file, key, &c->fox_port, error);
     } else if (key == "tls_port") {
       ok = get_port(v, file, key, &c->tls_port, error);
+    } else if (key == "mqtts_port") {
+      ok = get_port(v, file, key, &c->mqtts_port, error);
+    } else if (key == "rawsocket_tls_port") {
+      ok = get_port(v, file, key, &c->rawsocket_tls_port, error);
     } else if (key == "tls_cert" || key == "tls_key") {
       ok = get_string(v, file, key, key == "tls_cert" ? &c->tls_cert : &c->tls_key, error);
     } else if (key == "data") {
@@ -309,6 +313,7 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       {"--rawsocket-port", true}, {"--fox-port", true}, {"--data", true},
       {"--memory", false},     {"--log-level", true}, {"--config", true},
       {"--sync", true},        {"--tls-cert", true}, {"--tls-key", true}, {"--tls-port", true},
+      {"--mqtts-port", true},  {"--rawsocket-tls-port", true},
       {"--cluster", true},     {"--node", true},    {"--role", true},
   };
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -371,8 +376,11 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       if (flag == "--mqtt-port") config->mqtt_port = port;
       if (flag == "--rawsocket-port") config->rawsocket_port = port;
       if (flag == "--fox-port") config->fox_port = port;
-    } else if (flag == "--tls-port") {
-      if (!parse_port(value, &config->tls_port)) return bad("expected a port 0..65535");
+    } else if (flag == "--tls-port" || flag == "--mqtts-port" || flag == "--rawsocket-tls-port") {
+      int port = 0;
+      if (!parse_port(value, &port)) return bad("expected a port 0..65535");
+      (flag == "--tls-port" ? config->tls_port
+                            : flag == "--mqtts-port" ? config->mqtts_port : config->rawsocket_tls_port) = port;
     } else if (flag == "--tls-cert" || flag == "--tls-key") {
       if (value.empty()) return bad("expected a PEM file");
       (flag == "--tls-cert" ? config->tls_cert : config->tls_key) = value;
@@ -438,6 +446,8 @@ Runs the broker. With no flags: a single node on the embedded defaults.
                          TLS (1.2 at least): wss:// and https:// on --tls-port; a certificate
                          chain and its RSA or EC private key, PEM (a bad one: exit 2 naming it)
   --tls-port N           the TLS WebSocket/HTTP port (default 9443, 0 = off)
+  --mqtts-port N         MQTT over TLS (default 8883 with --tls-cert, 0 = off)
+  --rawsocket-tls-port N WAMP RawSocket over TLS (default 0 = off)
   --cluster FILE --node NAME [--role entry|ndb|sync]
                          cluster mode: run NAME's roles from the cluster file (its ports and
                          data; validated at start, exit 2 naming file and key)

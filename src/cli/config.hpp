@@ -32,6 +32,8 @@ struct ServeConfig {
   // (the plain listeners stay as configured; 0 = off).
   std::string tls_cert, tls_key;
   int tls_port = 9443;
+  int mqtts_port = 8883;         // MQTT over TLS (with tls_cert; 0 = off)
+  int rawsocket_tls_port = 0;    // WAMP RawSocket over TLS (with tls_cert; 0 = off)
   std::string data = "./fox-data";
   bool memory = false;
   std::string sync = "normal";  // SQLite synchronous: "normal" (survives a crash) or "full" (power loss)

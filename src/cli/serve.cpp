@@ -40,6 +40,8 @@ public:
     if (node_) node_->stop(nullptr);
     http_.reset();
     https_.reset();
+    mqtts_tcp_.reset();
+    rawsocket_tls_.reset();
     rawsocket_.reset();
     mqtt_tcp_.reset();
     fox_tcp_.reset();
@@ -199,6 +201,14 @@ private:
 
   bool start_tcp_listeners() {
     wamp::SessionOptions session;
+    if (!config_.tls_cert.empty() && !tls_) {
+      tls_ = std::make_unique<net::TlsServerConfig>();
+      std::string error;
+      if (!tls_->load(config_.tls_cert, config_.tls_key, &error)) {
+        log::error("serve", error);
+        return false;
+      }
+    }
 
     if (config_.rawsocket_port != 0) {
       // Each RawSocket message is two buffers (header + shared payload), hence twice the frames.
@@ -212,6 +222,18 @@ private:
       mqtt_tcp_ = start_tcp("mqtt", config_.mqtt_port, outbound(1),
                             mqtt::tcp_factory(*mqtt_), "MQTT 3.1.1 and 3.1");
       if (!mqtt_tcp_) return false;
+    }
+    if (tls_ && config_.mqtts_port != 0) {
+      mqtts_tcp_ = start_tcp("mqtt", config_.mqtts_port, outbound(1), mqtt::tcp_factory(*mqtt_),
+                             "MQTT 3.1.1 and 3.1 over TLS", true);
+      if (!mqtts_tcp_) return false;
+    }
+    if (tls_ && config_.rawsocket_tls_port != 0) {
+      rawsocket_tls_ = start_tcp("rawsocket", config_.rawsocket_tls_port, outbound(2),
+                                 wamp::rawsocket_factory(*router_, session,
+                                                         config_.limits.max_message_size),
+                                 "WAMP RawSocket over TLS: json, msgpack, cbor", true);
+      if (!rawsocket_tls_) return false;
     }
     if (config_.fox_port != 0) {
       fox_tcp_ = start_tcp("fox", config_.fox_port, outbound(1),
@@ -264,7 +286,8 @@ private:
   void end_of_turn() {
     if (store_) store_->flush();
     if (node_) node_->end_of_turn();
-    for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get(), fox_tcp_.get()}) {
+    for (net::TcpServer* server : {rawsocket_.get(), mqtt_tcp_.get(), fox_tcp_.get(),
+                                   mqtts_tcp_.get(), rawsocket_tls_.get()}) {
       if (server) server->flush();
     }
   }
@@ -292,8 +315,10 @@ private:
   }
 
   std::unique_ptr<net::TcpServer> start_tcp(const char* name, int port, OutboundLimits outbound,
-                                            net::TcpServer::Factory factory, const char* what) {
+                                            net::TcpServer::Factory factory, const char* what,
+                                            bool tls = false) {
     net::TcpServerOptions o;
+    o.tls = tls ? tls_.get() : nullptr;
     o.name = name;
     o.bind = config_.bind;
     o.port = port;
@@ -316,6 +341,8 @@ private:
     stopping_ = true;
     if (http_) http_->stop();
     if (https_) https_->stop();
+    if (mqtts_tcp_) mqtts_tcp_->stop();
+    if (rawsocket_tls_) rawsocket_tls_->stop();
     if (rawsocket_) rawsocket_->stop();
     if (mqtt_tcp_) mqtt_tcp_->stop();
     if (fox_tcp_) fox_tcp_->stop();
@@ -363,6 +390,8 @@ private:
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::WsServer> https_;   // --tls-cert: wss:// and https://
+  std::unique_ptr<net::TlsServerConfig> tls_;   // --tls-cert: the TCP listeners' TLS
+  std::unique_ptr<net::TcpServer> mqtts_tcp_, rawsocket_tls_;
   std::unique_ptr<net::TcpServer> rawsocket_;
   std::unique_ptr<mqtt::Server> mqtt_;
   std::unique_ptr<net::TcpServer> mqtt_tcp_;

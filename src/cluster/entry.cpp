@@ -127,6 +127,7 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
       ready_ = true;
       sink_.ready();
       deliver_ready();
+      catch_up();
     }
     return true;
   }
@@ -193,11 +194,22 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
 }
 
 void Entry::accept_history(const History& h) {
+  const Id before = delivered_;
   for (const ClusterEvent& e : h.events) {
     // Bounded: what lies beyond the window is fetched again once delivery gets there.
     if (e.id > delivered_ && e.id <= delivered_ + kMaxWaiting) waiting_.emplace(e.id, e);
   }
   deliver_ready();
+  if (delivered_ > before) catch_up();   // no progress: the tick asks again, not a ping-pong
+}
+
+// Catching up to the head (a restarted entry applies the history from id 1 before it serves):
+// the next range is fetched as soon as the last one is delivered, not at the tick's pace.
+void Entry::catch_up() {
+  if (!ready_ || delivered_ >= head_ || !waiting_.empty() || config_.ndbs.empty()) return;
+  probed_ms_ = now_;
+  const Id upto = std::min<Id>(head_, delivered_ + 1000);
+  out_.to_ndb(config_.ndbs[next_fetch_++ % config_.ndbs.size()], FetchHistory{delivered_ + 1, upto});
 }
 
 void Entry::deliver_ready() {
@@ -233,6 +245,8 @@ void Entry::on_tick(std::uint64_t now_ms) {
     const Id upto = waiting_.begin()->first - 1;
     out_.to_ndb(config_.ndbs[next_fetch_++ % config_.ndbs.size()], FetchHistory{delivered_ + 1, upto});
     gap_since_ = now_ + 1;
+  } else if (gap_since_ == 0 && delivered_ < head_ && now_ >= probed_ms_ + config_.retransmit_ms) {
+    catch_up();   // a fetch (or its answer) was lost
   } else if (gap_since_ == 0 && now_ >= probed_ms_ + 5 * config_.retransmit_ms &&
              !config_.ndbs.empty()) {
     // No gap seen, but the pushes of the latest segments may all have been lost: look.

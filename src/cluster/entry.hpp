@@ -122,6 +122,7 @@ private:
   void resend(std::uint64_t number, Segment& s);
   void accept_history(const History& h);
   void deliver_ready();
+  void catch_up();   // fetches the next ids up to the head while behind it
 
   EntryConfig config_;
   EntryOutbox& out_;

@@ -129,6 +129,7 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
       c->close("handshake timeout");
     });
   }
+  if (self->options_.tls) c->enable_tls(*self->options_.tls);
   c->start_reading();
 }
 

@@ -101,6 +101,10 @@ void TcpStream::cut(Cut why, int status) {
 void TcpStream::flush() {
   dirty_ = false;
   if (closed_ || writing_) return;  // the write callback flushes again
+  if (tls_) {
+    tls_flush();
+    return;
+  }
   if (pending_.empty()) {
     if (closing_) finish_close();
     return;
@@ -125,6 +129,72 @@ void TcpStream::flush() {
                       if (status < 0) {
                         log::debug(*c->log_name_, c->peer_, ": write failed: ",
                                    uv_strerror(status));
+                        c->cut(Cut::kWriteError, status);
+                        return;
+                      }
+                      c->flush();
+                      if (c->drain_wanted_ && !c->budget_.over_half() && c->handler_ &&
+                          !c->closing_) {
+                        c->drain_wanted_ = false;
+                        c->handler_->on_drain();
+                      }
+                    });
+  if (rc < 0) {
+    writing_ = false;
+    in_flight_.clear();
+    cut(Cut::kWriteError, rc);
+  }
+}
+
+void TcpStream::tls_read(std::string_view cipher) {
+  std::string plain, why;
+  const bool was_established = tls_->established();
+  if (tls_->feed(cipher, &plain, &why) == TlsSession::Result::kFailed) {
+    log::info(*log_name_, peer_, ": ", why, ", closing");
+    cut(Cut::kReadError, 0);
+    return;
+  }
+  // Handshake records to answer, or the frames that waited for the handshake.
+  if ((!tls_->out().empty() || (!was_established && tls_->established())) && !dirty_) {
+    dirty_ = true;
+    on_flush_wanted();
+  }
+  if (!plain.empty() && handler_ && !closing_) handler_->on_data(plain);
+}
+
+// TLS: the queued frames are encrypted into one buffer (frames wait for the handshake), written
+// in one uv_write.
+void TcpStream::tls_flush() {
+  std::string why;
+  if (tls_->established()) {
+    in_flight_.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+    pending_.clear();
+    for (const Out& o : in_flight_) {
+      if (tls_->write(*o.frame, &why) == TlsSession::Result::kFailed) {
+        log::info(*log_name_, peer_, ": ", why, ", closing");
+        cut(Cut::kWriteError, 0);
+        return;
+      }
+    }
+  }
+  if (tls_->out().empty()) {
+    release_in_flight();
+    if (closing_ && pending_.empty()) finish_close();
+    return;
+  }
+  tls_writing_.swap(tls_->out());
+  tls_->out().clear();
+  bufs_.assign(1, uv_buf_init(tls_writing_.data(), static_cast<unsigned>(tls_writing_.size())));
+  writing_ = true;
+  write_req_.data = this;
+  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(), 1,
+                    [](uv_write_t* req, int status) {
+                      auto* c = static_cast<TcpStream*>(req->data);
+                      c->writing_ = false;
+                      c->release_in_flight();
+                      c->tls_writing_.clear();
+                      if (c->closed_) return;
+                      if (status < 0) {
                         c->cut(Cut::kWriteError, status);
                         return;
                       }
@@ -174,6 +244,10 @@ void TcpStream::start_reading() {
           return;
         }
         if (n == 0 || s->closing_ || !s->handler_) return;
+        if (s->tls_) {
+          s->tls_read(std::string_view(buf->base, static_cast<std::size_t>(n)));
+          return;
+        }
         s->handler_->on_data(std::string_view(buf->base, static_cast<std::size_t>(n)));
       });
 }

@@ -16,6 +16,7 @@
 #include "core/env.hpp"
 #include "core/outbound.hpp"
 #include "net/connection.hpp"
+#include "net/tls.hpp"
 
 namespace fox::net {
 
@@ -33,6 +34,9 @@ public:
   bool congested() override;
   void established() override;
   bool closing() const { return closing_; }
+  // TLS on this stream (mqtts, RawSocket over TLS): what the handler reads and sends is the
+  // plaintext. Before start_reading().
+  void enable_tls(const TlsServerConfig& config) { tls_ = std::make_unique<TlsSession>(config); }
 
 protected:
   // How the stream ended when this side had not asked to (close() or abort() before it).
@@ -80,6 +84,10 @@ protected:
   std::unique_ptr<Handler> handler_;
   std::string peer_;
   Env::TimerId handshake_timer_ = 0;
+  std::unique_ptr<TlsSession> tls_;
+  std::string tls_writing_;   // the ciphertext of the write in flight
+  void tls_read(std::string_view cipher);
+  void tls_flush();
   char read_buf_[64 * 1024];
 };
 

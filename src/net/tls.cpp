@@ -5,7 +5,9 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace fox::net {
 
@@ -54,6 +56,144 @@ bool check_tls_pair(const std::string& cert_file, const std::string& key_file, s
   mbedtls_pk_free(&key);
   mbedtls_x509_crt_free(&crt);
   return ok;
+}
+
+}  // namespace fox::net
+
+#include <mbedtls/error.h>
+#include <mbedtls/ssl.h>
+
+namespace fox::net {
+
+namespace {
+
+std::string mbedtls_text(int rc) {
+  char buf[128];
+  mbedtls_strerror(rc, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+struct TlsServerConfig::State {
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt cert;
+  mbedtls_pk_context key;
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+};
+
+TlsServerConfig::TlsServerConfig() : state_(new State) {
+  mbedtls_ssl_config_init(&state_->conf);
+  mbedtls_x509_crt_init(&state_->cert);
+  mbedtls_pk_init(&state_->key);
+  mbedtls_entropy_init(&state_->entropy);
+  mbedtls_ctr_drbg_init(&state_->drbg);
+}
+
+TlsServerConfig::~TlsServerConfig() {
+  mbedtls_ssl_config_free(&state_->conf);
+  mbedtls_x509_crt_free(&state_->cert);
+  mbedtls_pk_free(&state_->key);
+  mbedtls_ctr_drbg_free(&state_->drbg);
+  mbedtls_entropy_free(&state_->entropy);
+  delete state_;
+}
+
+bool TlsServerConfig::load(const std::string& cert_file, const std::string& key_file,
+                           std::string* error) {
+  if (!check_tls_pair(cert_file, key_file, error)) return false;
+  State& s = *state_;
+  int rc = 0;
+  if ((rc = mbedtls_x509_crt_parse_file(&s.cert, cert_file.c_str())) != 0 ||
+      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0 ||
+      (rc = mbedtls_ctr_drbg_seed(&s.drbg, mbedtls_entropy_func, &s.entropy, nullptr, 0)) != 0 ||
+      (rc = mbedtls_ssl_config_defaults(&s.conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                        MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
+      (rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
+    *error = "TLS setup: " + mbedtls_text(rc);
+    return false;
+  }
+  mbedtls_ssl_conf_rng(&s.conf, mbedtls_ctr_drbg_random, &s.drbg);
+  mbedtls_ssl_conf_min_version(&s.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  return true;
+}
+
+struct TlsSession::State {
+  mbedtls_ssl_context ssl;
+};
+
+struct TlsSession::Io {
+  static int send(void* ctx, const unsigned char* buf, size_t len) {
+    static_cast<TlsSession*>(ctx)->out_.append(reinterpret_cast<const char*>(buf), len);
+    return static_cast<int>(len);
+  }
+  static int recv(void* ctx, unsigned char* buf, size_t len) {
+    auto* t = static_cast<TlsSession*>(ctx);
+    const std::size_t left = t->in_.size() - t->in_pos_;
+    if (left == 0) return MBEDTLS_ERR_SSL_WANT_READ;
+    const std::size_t n = std::min(len, left);
+    std::memcpy(buf, t->in_.data() + t->in_pos_, n);
+    t->in_pos_ += n;
+    if (t->in_pos_ == t->in_.size()) {
+      t->in_.clear();
+      t->in_pos_ = 0;
+    }
+    return static_cast<int>(n);
+  }
+};
+
+TlsSession::TlsSession(const TlsServerConfig& config) : state_(new State) {
+  mbedtls_ssl_init(&state_->ssl);
+  mbedtls_ssl_setup(&state_->ssl, &config.state()->conf);
+  mbedtls_ssl_set_bio(&state_->ssl, this, &Io::send, &Io::recv, nullptr);
+}
+
+TlsSession::~TlsSession() {
+  mbedtls_ssl_free(&state_->ssl);
+  delete state_;
+}
+
+TlsSession::Result TlsSession::feed(std::string_view cipher, std::string* plain, std::string* why) {
+  in_.append(cipher);
+  if (!established_) {
+    const int rc = mbedtls_ssl_handshake(&state_->ssl);
+    if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return Result::kOk;
+    if (rc != 0) {
+      *why = "TLS handshake: " + mbedtls_text(rc);
+      return Result::kFailed;
+    }
+    established_ = true;
+  }
+  unsigned char buf[16 * 1024];
+  while (true) {
+    const int n = mbedtls_ssl_read(&state_->ssl, buf, sizeof buf);
+    if (n > 0) {
+      plain->append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE) return Result::kOk;
+    if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+      *why = "TLS: the peer closed";
+      return Result::kFailed;
+    }
+    *why = "TLS: " + mbedtls_text(n);
+    return Result::kFailed;
+  }
+}
+
+TlsSession::Result TlsSession::write(std::string_view plain, std::string* why) {
+  std::size_t done = 0;
+  while (done < plain.size()) {
+    const int n = mbedtls_ssl_write(&state_->ssl, reinterpret_cast<const unsigned char*>(plain.data()) + done,
+                                    plain.size() - done);
+    if (n < 0) {
+      *why = "TLS write: " + mbedtls_text(n);
+      return Result::kFailed;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return Result::kOk;
 }
 
 }  // namespace fox::net

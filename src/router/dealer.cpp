@@ -167,7 +167,10 @@ Dealer::Removal Dealer::remove_callee(Registration& reg, Id session) {
     fail_caller(*call, kNoSuchProcedure);
     finish(*call, false);
   }
-  if (!callees.empty()) return removal;
+  if (!callees.empty()) {
+    drain(reg);   // the calls that waited behind ones that went may have room now
+    return removal;
+  }
   removal.deleted = true;
   if (reg.match == MatchPolicy::kExact) {
     exact_.erase(reg.uri);
@@ -278,11 +281,17 @@ void Dealer::invoke(Registration& reg, Callee& callee, PendingCall& call) {
 }
 
 void Dealer::drain(Registration& reg) {
-  while (!reg.queue.empty()) {
-    PendingCall* call = reg.queue.front();
+  // FIFO, except that a forwarded call (local callees only) that cannot be placed does not hold
+  // up the calls behind it that may go to another node.
+  for (auto it = reg.queue.begin(); it != reg.queue.end();) {
+    PendingCall* call = *it;
     Callee* callee = pick_callee(reg, call->forwarded);
-    if (!callee) return;
-    reg.queue.pop_front();
+    if (!callee) {
+      if (!call->forwarded) return;
+      ++it;
+      continue;
+    }
+    it = reg.queue.erase(it);
     call->queued = false;
     invoke(reg, *callee, *call);
   }

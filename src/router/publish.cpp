@@ -347,11 +347,12 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
   if (auto lw = origin.kv.options.find("lw"); lw != origin.kv.options.end()) {
     Json options;
     if (!apply_last_words(pub, origin, *lw, &options)) return false;
-    // Fired: published as it was kept (its own options, nobody to answer).
+    // Fired: published as it was kept (its own options, nobody to answer; never last words again).
     CommitOrigin as_published = origin;
     as_published.here = false;
     as_published.kv = KvTag{};
-    as_published.kv.options = std::move(options);
+    as_published.kv.options = options.is_object() ? std::move(options) : Json::object();
+    as_published.kv.options.erase("lw");
     return apply_committed(pub, audience, as_published);
   }
   if (!uses_kv(*pub, origin.kv.options)) {
@@ -429,6 +430,9 @@ std::uint64_t Realm::keep_last_words(Id session, const Publication& pub,
   Impl& impl = *impl_;
   SessionEntry* entry = impl.session(session);
   if (!impl.log.delivers_itself() || !entry) return 0;
+  TopicParts topic = pub.topic;
+  // What its role may not publish, the other nodes do not publish for it either.
+  if (!impl.permitted(*entry, topic, auth::kPublish)) return 0;
   const std::uint64_t token = ++impl.last_words_token;
   Pending p;
   p.session = 0;   // nobody is answered
@@ -438,10 +442,14 @@ std::uint64_t Realm::keep_last_words(Id session, const Publication& pub,
   p.pub.publisher_authid = entry->info.authid;
   p.pub.publisher_authrole = entry->info.authrole;
   p.pub.disclose_publisher = options.disclose_me;
-  // It is published when its session is gone: it cannot wait or leave a will.
-  Json raw = options.raw.is_object() ? options.raw : Json::object();
-  raw.erase("watch");
-  raw.erase("will");
+  // It is published when its session is gone: it cannot wait or leave a will; only its retained
+  // effect is kept (anything else a client wrote there — `lw` above all — is not).
+  Json raw = Json::object();
+  if (options.raw.is_object()) {
+    for (const char* k : {"retain", "merge", "when"}) {
+      if (auto it = options.raw.find(k); it != options.raw.end()) raw[k] = *it;
+    }
+  }
   KvTag tag;
   tag.options = Json{{"lw", Json{{"op", "keep"}, {"t", token}, {"o", std::move(raw)}}}};
   log::debug("cluster", "realm ", impl.name, ": keeping the last words of session ", session,
@@ -464,9 +472,17 @@ void Realm::drop_last_words(Id session, std::uint64_t token) {
 
 bool Realm::Impl::apply_last_words(const PublicationPtr& pub, const CommitOrigin& origin,
                                    const Json& op, Json* fire_options) {
+  // Every field is checked before it is read: a malformed event (another node's) changes nothing.
   if (!op.is_object()) return false;
-  const std::string what = op.value("op", std::string());
-  const std::uint64_t token = op.value("t", std::uint64_t{0});
+  auto field = [&](const char* k) { auto it = op.find(k); return it == op.end() ? nullptr : &*it; };
+  const Json* op_name = field("op");
+  const Json* t = field("t");
+  const Json* of_field = field("of");
+  auto number = [](const Json* v) -> std::uint64_t {   // any non-negative integer
+    return v && v->is_number_integer() && v->get<std::int64_t>() >= 0 ? v->get<std::uint64_t>() : 0;
+  };
+  const std::string what = op_name && op_name->is_string() ? op_name->get<std::string>() : "";
+  const std::uint64_t token = number(t);
   if (what == "keep") {
     LastWords w;
     w.node = origin.node;
@@ -490,7 +506,7 @@ bool Realm::Impl::apply_last_words(const PublicationPtr& pub, const CommitOrigin
     return false;
   }
   if (what == "fire") {
-    const Id of = op.value("of", Id{0});
+    const Id of = number(of_field);
     fired.erase(of);
     auto it = last_words.find(of);
     if (it == last_words.end()) return false;   // dropped, or fired by another node first

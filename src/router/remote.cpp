@@ -42,6 +42,11 @@ bool get_string(const Json& m, const char* key, std::string* out) {
   return true;
 }
 
+bool get_bool(const Json& m, const char* key) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_boolean() && it->get<bool>();
+}
+
 bool get_parts(const Json& value, TopicParts* out) {
   if (!value.is_array() || value.empty()) return false;
   out->clear();
@@ -128,8 +133,8 @@ void RemoteNode::send_invocation(const Invocation& invocation) {
       m["procedure"].push_back(part);
     }
   }
-  if (details.value("receive_progress", false)) m["progress"] = true;
-  if (details.value("disclose_me", false)) m["disclose_me"] = true;
+  if (get_bool(details, "receive_progress")) m["progress"] = true;
+  if (get_bool(details, "disclose_me")) m["disclose_me"] = true;
   if (!invocation.args.is_null()) m["args"] = invocation.args;
   if (!invocation.kwargs.is_null()) m["kwargs"] = invocation.kwargs;
   send(std::move(m));
@@ -141,7 +146,7 @@ void RemoteNode::send_interrupt(Id invocation, const std::string& mode) {
 
 void RemoteNode::send_result(Id call_request, const Result& result) {
   Json m = {{"ft", kResult}, {"call", call_request}};
-  if (result.details.is_object() && result.details.value("progress", false)) m["progress"] = true;
+  if (result.details.is_object() && get_bool(result.details, "progress")) m["progress"] = true;
   if (!result.args.is_null()) m["args"] = result.args;
   if (!result.kwargs.is_null()) m["kwargs"] = result.kwargs;
   send(std::move(m));
@@ -353,8 +358,8 @@ bool Router::on_remote(const std::string& from, const Json& m, std::string* erro
       return false;
     }
     CallOptions options;
-    options.receive_progress = m.value("progress", false) == true;
-    options.disclose_me = m.value("disclose_me", false) == true;
+    options.receive_progress = get_bool(m, "progress");
+    options.disclose_me = get_bool(m, "disclose_me");
     Json caller = m.value("caller", Json::object());
     if (!caller.is_object()) caller = Json::object();
     dealer.call_forwarded(proxy.entry, call, wamp_uri(reg), match, procedure, std::move(args),
@@ -375,7 +380,7 @@ bool Router::on_remote(const std::string& from, const Json& m, std::string* erro
   }
   if (ft == kResult) {
     Result result;
-    if (m.value("progress", false) == true) result.details["progress"] = true;
+    if (get_bool(m, "progress")) result.details["progress"] = true;
     result.args = std::move(args);
     result.kwargs = std::move(kwargs);
     dealer.yield(proxy.entry.id, call, std::move(result));

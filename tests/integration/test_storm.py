@@ -36,6 +36,8 @@ def payloads(rng):
                  bytes([0x30, 0x80, 0x80, 0x80, 0x80, 0x01]), rng.randbytes(512)],
         "fox": [struct.pack("!I", 0xFFFFFFFF) + b"\x81", rng.randbytes(512)],
         "tls": [rng.randbytes(512), b"\x16\x03\x01\xff\xff" + rng.randbytes(64)],
+        "mqtts": [rng.randbytes(512), b"\x16\x03\x01\xff\xff" + rng.randbytes(64),
+                  b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"],
     }
 
 
@@ -45,9 +47,9 @@ class StormTest(unittest.TestCase):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                         "-subj", "/CN=127.0.0.1", "-keyout", "k.pem", "-out", "c.pem"], cwd=d,
                        check=True, capture_output=True)
-        self.tls_port = free_port()
+        self.tls_port, self.mqtts_port = free_port(), free_port()
         self.fox = Fox("--tls-cert", os.path.join(d, "c.pem"), "--tls-key", os.path.join(d, "k.pem"),
-                       "--tls-port", str(self.tls_port))
+                       "--tls-port", str(self.tls_port), "--mqtts-port", str(self.mqtts_port))
 
     def tearDown(self):
         self.assertEqual(self.fox.stop(), 0, self.fox.log()[-3000:])
@@ -55,7 +57,7 @@ class StormTest(unittest.TestCase):
     def test_500_bad_connections_while_normal_clients_work(self):
         fox = self.fox
         ports = {"http": fox.port, "rawsocket": fox.rawsocket_port, "mqtt": fox.mqtt_port,
-                 "fox": fox.fox_port, "tls": self.tls_port}
+                 "fox": fox.fox_port, "tls": self.tls_port, "mqtts": self.mqtts_port}
         rng = random.Random(14)
         sub = MqttClient(fox, timeout=10)
         sub.subscribe("storm/ok", qos=1)

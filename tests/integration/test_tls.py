@@ -8,6 +8,8 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 import urllib.request
 
@@ -54,8 +56,10 @@ class TlsTest(unittest.IsolatedAsyncioTestCase):
         cls.ca = make_ca(cls.dir, "ca")
         cls.other_ca = make_ca(cls.dir, "other")
         cls.cert, cls.key = make_server_cert(cls.dir, "ca", ec=True)
-        cls.tls_port = free_port()
-        cls.fox = Fox("--tls-cert", cls.cert, "--tls-key", cls.key, "--tls-port", str(cls.tls_port))
+        cls.tls_port, cls.mqtts_port, cls.rawsocket_tls_port = free_port(), free_port(), free_port()
+        cls.fox = Fox("--tls-cert", cls.cert, "--tls-key", cls.key, "--tls-port", str(cls.tls_port),
+                      "--mqtts-port", str(cls.mqtts_port),
+                      "--rawsocket-tls-port", str(cls.rawsocket_tls_port))
 
     @classmethod
     def tearDownClass(cls):
@@ -119,6 +123,64 @@ class TlsTest(unittest.IsolatedAsyncioTestCase):
                 pass
         c = await self.join_wss(self.ca)   # still serving
         c.leave()
+
+    def test_mqtts_with_paho_and_mosquitto_sub(self):
+        import paho.mqtt.client as paho
+        got = []
+        done = threading.Event()
+
+        def on_message(client, userdata, msg):
+            got.append((msg.topic, msg.payload))
+            done.set()
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtts_port),
+                                "--cafile", self.ca, "-t", "tls/m", "-C", "1", "-W", "10"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            c = paho.Client(client_id="tls-paho")
+            c.tls_set(ca_certs=self.ca)
+            c.on_message = on_message
+            connected = threading.Event()
+            c.on_connect = lambda *a: connected.set()
+            c.connect("127.0.0.1", self.mqtts_port)
+            c.loop_start()
+            self.assertTrue(connected.wait(5))
+            c.subscribe("tls/m", qos=1)
+            # mosquitto_sub is subscribed once a retained-free publish reaches it: publish until.
+            deadline = time.monotonic() + 10
+            while sub.poll() is None and time.monotonic() < deadline:
+                c.publish("tls/m", b"over mqtts", qos=1).wait_for_publish(5)
+                time.sleep(0.05)
+            out, err = sub.communicate(timeout=10)
+            self.assertEqual(sub.returncode, 0, err)
+            self.assertEqual(out.strip(), b"over mqtts")
+            self.assertTrue(done.wait(5))
+            self.assertEqual(got[0], ("tls/m", b"over mqtts"))
+            c.loop_stop()
+            c.disconnect()
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+                sub.wait()
+        # A client that trusts another CA is refused.
+        bad = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mqtts_port),
+                              "--cafile", self.other_ca, "-t", "x", "-C", "1", "-W", "3"],
+                             capture_output=True, timeout=10)
+        self.assertNotEqual(bad.returncode, 0)
+
+    def test_rawsocket_over_tls(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        with socket.create_connection(("127.0.0.1", self.rawsocket_tls_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(bytes([0x7F, 0xF1, 0, 0]))   # RawSocket handshake: json, max length
+                self.assertEqual(s.recv(4)[:2], bytes([0x7F, 0xF1]))
+                hello = b'[1,"realm1",{"roles":{"subscriber":{}}}]'
+                s.sendall(bytes([0]) + len(hello).to_bytes(3, "big") + hello)
+                head = s.recv(4)
+                body = b""
+                n = int.from_bytes(head[1:4], "big")
+                while len(body) < n:
+                    body += s.recv(n - len(body))
+                self.assertTrue(body.startswith(b"[2,"), body)   # WELCOME
 
     def test_bad_certificate_or_key_exit_2_naming_the_file(self):
         d = tempfile.mkdtemp(prefix="fox-it-tls-bad-")

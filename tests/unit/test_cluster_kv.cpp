@@ -262,3 +262,28 @@ TEST_CASE("cluster kv: a testament is kept as last words, dropped when its sessi
   CHECK(f.log.entries[2].pub.uri == "lw.testament");
   CHECK_FALSE(f.log.entries[2].tag.options.contains("lw"));
 }
+
+TEST_CASE("cluster kv: last words keep only the retained effect of their options") {
+  ClusterFixture f;
+  FakePeer p1;
+  Id s1 = f.join(p1);
+  f.realm->call(s1, 1, wamp_topic_parts("wamp.session.add_testament"),
+                Json::array({"lw.t", Json::array({"bye"})}),
+                Json{{"publish_options", Json{{"retain", true},
+                                              {"lw", Json{{"op", "fire"}, {"of", 1}}},
+                                              {"exclude_me", false}}}},
+                CallOptions{});
+  REQUIRE(f.log.entries.size() == 1);
+  CHECK(f.log.entries[0].tag.options["lw"]["o"] == Json{{"retain", true}});
+  // A fire whose kept options name last words again (another node's malformed event) publishes
+  // once and is not read as last words a second time.
+  FakePeer watcher;
+  Id sw = f.join(watcher);
+  SubscribeOptions so;
+  REQUIRE(f.realm->subscribe(sw, wamp_topic_parts("lw.x"), so).ok());
+  f.log.foreign(f.router, "lw.x", Json::array({1}),
+                Json{{"lw", Json{{"op", "keep"}, {"t", 5}, {"o", Json{{"lw", Json{{"op", 7}}}}}}}});
+  const Id kept = f.log.last_id;
+  f.log.foreign(f.router, "lw.x", Json::array({1}), Json{{"lw", Json{{"op", "fire"}, {"of", kept}}}});
+  CHECK(watcher.events.size() == 1);
+}

@@ -299,3 +299,48 @@ TEST_CASE("remote: malformed messages are refused with a reason and change nothi
   CHECK(answer["call"] == 5);
   CHECK(answer["error"] == "wamp.error.no_such_procedure");
 }
+
+TEST_CASE("remote: calls queued behind a forwarded one go to another node once the local callee left") {
+  Hub hub;
+  Node& a = hub.add("A");
+  Node& b = hub.add("B");
+  FakePeer local, caller, far_callee, far_caller;
+  Id sl = a.f.join(local), sc = a.f.join(caller);
+  Id sfc = b.f.join(far_callee), sfr = b.f.join(far_caller);
+  RegisterOptions first;
+  first.invoke = InvokePolicy::kFirst;
+  first.concurrency = 1;
+  a.f.register_procedure(sl, local, "com.q", first);
+  hub.pump();
+  b.f.env.advance(10);
+  b.f.register_procedure(sfc, far_callee, "com.q", first);
+  hub.pump();
+  a.f.call(sc, "com.q");          // takes the local callee (first), its only slot
+  b.f.call(sfr, "com.q");         // B: first is A's callee → forwarded to A, queued there
+  hub.pump();
+  REQUIRE(local.invocations.size() == 1);
+  a.f.call(sc, "com.q");          // queued on A behind the forwarded call
+  hub.pump();
+  CHECK(far_callee.invocations.empty());
+  a.f.realm->leave(sl);           // the local callee leaves
+  hub.pump();
+  // The forwarded call had no local callee left (no_such_procedure back on B); the local call
+  // behind it went to B's callee.
+  REQUIRE(far_caller.errors.size() == 1);
+  CHECK(far_caller.errors[0].error.uri == "wamp.error.no_such_procedure");
+  CHECK(far_callee.invocations.size() == 1);
+}
+
+TEST_CASE("remote: mistyped fields of a peer's messages are refused or ignored, never thrown") {
+  Hub hub;
+  Node& a = hub.add("A");
+  std::string error;
+  for (const char* text : {
+           R"({"ft":"RPC_CALL","realm":"realm1","i":1,"call":1,"reg":["a"],"match":0,"progress":"yes","disclose_me":3,"caller":7})",
+           R"({"ft":"RPC_RESULT","realm":"realm1","i":1,"call":1,"progress":"x"})",
+           R"({"ft":"RPC_INTERRUPT","realm":"realm1","i":1,"call":1,"mode":5})",
+           R"({"ft":"RPC_REGS","realm":"realm1","i":"x","regs":[]})",
+           R"({"ft":"RPC_ERROR","realm":"realm1","i":1,"call":1,"error":"e","args":{}})"}) {
+    CHECK_NOTHROW(a.f.router.on_remote("B", Json::parse(text), &error));
+  }
+}
