@@ -306,12 +306,8 @@ bool Dealer::admit(SessionEntry& caller, Id request, std::size_t limit) {
     return false;
   }
   // Bounded: at most `limit` calls of one session wait or run at a time.
-  std::size_t pending = 0;
-  for (auto it = calls_.lower_bound(CallKey(caller.id, 0));
-       it != calls_.end() && it->first.first == caller.id && pending < limit; ++it) {
-    ++pending;
-  }
-  if (pending < limit) return true;
+  auto pending = pending_by_caller_.find(caller.id);
+  if (pending == pending_by_caller_.end() || pending->second < limit) return true;
   Error error = make_error("wamp.error.invalid_argument");
   error.args = Json::array({"too many pending calls (at most " + std::to_string(limit) +
                             " per session)"});
@@ -369,6 +365,7 @@ void Dealer::start_call(SessionEntry& caller, Id request, Registration& reg, std
   call.forwarded = forwarded;
   call.caller_identity = std::move(identity);
   calls_.emplace(key, std::move(owned));
+  ++pending_by_caller_[caller.id];
   // The timeout counts from the CALL, so time spent queued counts too.
   if (options.timeout_ms > 0) {
     call.timer = env_.start_timer(options.timeout_ms, [this, key] { on_timeout(key); });
@@ -402,7 +399,11 @@ void Dealer::finish(PendingCall& call, bool release) {
     callee_session = call.callee->id;
     by_callee_.erase({callee_session, call.invocation});
   }
-  calls_.erase(CallKey(call.caller->id, call.request));  // destroys `call`
+  const Id caller_id = call.caller->id;
+  if (auto p = pending_by_caller_.find(caller_id); p != pending_by_caller_.end() && --p->second == 0) {
+    pending_by_caller_.erase(p);
+  }
+  calls_.erase(CallKey(caller_id, call.request));  // destroys `call`
   if (!release || callee_session == 0 || !reg) return;
   for (auto& callee : reg->callees) {
     if (callee.session->id == callee_session && callee.outstanding > 0) --callee.outstanding;

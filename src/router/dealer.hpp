@@ -149,6 +149,7 @@ private:
   std::unordered_map<Id, PendingCall*> invocations_;
   std::set<std::pair<Id, Id>> by_callee_;                  // (callee session, invocation)
   std::uint64_t local_version_ = 0;
+  std::unordered_map<Id, std::size_t> pending_by_caller_;   // calls_ per caller session
 };
 
 }  // namespace fox
