@@ -118,6 +118,12 @@ void TcpStream::flush() {
     bufs_.push_back(
         uv_buf_init(const_cast<char*>(o.frame->data()), static_cast<unsigned>(o.frame->size())));
   }
+  write_bufs();
+}
+
+// One uv_write of bufs_ (frames in flight, or TLS ciphertext); its callback releases them and
+// flushes again.
+void TcpStream::write_bufs() {
   writing_ = true;
   write_req_.data = this;
   int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(),
@@ -125,6 +131,7 @@ void TcpStream::flush() {
                       auto* c = static_cast<TcpStream*>(req->data);
                       c->writing_ = false;
                       c->release_in_flight();
+                      c->tls_writing_.clear();
                       if (c->closed_) return;
                       if (status < 0) {
                         log::debug(*c->log_name_, c->peer_, ": write failed: ",
@@ -185,31 +192,7 @@ void TcpStream::tls_flush() {
   tls_writing_.swap(tls_->out());
   tls_->out().clear();
   bufs_.assign(1, uv_buf_init(tls_writing_.data(), static_cast<unsigned>(tls_writing_.size())));
-  writing_ = true;
-  write_req_.data = this;
-  int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(), 1,
-                    [](uv_write_t* req, int status) {
-                      auto* c = static_cast<TcpStream*>(req->data);
-                      c->writing_ = false;
-                      c->release_in_flight();
-                      c->tls_writing_.clear();
-                      if (c->closed_) return;
-                      if (status < 0) {
-                        c->cut(Cut::kWriteError, status);
-                        return;
-                      }
-                      c->flush();
-                      if (c->drain_wanted_ && !c->budget_.over_half() && c->handler_ &&
-                          !c->closing_) {
-                        c->drain_wanted_ = false;
-                        c->handler_->on_drain();
-                      }
-                    });
-  if (rc < 0) {
-    writing_ = false;
-    in_flight_.clear();
-    cut(Cut::kWriteError, rc);
-  }
+  write_bufs();
 }
 
 void TcpStream::finish_close() {

@@ -88,6 +88,7 @@ protected:
   std::string tls_writing_;   // the ciphertext of the write in flight
   void tls_read(std::string_view cipher);
   void tls_flush();
+  void write_bufs();
   char read_buf_[64 * 1024];
 };
 
