@@ -36,6 +36,7 @@ extern "C" {
 #include "cluster/ndb.hpp"
 #include "cluster/sync.hpp"
 #include "cluster/sync_fsm.hpp"
+#include "core/log.hpp"
 #include "core/topic.hpp"
 #include "router/router.hpp"
 #include "store/cluster_engine.hpp"
@@ -1114,7 +1115,7 @@ Sim::Loss Sim::explain(Id a, Id upto, std::string* why, int depth) {
               std::to_string(it->first) + " (committed by " + ms(at) + "); " + A.entry +
               (cut ? " was cut off from " + ms(s) + " to " + (t == UINT64_MAX ? std::string("now") : ms(t))
                    : std::string(" was not cut off")) +
-              (was_cut(proposer, A.asked, at) ? ", " + proposer + " was cut off meanwhile" : "") + ";";
+              (was_cut(proposer, committed_at_[a], at) ? ", " + proposer + " was cut off meanwhile" : "") + ";";
       return cut && proposer != A.entry ? Loss::kCutOff : Loss::kUnexplained;
     }
     if (wf != 0 || options.contains("when")) continue;   // no effect on a held key
@@ -1623,6 +1624,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // The product's own log lines (a restarted entry that serves, a refused replay ...) only with
+  // --verbose.
+  log::set_level(o.verbose ? log::Level::kInfo : log::Level::kError);
   std::uint64_t total_acked = 0, total_faults = 0, total_kv = 0, total_locks = 0;
   std::uint64_t cut_off = 0, stale = 0;
   std::vector<std::uint64_t> hazard_seeds;
