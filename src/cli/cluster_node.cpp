@@ -306,7 +306,8 @@ void ClusterNode::tick() {
       if (up && !was_up) router_->remote_link_up(peer);
       was_up = up;
       bool& gone = peer_lost_[peer];
-      const bool now_lost = lost(peer);
+      // RPC needs only the link: a call to a node out of reach ends, quorum or not.
+      const bool now_lost = no_contact(peer);
       if (now_lost && !gone) {
         log::warn("cluster", peer, ": no contact for ", config_.entry_timeout_ms,
                   " ms: its registrations and the calls to it end here");
@@ -331,10 +332,22 @@ void ClusterNode::tick() {
 
 // A node is lost after entryTimeoutMs with no link up to it (each node judges for itself; what
 // it then proposes — the lost node's wills — applies once, in the committed order, everywhere).
-bool ClusterNode::lost(const std::string& peer) const {
+//
+// Only a node that reaches a sync quorum judges (SPEC §9: the loss is the sync group's to decide):
+// one cut off from the cluster would otherwise judge every other node lost, and its proposals
+// (their wills fired) would commit once it is back.
+bool ClusterNode::no_contact(const std::string& peer) const {
   auto it = last_contact_.find(peer);
-  if (it == last_contact_.end()) return false;
-  return uv_now(loop_) >= it->second + config_.entry_timeout_ms;
+  return it != last_contact_.end() && uv_now(loop_) >= it->second + config_.entry_timeout_ms;
+}
+
+bool ClusterNode::lost(const std::string& peer) const {
+  if (!no_contact(peer)) return false;
+  int syncs = 0;
+  for (const std::string& s : syncs_) {
+    syncs += s == node_.name || (links_ && links_->up(s)) ? 1 : 0;
+  }
+  return syncs >= config_.sync_quorum;
 }
 
 void ClusterNode::end_of_turn() {

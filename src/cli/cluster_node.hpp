@@ -63,7 +63,8 @@ private:
   void receive(const std::string& from, const cluster::Message& message);
   void drain_local();
   void tick();
-  bool lost(const std::string& peer) const;
+  bool lost(const std::string& peer) const;         // wills: no contact, and a sync quorum here
+  bool no_contact(const std::string& peer) const;   // RPC: no link for entryTimeoutMs
 
   uv_loop_t* loop_;
   const cluster::ClusterConfig& config_;

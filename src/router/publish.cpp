@@ -344,6 +344,14 @@ bool Realm::apply_committed(const PublicationPtr& pub, const PublishOptions& aud
 
 bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
                                   const CommitOrigin& origin) {
+  if (!origin.node.empty() && origin.kv.options.is_object() && !origin.kv.options.empty()) {
+    // A node's older incarnation whose last segments got their ids after its newer one had
+    // committed something: it crashed before they were acknowledged, so its late retained
+    // writes (a lock's release after its will fired for the new life) have no effect.
+    std::uint64_t& newest = newest_instance[origin.node];
+    if (origin.instance < newest) return false;
+    newest = origin.instance;
+  }
   if (auto lw = origin.kv.options.find("lw"); lw != origin.kv.options.end()) {
     Json options;
     if (!apply_last_words(pub, origin, *lw, &options)) return false;

@@ -323,6 +323,12 @@ public:
   std::uint64_t srand(std::uint64_t n) { return n ? srng_() % n : 0; }
   bool schance(double p) { return std::uniform_real_distribution<double>(0, 1)(srng_) < p; }
   bool up(const std::string& node) const { return !down_.count(node); }
+  // As cli/cluster_node.cpp: a node judges others lost only while it reaches a sync quorum.
+  bool reaches_sync_quorum(const std::string& node) const {
+    int n = 0;
+    for (const auto& [s, sync] : syncs_) n += up(s) && !cut(node, s) ? 1 : 0;
+    return n >= 2;
+  }
   std::vector<std::string> peers_of(const std::string& ndb) const;
   EntryConfig entry_config(const std::string& name) const;
   std::uint64_t entry_timeout() const { return o_.entry_timeout_ms; }
@@ -556,7 +562,8 @@ struct Sim::EntryNode final : EntryOutbox, EntrySink {
   ~EntryNode() { sim->stop_entry(*this); }
   bool lost(const std::string& peer) const {
     auto it = last_contact.find(peer);
-    return it != last_contact.end() && sim->now() >= it->second + sim->entry_timeout();
+    return it != last_contact.end() && sim->now() >= it->second + sim->entry_timeout() &&
+           sim->reaches_sync_quorum(name);
   }
   void to_ndb(const std::string& ndb, const Message& m) override { sim->send(name, ndb, m); }
   void to_sync(const std::string& sync, const Message& m) override { sim->send(name, sync, m); }
