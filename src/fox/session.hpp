@@ -44,6 +44,7 @@ public:
   void send_interrupt(Id invocation, const std::string& mode) override;
   void send_result(Id call_request, const Result& result) override;
   void send_error(RequestType type, Id request, const Error& error) override;
+  void kick(const std::string& reason) override { conn_.close(reason); }
 
 private:
   struct Trace {

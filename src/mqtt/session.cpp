@@ -258,6 +258,12 @@ void Session::send_published(Id request, Id) {
   }
 }
 
+void Session::kick(const std::string& reason) {
+  if (!conn_) return;
+  log::warn(kLog, conn_->peer(), ": '", client_id_, "' ended: ", reason);
+  conn_->close(reason);
+}
+
 void Session::send_error(RequestType type, Id request, const fox::Error& error) {
   if (type == RequestType::kPublish && error.uri == "wamp.error.not_authorized") {
     // Not routed (the router logged it); acknowledged as mosquitto does, since 3.1.1 has no

@@ -81,6 +81,7 @@ public:
   void send_interrupt(Id, const std::string&) override {}
   void send_result(Id, const fox::Result&) override {}
   void send_error(RequestType type, Id request, const fox::Error& error) override;
+  void kick(const std::string& reason) override;
 
 private:
   struct Subscription {

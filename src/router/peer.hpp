@@ -31,6 +31,12 @@ public:
 
   // Any request that failed later: WAMP ERROR(request_type, request, details, uri, args, kwargs).
   virtual void send_error(RequestType type, Id request, const Error& error) = 0;
+
+  // The router ends the session (a cluster fired its will: the others consider it gone, so what
+  // it held is theirs now). The protocol session closes its connection (WAMP ABORT with
+  // `reason`); it leaves the realm as any closed session does. Called from a timer, never from
+  // inside a realm call.
+  virtual void kick(const std::string& reason) { (void)reason; }
 };
 
 }  // namespace fox

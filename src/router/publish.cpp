@@ -392,6 +392,20 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
       settle();
       return false;
     }
+    // Its owner is a session of this very node that is still here (the others judged this node
+    // lost while it was cut off): the cluster considers it gone, so it is ended — else it would
+    // go on believing it holds what the will gave away.
+    const StoredWill* w = wills.find(key);
+    if (w && w->node == log.node_name() && w->instance == log.instance() && session(w->owner)) {
+      const Id owner = w->owner;
+      log::warn("cluster", "realm ", name, ": the cluster fired the will of session ", owner,
+                " (this node was judged lost): ending the session");
+      Env::TimerId t = env.start_timer(0, [this, owner] {
+        kicks.erase(owner);
+        if (SessionEntry* s = session(owner)) s->peer->kick("fox.close.will_fired");
+      });
+      kicks[owner] = t;
+    }
   }
   p.pub = *pub;
   if (p.kv.has_when && !condition_holds(p, *retained)) {

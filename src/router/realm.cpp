@@ -65,6 +65,7 @@ bool Realm::Impl::permitted(const SessionEntry& session, const TopicParts& topic
 }
 
 Realm::Impl::~Impl() {
+  for (auto& [owner, t] : kicks) env.cancel_timer(t);
   for (auto& [id, c] : cursors) {
     if (c.wait_timer) env.cancel_timer(c.wait_timer);
     if (c.step_timer) env.cancel_timer(c.step_timer);

@@ -119,6 +119,7 @@ struct Realm::Impl {
   std::map<Id, std::uint64_t> fired;
   std::map<Id, LastWords> last_words;   // by the id of the event that registered them
   std::map<std::string, std::uint64_t> newest_instance;   // per node, of its committed KV events
+  std::map<Id, Env::TimerId> kicks;   // sessions to end on the next turn (their will was fired)
   std::uint64_t last_words_token = 0;
   // A cluster (remote.cpp): the other entry nodes, and the dealer's local_version() last
   // announced to them.

@@ -53,6 +53,11 @@ std::vector<StoredWill> Wills::take(Id session) {
   return out;
 }
 
+const StoredWill* Wills::find(const std::string& key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() ? nullptr : &it->second;
+}
+
 bool Wills::registered(const std::string& key, Id registration) const {
   auto it = by_key_.find(key);
   return it != by_key_.end() && it->second.registration == registration;

@@ -33,6 +33,7 @@ public:
   // A cluster (wills are taken out when their firing is committed, not when proposed):
   // is the will of `key` still the one registered by event `registration`?
   bool registered(const std::string& key, Id registration) const;
+  const StoredWill* find(const std::string& key) const;
   // The wills a session of that node and incarnation owns, left in place.
   std::vector<StoredWill> owned(const std::string& node, std::uint64_t instance, Id session) const;
   // Every will, for a look at which are due.

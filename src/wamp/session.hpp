@@ -86,6 +86,9 @@ private:
   void send_message(const Message& message);
   void send_bytes(std::shared_ptr<const std::string> bytes);
   void abort(const std::string& reason, const std::string& message);
+  void kick(const std::string& reason) override {
+    abort(reason, "the cluster fired this session's will (its node was judged lost)");
+  }
   void protocol_violation(const std::string& message);
   void error_reply(MessageType request_type, Id request, const std::string& uri,
                    const std::string& message);

@@ -100,6 +100,11 @@ public:
     log.push_back("error");
     errors.push_back({type, request, error});
   }
+  void kick(const std::string& reason) override {
+    log.push_back("kick");
+    kicked.push_back(reason);
+  }
+  std::vector<std::string> kicked;
 
   // What a session sends for the outcome of a command (SUBSCRIBED or ERROR, ...).
   void answer_subscribe(Id request, const SubscribeOutcome& outcome) {

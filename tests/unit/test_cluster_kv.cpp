@@ -287,3 +287,38 @@ TEST_CASE("cluster kv: last words keep only the retained effect of their options
   f.log.foreign(f.router, "lw.x", Json::array({1}), Json{{"lw", Json{{"op", "fire"}, {"of", kept}}}});
   CHECK(watcher.events.size() == 1);
 }
+
+TEST_CASE("cluster kv: a session whose will the cluster fired (its node judged lost) is ended") {
+  ClusterFixture f;
+  FakePeer holder;
+  Id sh = f.join(holder);
+  f.publish(sh, "lock", Json::array({"mine"}),
+            Json{{"retain", true}, {"when", nullptr}, {"watch", true}, {"will", nullptr}});
+  f.log.commit(f.router, 1);
+  REQUIRE(holder.published.size() == 1);
+  // Another node fires the will of event 1 (it judged this node lost).
+  f.log.foreign(f.router, "lock", nullptr, Json{{"retain", true}});   // not a firing: a write
+  CHECK(holder.kicked.empty());
+  FakePeer holder2;
+  Id sh2 = f.join(holder2);
+  f.publish(sh2, "lock", Json::array({"again"}),
+            Json{{"retain", true}, {"when", nullptr}, {"will", nullptr}});
+  f.log.commit(f.router, 2);
+  REQUIRE(holder2.published.size() == 1);
+  const Id registration = f.log.last_id;
+  Publication fire;
+  fire.topic = wamp_topic_parts("lock");
+  fire.uri = "lock";
+  fire.publisher = sh2;
+  fire.id = ++f.log.last_id;
+  CommitOrigin origin;
+  origin.node = "B";
+  origin.instance = 9;
+  origin.kv.will_fire = registration;
+  origin.kv.options = Json{{"retain", true}};
+  f.realm->apply_committed(std::make_shared<const Publication>(std::move(fire)), PublishOptions{}, origin);
+  CHECK(holder2.kicked.empty());   // on the next turn, not inside the realm's call
+  f.env.advance(0);
+  REQUIRE(holder2.kicked.size() == 1);
+  CHECK(holder2.kicked[0] == "fox.close.will_fired");
+}
