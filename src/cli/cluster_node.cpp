@@ -316,6 +316,20 @@ void ClusterNode::tick() {
       gone = now_lost;
     }
     router_->announce(entry_peers_);
+    // Self-fencing: cut off from the sync group for half the entry timeout, this node ends its
+    // sessions that own wills before the others (after the whole timeout) fire those wills.
+    if (reaches_sync_quorum()) {
+      no_quorum_since_ = 0;
+      fenced_ = false;
+    } else {
+      if (no_quorum_since_ == 0) no_quorum_since_ = now;
+      if (!fenced_ && now >= no_quorum_since_ + config_.entry_timeout_ms / 2) {
+        fenced_ = true;
+        log::warn("cluster", node_.name, ": no sync quorum for ", config_.entry_timeout_ms / 2,
+                  " ms: ending the sessions that own wills (the others will fire them)");
+        router_->fence();
+      }
+    }
   }
   if (links_ && now >= status_sent_ + 1000) {
     status_sent_ = now;
@@ -341,13 +355,16 @@ bool ClusterNode::no_contact(const std::string& peer) const {
   return it != last_contact_.end() && uv_now(loop_) >= it->second + config_.entry_timeout_ms;
 }
 
-bool ClusterNode::lost(const std::string& peer) const {
-  if (!no_contact(peer)) return false;
+bool ClusterNode::reaches_sync_quorum() const {
   int syncs = 0;
   for (const std::string& s : syncs_) {
     syncs += s == node_.name || (links_ && links_->up(s)) ? 1 : 0;
   }
   return syncs >= config_.sync_quorum;
+}
+
+bool ClusterNode::lost(const std::string& peer) const {
+  return no_contact(peer) && reaches_sync_quorum();
 }
 
 void ClusterNode::end_of_turn() {

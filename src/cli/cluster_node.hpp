@@ -65,6 +65,9 @@ private:
   void tick();
   bool lost(const std::string& peer) const;         // wills: no contact, and a sync quorum here
   bool no_contact(const std::string& peer) const;   // RPC: no link for entryTimeoutMs
+  bool reaches_sync_quorum() const;
+  std::uint64_t no_quorum_since_ = 0;   // when this node last lost its sync quorum (0: has it)
+  bool fenced_ = false;
 
   uv_loop_t* loop_;
   const cluster::ClusterConfig& config_;

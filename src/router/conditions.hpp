@@ -41,6 +41,11 @@ public:
   std::optional<Pending> take_ready(const std::string& key, RetainedState& retained);
   // The waiters of a session that leaves: dropped, never applied. Cost: the keys it waits on.
   void drop_session(Id session);
+  bool waits(Id session) const { return keys_of_.count(session) != 0; }
+  template <typename Fn>
+  void for_each_session(Fn&& fn) const {
+    for (const auto& [session, keys] : keys_of_) fn(session);
+  }
   std::size_t size() const;
 
 private:

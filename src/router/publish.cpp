@@ -397,14 +397,7 @@ bool Realm::Impl::apply_committed(const PublicationPtr& pub, const PublishOption
     // go on believing it holds what the will gave away.
     const StoredWill* w = wills.find(key);
     if (w && w->node == log.node_name() && w->instance == log.instance() && session(w->owner)) {
-      const Id owner = w->owner;
-      log::warn("cluster", "realm ", name, ": the cluster fired the will of session ", owner,
-                " (this node was judged lost): ending the session");
-      Env::TimerId t = env.start_timer(0, [this, owner] {
-        kicks.erase(owner);
-        if (SessionEntry* s = session(owner)) s->peer->kick("fox.close.will_fired");
-      });
-      kicks[owner] = t;
+      kick_later(w->owner, "fox.close.will_fired");
     }
   }
   p.pub = *pub;
@@ -541,6 +534,37 @@ bool Realm::Impl::apply_last_words(const PublicationPtr& pub, const CommitOrigin
 
 void Router::check_wills(std::uint64_t now_ms) {
   for (auto& [name, realm] : realms_) realm->check_wills(now_ms);
+}
+
+void Router::fence() {
+  for (auto& [name, realm] : realms_) realm->impl().fence();
+}
+
+void Realm::Impl::fence() {
+  const std::string me = log.node_name();
+  const std::uint64_t instance = log.instance();
+  // Those that own a will here, wait on a key, or have a retained write in flight (an
+  // acquisition that may commit while this node cannot hear it, its will fired right after).
+  std::set<Id> owners;
+  wills.for_each([&](const StoredWill& w) {
+    if (w.node == me && w.instance == instance && session(w.owner)) owners.insert(w.owner);
+  });
+  waiters.for_each_session([&](Id s) {
+    if (session(s)) owners.insert(s);
+  });
+  for (const WaitingDelivery& w : undelivered) {
+    if (w.acked_at_apply && w.session != 0 && session(w.session)) owners.insert(w.session);
+  }
+  for (Id owner : owners) kick_later(owner, "fox.close.cut_off");
+}
+
+void Realm::Impl::kick_later(Id owner, const char* reason) {
+  if (kicks.count(owner)) return;
+  log::warn("cluster", "realm ", name, ": ending session ", owner, " (", reason, ")");
+  kicks[owner] = env.start_timer(0, [this, owner, reason] {
+    kicks.erase(owner);
+    if (SessionEntry* s = session(owner)) s->peer->kick(reason);
+  });
 }
 
 void Realm::check_wills(std::uint64_t now_ms) { impl_->check_wills(now_ms); }

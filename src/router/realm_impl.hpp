@@ -170,6 +170,8 @@ struct Realm::Impl {
   bool apply_committed(const PublicationPtr& pub, const PublishOptions& audience,
                        const CommitOrigin& origin);
   void check_wills(std::uint64_t now_ms);    // proposes the wills whose owner is gone
+  void fence();                              // ends the sessions that own wills here
+  void kick_later(Id owner, const char* reason);   // Peer::kick on the next turn
 
   // remote.cpp
   RemoteNode& remote(const std::string& node, std::uint64_t instance);   // a new incarnation: anew

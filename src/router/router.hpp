@@ -147,6 +147,10 @@ public:
   void apply_stale_testaments(const std::vector<StoredTestament>& testaments);
   // Realm::check_wills for every realm.
   void check_wills(std::uint64_t now_ms);
+  // A cluster node cut off from the sync group for half the entry timeout: the others will judge
+  // it lost and fire its sessions' wills, so the sessions that own wills here end first (a lock
+  // holder learns it lost the lock before another can take it).
+  void fence();
 
   // A cluster (remote.cpp): RPC across the entry nodes. Registrations are announced over the
   // node links (not through the ordered log): each realm's table of them, whole, to every peer

@@ -362,6 +362,7 @@ public:
   std::size_t proposals_failed = 0;
 
   // A session's answer (its Peer): PUBLISHED (error == nullptr) or ERROR of request `request`.
+  void kicked(const std::string& entry, Id sid, const std::string& reason);
   void answered(Id request, Id publication, const Error* error);
   // An entry delivered a committed event (to its engine, after the sink's own checks).
   void committed(const std::string& entry, const ClusterEvent& e);
@@ -506,6 +507,9 @@ private:
 // A session's client: its answers go to the simulation; a reader keeps its retained replay.
 struct SimPeer final : Peer {
   Sim* sim = nullptr;
+  std::string entry;   // its entry and session: a kick ends the worker it is (Sim::kicked)
+  Id sid = 0;
+  void kick(const std::string& reason) override;
   std::vector<Delivery> retained;
   void send_published(Id request, Id publication) override {
     if (sim) sim->answered(request, publication, nullptr);
@@ -555,6 +559,8 @@ struct Sim::EntryNode final : EntryOutbox, EntrySink {
   // As cli/cluster_node.cpp's lost(): the last time the link to each entry was up.
   std::map<std::string, std::uint64_t> last_contact;
   std::uint64_t wills_checked = 0;
+  std::uint64_t no_quorum_since = 0;
+  bool fenced = false;
   std::set<std::uint64_t> acked_tickets;
   std::vector<ClusterEvent> delivered;
   bool restarted = false;
@@ -813,7 +819,9 @@ Id Sim::join(EntryNode& n) {
   SessionInfo info;
   info.transport = "fox";
   info.serializer = "msgpack";
+  peer->entry = n.name;
   const Id sid = n.realm->join(*peer, info);
+  peer->sid = sid;
   n.sessions[sid] = std::move(peer);
   return sid;
 }
@@ -983,6 +991,29 @@ void Sim::worker_send_release(EntryNode& n, std::size_t i) {
   r.topic = {"lock", w.key};
   r.acquisition = w.acquired;
   publish_kv(n, w.sid, std::move(r), Json{{"retain", true}}, &w.release_req);
+}
+
+// The product ended a session (its will was fired, or its entry fenced itself off): a worker
+// that was that session has lost what it held; it leaves (on the next event: the peer is the
+// session's, destroyed by the leave).
+void SimPeer::kick(const std::string& reason) { if (sim) sim->kicked(entry, sid, reason); }
+
+void Sim::kicked(const std::string& entry, Id sid, const std::string& reason) {
+  auto it = entries_.find(entry);
+  if (it == entries_.end()) return;
+  EntryNode& n = *it->second;
+  for (std::size_t i = 0; i < n.workers.size(); ++i) {
+    if (n.workers[i].sid != sid || n.workers[i].state == Worker::kOut) continue;
+    if (o_.verbose) {
+      std::fprintf(stderr, "  %llu %s ended by the product (%s)\n", (unsigned long long)now_,
+                   n.workers[i].tag.c_str(), reason.c_str());
+    }
+    worker_later(n, i, 0, [this, sid](EntryNode& node, std::size_t k) {
+      if (node.workers[k].sid == sid && node.workers[k].state != Worker::kOut) worker_leave(node, k);
+    });
+    // Its belief ends now (the session is closed on this turn in the product).
+    if (n.workers[i].state == Worker::kHolding) acquisitions_[n.workers[i].acquired].to = now_;
+  }
 }
 
 void Sim::worker_leave(EntryNode& n, std::size_t i) {
@@ -1331,6 +1362,18 @@ void Sim::tick() {
     // cli/cluster_node.cpp: the last contact with each entry is the last time its link was up.
     for (auto& [peer, last] : node->last_contact) {
       if (up(peer) && !cut(name, peer)) last = now_;
+    }
+    // cli/cluster_node.cpp's self-fencing: no sync quorum for half the entry timeout → the
+    // sessions that own wills end.
+    if (reaches_sync_quorum(name)) {
+      node->no_quorum_since = 0;
+      node->fenced = false;
+    } else {
+      if (node->no_quorum_since == 0) node->no_quorum_since = now_ ? now_ : 1;
+      if (!node->fenced && node->router && now_ >= node->no_quorum_since + o_.entry_timeout_ms / 2) {
+        node->fenced = true;
+        node->router->fence();
+      }
     }
     // ... and the engine's tick (the wills that are due) every 250 ms.
     if (now_ >= node->wills_checked + 250) {
