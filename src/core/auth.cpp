@@ -1,30 +1,38 @@
 #include "core/auth.hpp"
 
+#include <algorithm>
+
 namespace fox::auth {
 
 namespace {
 
 // Rule pattern `rule` (wildcard markers) against `topic` (literal parts, or a pattern checked as
-// written: its markers are matched only by the rule's own wildcards).
-bool matches(const TopicParts& rule, std::size_t r, const TopicParts& topic, std::size_t t) {
-  while (r < rule.size()) {
-    if (rule[r] == kAnyParts) {
-      if (r + 1 == rule.size()) return true;   // the rest, whatever it is
-      for (std::size_t k = t; k <= topic.size(); ++k) {
-        if (matches(rule, r + 1, topic, k)) return true;
+// written: its markers are matched only by the rule's own wildcards). Dynamic programming over
+// (rule position, topic position): O(rule × topic), never exponential in the rule's `#`s (a
+// topic is attacker-controlled; a backtracking match of "#.a.#.b" took seconds on a long one).
+bool matches(const TopicParts& rule, const TopicParts& topic) {
+  const std::size_t n = topic.size();
+  // can[t]: the rule's first r parts match the topic's first t parts.
+  std::vector<char> can(n + 1, 0), next(n + 1, 0);
+  can[0] = 1;
+  for (const std::string& part : rule) {
+    std::fill(next.begin(), next.end(), 0);
+    if (part == kAnyParts) {
+      char any = 0;
+      for (std::size_t t = 0; t <= n; ++t) {
+        any = any || can[t];
+        next[t] = any;
       }
-      return false;
+    } else {
+      for (std::size_t t = 0; t < n; ++t) {
+        if (!can[t]) continue;
+        const bool ok = part == kAnyPart ? topic[t] != kAnyParts : part == topic[t];
+        if (ok) next[t + 1] = 1;
+      }
     }
-    if (t >= topic.size()) return false;
-    if (rule[r] == kAnyPart) {
-      if (topic[t] == kAnyParts) return false;   // `*` is one part, `#` may be many
-    } else if (rule[r] != topic[t]) {
-      return false;
-    }
-    ++r;
-    ++t;
+    can.swap(next);
   }
-  return t == topic.size();
+  return can[n] != 0;
 }
 
 bool parse_action(const std::string& name, unsigned* bits) {
@@ -102,7 +110,7 @@ bool RealmPolicy::allows(const std::string& role, const TopicParts& topic, Actio
   auto it = permissions.find(role);
   if (it == permissions.end()) return false;
   for (const Rule& rule : it->second) {
-    if (matches(rule.pattern, 0, topic, 0)) return (rule.allow & action) != 0;
+    if (matches(rule.pattern, topic)) return (rule.allow & action) != 0;
   }
   return false;
 }

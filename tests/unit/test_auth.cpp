@@ -124,3 +124,17 @@ TEST_CASE("crypto: stored secrets and WAMP-CRA") {
   CHECK(net::wampcra_signature("secret", "challenge") ==
         base64_encode(net::hmac_sha256("secret", "challenge")));
 }
+
+TEST_CASE("auth: matching is not exponential in a rule's `#`s (a long topic)") {
+  auth::RealmPolicy p;
+  std::string key, error;
+  REQUIRE(auth::parse_realm_policy(
+      Json::parse(R"({"users":{"a":{"secret":"s","role":"r"}},
+                      "permissions":{"r":[{"uri":"#.a.#.b.#.c.#.d.#.e.#.f.#.g.#","allow":["publish"]}]}})"),
+      &p, &key, &error));
+  TopicParts topic(30000, "x");
+  CHECK_FALSE(p.allows("r", topic, auth::kPublish));   // before: minutes
+  topic[5] = "a"; topic[9] = "b"; topic[100] = "c"; topic[200] = "d"; topic[300] = "e";
+  topic[400] = "f"; topic[500] = "g";
+  CHECK(p.allows("r", topic, auth::kPublish));
+}
