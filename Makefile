@@ -5,7 +5,8 @@ BUILD ?= build
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
-.PHONY: all deps build cross test test-native test-cross run bench sim clean distclean
+.PHONY: all deps build cross test test-native test-cross test-fuzz fuzz fuzz-build run bench sim \
+        clean distclean
 
 all: build
 
@@ -39,8 +40,32 @@ test-cross: cross
 	cd $(BUILD)/armhf && ctest --output-on-failure
 
 # Every test natively (unit + integration with the real binary), then the unit tests of both
-# ARM builds under qemu-user.
+# ARM builds under qemu-user. (The fuzz targets are not in it yet: `make test-fuzz`, which needs
+# clang-16, libclang-rt-16-dev and llvm-16 installed; tests/fuzz/README.md.)
 test: test-native test-cross
+
+# libFuzzer targets of the codecs and config parsers (tests/fuzz/README.md), built with clang in
+# $(BUILD)/fuzz. `make fuzz FUZZ_SECONDS=N` replays tests/fuzz/regressions/, then fuzzes each
+# target N seconds on a scratch copy of its corpus; it fails if any target crashes, leaks, hits
+# UB or times out. FUZZ_TARGETS="mqtt_codec config" runs some; FUZZ_PARALLEL=2 two at a time;
+# FUZZ_ARGS passes libFuzzer flags. `make test-fuzz` runs every target TEST_FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 10
+FUZZ_TARGETS ?=
+FUZZ_PARALLEL ?= 1
+FUZZ_ARGS ?=
+export FUZZ_PARALLEL FUZZ_ARGS
+FUZZ_CXX ?= clang++-16
+FUZZ_CC ?= clang-16
+fuzz-build: deps
+	$(call configure,fuzz,-DFOX_FUZZ=ON -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_C_COMPILER=$(FUZZ_CC))
+	cmake --build $(BUILD)/fuzz
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(BUILD)/fuzz $(TEST_FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 run: build
 	$(BUILD)/native/fox serve $(RUN_ARGS)
