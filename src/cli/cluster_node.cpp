@@ -110,6 +110,13 @@ bool ClusterNode::start(std::string* error) {
     if (!ndb_storage_) return false;
     ndb_ = std::make_unique<cluster::Ndb>(node_.name, *ndb_storage_, *out_);
     ndb_->accept_only(entry_set);
+    if (engine_) {
+      // `after` replays of what the entry's ring evicted are read from this node's ndb.
+      engine_->set_history([this] { return ndb_->contiguous(); },
+                           [this](Id from, Id upto, std::size_t max) {
+                             return ndb_storage_->history(from, upto, max);
+                           });
+    }
     log::info("ndb", "history in ", node_.data, " up to id ", ndb_storage_->last_id());
   }
   if (node_.has(cluster::Role::kSync)) {

@@ -5,10 +5,14 @@
 //   will: null}
 // i.e. "write my id if the key is absent, else wait until it is; delete it if I vanish". The
 // PUBLISHED reply is the moment the lock is ours. Release = a retained publish with empty args
-// (deletes the key), which lets the router apply the next waiter's publication.
+// (deletes the key), which lets the router apply the next waiter's publication; it is
+// conditional (`when` = what this acquisition wrote, with a nonce), so a worker whose lock was
+// taken from it meanwhile (its session ended, its will fired) cannot delete its successor's lock:
+// the router answers "not accepted" and the worker prints "lost".
 #include <unistd.h>
 
 #include <cstdio>
+#include <random>
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
@@ -21,6 +25,7 @@ const char kHelp[] =
     "Takes the mutex RESOURCE (retained state with when/watch/will), holds it, releases it:\n"
     "  <UTC time> locked RESOURCE by NAME\n"
     "  <UTC time> released RESOURCE by NAME\n"
+    "  <UTC time> lost RESOURCE by NAME   (the lock was no longer this worker's at release)\n"
     "  --hold SECONDS  how long to hold the lock (default 5; fractions allowed)\n"
     "  --id NAME       the holder's name (default HOSTNAME-PID)\n"
     "  --loop          after releasing, wait 1 s and take the lock again, until SIGINT/SIGTERM\n"
@@ -31,13 +36,15 @@ public:
   Locker(ClientLoop& loop, WampClient& client, std::string resource, std::string name,
          std::uint64_t hold_ms, bool repeat)
       : loop_(loop), client_(client), resource_(std::move(resource)), name_(std::move(name)),
-        hold_ms_(hold_ms), repeat_(repeat) {}
+        hold_ms_(hold_ms), repeat_(repeat), nonce_(std::random_device{}()) {}
 
   void acquire() {
     if (loop_.finishing()) return;
     Json options = {{"acknowledge", true}, {"retain", true}, {"when", nullptr},
                     {"watch", true}, {"will", nullptr}};
-    Json args = Json::array({{{"id", name_}, {"pid", static_cast<long long>(getpid())}}});
+    ++nonce_;
+    Json args = Json::array({{{"id", name_}, {"pid", static_cast<long long>(getpid())},
+                              {"nonce", nonce_}}});
     client_.publish(resource_, args, nullptr, options, [this](Id, const WampError* e) {
       if (e) return fail(*e);
       print_line(utc_timestamp() + " locked " + resource_ + " by " + name_);
@@ -47,10 +54,11 @@ public:
 
   void release() {
     if (loop_.finishing()) return;
-    Json options = {{"acknowledge", true}, {"retain", true}};
+    Json mine = {{"id", name_}, {"nonce", nonce_}};
+    Json options = {{"acknowledge", true}, {"retain", true}, {"when", mine}};
     client_.publish(resource_, Json::array(), nullptr, options, [this](Id, const WampError* e) {
-      if (e) return fail(*e);
-      print_line(utc_timestamp() + " released " + resource_ + " by " + name_);
+      if (e && e->uri != "wamp.error.invalid_payload") return fail(*e);
+      print_line(utc_timestamp() + (e ? " lost " : " released ") + resource_ + " by " + name_);
       if (!repeat_) {
         leave_and_finish(loop_, client_, 0);
         return;
@@ -71,6 +79,7 @@ private:
   std::string name_;
   std::uint64_t hold_ms_;
   bool repeat_;
+  std::uint64_t nonce_;   // one per acquisition: this worker's value, told from its earlier ones
 };
 }  // namespace
 

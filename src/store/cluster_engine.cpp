@@ -1,5 +1,7 @@
 #include "store/cluster_engine.hpp"
 
+#include <algorithm>
+
 #include "core/log.hpp"
 #include "core/topic.hpp"
 
@@ -276,7 +278,40 @@ void ClusterEngine::apply(const cluster::ClusterEvent& event, bool live) {
   // had its effect is history for `after` replays.
   if (realm->apply_committed(pub, audience_on(node_, event), origin)) {
     memory_.record(event.realm, pub);
+  } else if (history_read_) {
+    if (not_applied_.size() >= kMaxNotApplied) {
+      const std::size_t half = not_applied_.size() / 2;
+      not_applied_floor_ = not_applied_[half - 1];
+      not_applied_.erase(not_applied_.begin(), not_applied_.begin() + static_cast<std::ptrdiff_t>(half));
+    }
+    if (not_applied_.empty() || not_applied_.back() < event.id) not_applied_.push_back(event.id);
   }
+}
+
+// What a replay cannot have: the ring's evicted ids, unless the ndb holds every one of them
+// after what the not-applied list forgot.
+Id ClusterEngine::evicted_upto(const std::string& realm) const {
+  const Id ring = memory_.evicted_upto(realm);
+  if (ring == 0 || !history_read_ || history_contiguous_() < ring) return ring;
+  return not_applied_floor_;
+}
+
+ScanPage<Id> ClusterEngine::scan(const std::string& realm, Id after, Id upto,
+                                 PatternMatcher& pattern) {
+  const Id ring = memory_.evicted_upto(realm);
+  if (after >= ring || !history_read_) return memory_.scan(realm, after, upto, pattern);
+  // Before the ring: from the ndb, every realm's events in id order, a page at a time.
+  const Id end = std::min(upto, ring);
+  ScanPage<Id> page;
+  std::vector<cluster::ClusterEvent> events = history_read_(after + 1, end, kScanRows);
+  for (const cluster::ClusterEvent& e : events) {
+    if (e.realm != realm || std::binary_search(not_applied_.begin(), not_applied_.end(), e.id)) continue;
+    PublicationPtr pub = from_cluster_event(e);
+    if (pattern.matches(pub->topic)) page.publications.push_back(std::move(pub));
+  }
+  page.next = events.size() == kScanRows ? events.back().id : end;
+  page.done = page.next >= upto;
+  return page;
 }
 
 }  // namespace fox::store

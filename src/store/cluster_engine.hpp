@@ -4,8 +4,9 @@
 // committed event of the cluster — from this entry or any other — is delivered to the local
 // subscribers by the entry, in permanent-id order (delivers_itself), so every node delivers the
 // same sequence. What was delivered is kept for `after` replays in a bounded ring per realm (a
-// MemoryEngine fed with ids decided by the cluster); after a restart the entry catches up from
-// the ndbs.
+// MemoryEngine fed with ids decided by the cluster); what the ring no longer holds is read from
+// the ndb on this node, when it runs one (set_history), less the committed events that had no
+// effect here (a `when` that failed ...). After a restart the entry catches up from the ndbs.
 //
 // Retained state (`retain`, `merge`, `when`, `will`) is a projection of the committed history:
 // every committed event goes through Realm::apply_committed in id order on every entry (history
@@ -16,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "cluster/entry.hpp"
 #include "router/engine.hpp"
@@ -46,6 +48,18 @@ public:
   // up to the head that quorum knew (a restarted entry's retained state is whole before a
   // client can read it).
   void on_ready(std::function<void()> fn) { on_ready_ = std::move(fn); }
+  // The permanent history of this node's ndb: `contiguous` (every id up to it is there) and
+  // `read` (events with ids in from..upto, increasing, at most max). `after` replays read what
+  // the ring evicted from it. Without it (an entry with no ndb of its own), a replay the ring
+  // cannot serve is revoked (fox.history.overrun).
+  using HistoryRead = std::function<std::vector<cluster::ClusterEvent>(Id from, Id upto, std::size_t max)>;
+  void set_history(std::function<Id()> contiguous, HistoryRead read) {
+    history_contiguous_ = std::move(contiguous);
+    history_read_ = std::move(read);
+  }
+  // At most this many ids of committed events that had no effect here are remembered (8 bytes
+  // each); past it the oldest half goes and the ndb serves replays only after them.
+  static constexpr std::size_t kMaxNotApplied = 1u << 18;
 
   // Engine
   EventLog& log() override { return *this; }
@@ -74,10 +88,8 @@ public:
   bool delivers_itself() const override { return true; }
   void forget_durable_callbacks() override;
   Id durable_id() const override { return memory_.durable_id(); }
-  Id evicted_upto(const std::string& realm) const override { return memory_.evicted_upto(realm); }
-  ScanPage<Id> scan(const std::string& realm, Id after, Id upto, PatternMatcher& pattern) override {
-    return memory_.scan(realm, after, upto, pattern);
-  }
+  Id evicted_upto(const std::string& realm) const override;
+  ScanPage<Id> scan(const std::string& realm, Id after, Id upto, PatternMatcher& pattern) override;
 
   // EntrySink
   void ready() override;
@@ -113,6 +125,10 @@ private:
   std::uint64_t next_ticket_ = 1;
   std::uint64_t refused_ = 0, delivered_ = 0;
   bool releasing_ = false;
+  std::function<Id()> history_contiguous_;
+  HistoryRead history_read_;
+  std::vector<Id> not_applied_;   // increasing: committed events that had no effect here
+  Id not_applied_floor_ = 0;      // the list forgot the ids up to it
 };
 
 }  // namespace fox::store

@@ -2,7 +2,7 @@
 state with when/watch/will. It must pass from worker to worker, never be held by two at once,
 and pass on within a second when the holder is killed with SIGKILL.
 
-Each worker prints "<UTC ISO-8601 ms> locked|released RES by NAME". The released line of one
+Each worker prints "<UTC ISO-8601 ms> locked|released|lost RES by NAME". The released line of one
 worker and the locked line of the next are printed on the same router turn (the release is what
 grants the next waiter), so they may race by a few milliseconds: an overlap up to OVERLAP_SLACK is
 a hand-over, anything longer is two holders at once."""
@@ -17,15 +17,16 @@ import threading
 import time
 import unittest
 
-from harness import FOX_BIN, Fox, free_port, main, wait_for
+from harness import FOX_BIN, Fox, free_port, main, run_fox, wait_for
 
 OVERLAP_SLACK = 0.1  # seconds
-LINE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (locked|released) (\S+) by (\S+)\s*$")
+LINE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (locked|released|lost) (\S+) by (\S+)\s*$")
 DEMO_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "demo"))
 
 
 def parse_events(lines):
-    """(time in seconds since the epoch, 'locked'|'released', resource, worker) per lock line."""
+    """(time in seconds since the epoch, 'locked'|'released'|'lost', resource, worker) per lock
+    line ('lost': the worker's conditional release was refused, its lock had been taken)."""
     events = []
     for line in lines:
         m = LINE.search(line)
@@ -72,13 +73,14 @@ def hand_overs(events):
 
 
 class Worker:
-    def __init__(self, url, resource, name, hold):
+    def __init__(self, url, resource, name, hold, loop=True):
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="fox-lock-")
         self.out_path = os.path.join(self.dir, "out")
         self._out = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [FOX_BIN, "lock", resource, "--hold", str(hold), "--loop", "--id", name, "--url", url],
+            [FOX_BIN, "lock", resource, "--hold", str(hold), "--id", name, "--url", url]
+            + (["--loop"] if loop else []),
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
 
@@ -156,6 +158,24 @@ class LockWorkersTest(unittest.TestCase):
         time.sleep(0.5)
         events = self.events()
         assert_never_two_holders(self, holding_intervals(events, time.time(), {holder: killed_at}))
+
+    def test_a_worker_whose_lock_was_taken_does_not_delete_the_new_value(self):
+        # The release is conditional on what this acquisition wrote: when the key changed while
+        # the worker held it (here another client overwrote it; in a cluster, a will fired for a
+        # cut-off node), the release is refused, the worker says "lost" and the new value stays.
+        res = "it.lock.lost"
+        w = Worker(self.url, res, "w1", 2, loop=False)
+        self.workers = [w]
+        wait_for(lambda: any(e[1] == "locked" for e in self.events()), 5, what="w1 holding")
+        rc, out, err = run_fox("pub", res, '{"id": "intruder"}', "--retain", "--ack",
+                               "--url", self.url)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(w.proc.wait(10), 0, w.lines())
+        self.assertTrue(any(LINE.search(l) and LINE.search(l).group(2) == "lost"
+                            for l in w.lines()), w.lines())
+        rc, out, err = run_fox("sub", res, "--retained", "--snapshot", "--url", self.url)
+        self.assertEqual(rc, 0, err)
+        self.assertIn('"intruder"', out, "the release deleted the value that replaced the lock")
 
 
 class SupervisordDemoTest(unittest.TestCase):
