@@ -11,8 +11,8 @@
 // the router answers "not accepted" and the worker prints "lost".
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
-#include <random>
 
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
@@ -36,7 +36,9 @@ public:
   Locker(ClientLoop& loop, WampClient& client, std::string resource, std::string name,
          std::uint64_t hold_ms, bool repeat)
       : loop_(loop), client_(client), resource_(std::move(resource)), name_(std::move(name)),
-        hold_ms_(hold_ms), repeat_(repeat), nonce_(std::random_device{}()) {}
+        hold_ms_(hold_ms), repeat_(repeat),
+        nonce_(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count())) {}
 
   void acquire() {
     if (loop_.finishing()) return;
@@ -79,7 +81,9 @@ private:
   std::string name_;
   std::uint64_t hold_ms_;
   bool repeat_;
-  std::uint64_t nonce_;   // one per acquisition: this worker's value, told from its earlier ones
+  // One per acquisition, from the start time in µs on: this worker's value, told from its earlier
+  // ones and from those of an earlier worker of the same name.
+  std::uint64_t nonce_;
 };
 }  // namespace
 

@@ -288,12 +288,12 @@ void ClusterEngine::apply(const cluster::ClusterEvent& event, bool live) {
   }
 }
 
-// What a replay cannot have: the ring's evicted ids, unless the ndb holds every one of them
-// after what the not-applied list forgot.
+// What a replay cannot have: the ring's evicted ids, unless the ndb holds every one of them;
+// then only those up to what the not-applied list forgot (never more than the ring evicted).
 Id ClusterEngine::evicted_upto(const std::string& realm) const {
   const Id ring = memory_.evicted_upto(realm);
   if (ring == 0 || !history_read_ || history_contiguous_() < ring) return ring;
-  return not_applied_floor_;
+  return std::min(ring, not_applied_floor_);
 }
 
 ScanPage<Id> ClusterEngine::scan(const std::string& realm, Id after, Id upto,
