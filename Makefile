@@ -5,8 +5,8 @@ BUILD ?= build
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
-.PHONY: all deps build cross test test-native test-cross test-fuzz fuzz fuzz-build run bench sim \
-        clean distclean
+.PHONY: all deps build cross test test-native test-sanitize test-cross test-fuzz fuzz fuzz-build \
+        run bench sim clean distclean
 
 all: build
 
@@ -35,14 +35,22 @@ cross: deps
 test-native: build
 	cd $(BUILD)/native && ctest --output-on-failure -j2
 
+# The whole integration suite against an AddressSanitizer + UBSan build of fox ($(BUILD)/asan,
+# FOX_SANITIZE: dynamically linked, only the fox binary is built). The harness fails a test whose
+# fox printed a sanitizer report (UBSan halts on the first error; LeakSanitizer runs at exit).
+test-sanitize: deps
+	$(call configure,asan,-DFOX_SANITIZE=ON)
+	cmake --build $(BUILD)/asan --target fox
+	cd $(BUILD)/asan && ctest --output-on-failure -j2 -R '^it\.'
+
 test-cross: cross
 	cd $(BUILD)/aarch64 && ctest --output-on-failure
 	cd $(BUILD)/armhf && ctest --output-on-failure
 
-# Every test natively (unit + integration with the real binary), then the unit tests of both
-# ARM builds under qemu-user. (The fuzz targets are not in it yet: `make test-fuzz`, which needs
-# clang-16, libclang-rt-16-dev and llvm-16 installed; tests/fuzz/README.md.)
-test: test-native test-cross
+# Every test natively (unit + integration with the real binary), the integration suite again
+# against the sanitizer build, every fuzz target for a short budget (regressions first), then the
+# unit tests of both ARM builds under qemu-user.
+test: test-native test-sanitize test-fuzz test-cross
 
 # libFuzzer targets of the codecs and config parsers (tests/fuzz/README.md), built with clang in
 # $(BUILD)/fuzz. `make fuzz FUZZ_SECONDS=N` replays tests/fuzz/regressions/, then fuzzes each
@@ -50,7 +58,7 @@ test: test-native test-cross
 # UB or times out. FUZZ_TARGETS="mqtt_codec config" runs some; FUZZ_PARALLEL=2 two at a time;
 # FUZZ_ARGS passes libFuzzer flags. `make test-fuzz` runs every target TEST_FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
-TEST_FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 5
 FUZZ_TARGETS ?=
 FUZZ_PARALLEL ?= 1
 FUZZ_ARGS ?=

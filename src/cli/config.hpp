@@ -20,6 +20,7 @@ struct Limits {
   std::uint64_t history_max_rows = 1000000;
   bool history_max_rows_set = false;                    // given in the config file
   std::uint64_t history_max_age_s = 0;                  // 0 = no age limit
+  bool operator==(const Limits&) const = default;
 };
 
 struct ServeConfig {

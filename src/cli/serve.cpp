@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "build_info.hpp"
 #include "cli/cluster_node.hpp"
@@ -26,10 +28,22 @@
 namespace fox::cli {
 namespace {
 
+// A cluster node's own listeners (an entry's; 0 = off) on its host, from the cluster file.
+void apply_node_settings(ServeConfig* config) {
+  if (config->cluster_file.empty()) return;
+  config->bind = config->cluster_node.host;
+  config->port = config->cluster_node.port;
+  config->mqtt_port = config->cluster_node.mqtt;
+  config->rawsocket_port = config->cluster_node.rawsocket;
+  config->fox_port = 0;   // the node's FOX port carries the node links
+}
+
 // Everything `fox serve` runs, owned in one place so a signal can stop it in order.
 class Server {
 public:
-  explicit Server(const ServeConfig& config) : config_(config) {
+  // `args`: serve's own, parsed again by a reload (SIGHUP).
+  Server(const ServeConfig& config, std::vector<std::string> args)
+      : config_(config), args_(std::move(args)), log_level_(config.log_level) {
     uv_loop_init(&loop_);
     env_ = std::make_unique<net::UvEnv>(&loop_);
   }
@@ -83,6 +97,10 @@ private:
         static_cast<Server*>(s->data)->stop();
       }, signum);
     }
+    uv_signal_init(&loop_, &sighup_);
+    sighup_.data = this;
+    uv_signal_start(&sighup_, [](uv_signal_t* s, int) { static_cast<Server*>(s->data)->reload(); },
+                    SIGHUP);
 
     if (!config_.cluster_file.empty()) return start_cluster();
     // The engine first: the router's log, retained state and wills live there.
@@ -143,7 +161,7 @@ private:
   bool start_router(Engine& engine, bool listen = true) {
     router_ = std::make_unique<Router>(*env_, engine);
     router_->set_allowed_realms(config_.realms);
-    if (!config_.auth.realms.empty()) router_->set_auth_policy(&config_.auth);
+    if (!auth_->realms.empty()) router_->set_auth_policy(auth_);
     mqtt::ServerOptions mo;
     mo.default_realm = config_.mqtt_default_realm;
     mo.max_packet_size = config_.limits.max_message_size;
@@ -336,6 +354,62 @@ private:
     return server;
   }
 
+  // SIGHUP: the config file (and the flags, which still win) read again. New users, anonymous
+  // roles and permission rules apply to new logins and to every session's next check (sessions
+  // keep their roles; subscriptions and registrations made stay); the log level applies at once.
+  // Anything else that changed (listeners, TLS files, storage, limits, realms, the cluster)
+  // applies at a restart, and the log line says so. A file that no longer parses changes nothing.
+  void reload() {
+    if (stopping_) return;
+    if (config_.config_file.empty()) {
+      log::info("serve", "SIGHUP: no --config file, nothing to reload");
+      return;
+    }
+    ServeConfig fresh;
+    std::string error;
+    if (parse_serve_args(args_, &fresh, &error) != ParseResult::kOk) {
+      log::error("serve", "SIGHUP: ", error, "; the running configuration stays");
+      return;
+    }
+    apply_node_settings(&fresh);
+    std::string changes = auth::describe_changes(*auth_, fresh.auth);
+    if (!changes.empty()) {
+      policies_.push_back(std::make_unique<auth::Policy>(std::move(fresh.auth)));
+      auth_ = policies_.back().get();
+      if (router_) router_->set_auth_policy(auth_->realms.empty() ? nullptr : auth_);
+    }
+    log::Level level;
+    if (fresh.log_level != log_level_ && log::parse_level(fresh.log_level, &level)) {
+      log::set_level(level);
+      changes += (changes.empty() ? "" : "; ") + std::string("log level ") + fresh.log_level;
+      log_level_ = fresh.log_level;
+    }
+    const std::string restart = restart_settings(config_, fresh);
+    log::emit(restart.empty() ? log::Level::kInfo : log::Level::kWarn, "serve",
+              "SIGHUP: reloaded ", config_.config_file, ": ",
+              changes.empty() ? "no change to users, rules or the log level" : changes,
+              restart.empty() ? "" : "; changed but applied only at a restart: ", restart);
+  }
+
+  // The settings a reload does not apply that differ between the running config and `fresh`.
+  static std::string restart_settings(const ServeConfig& a, const ServeConfig& b) {
+    std::string out;
+    auto check = [&out](const char* name, bool same) {
+      if (!same) out += (out.empty() ? "" : ", ") + std::string(name);
+    };
+    check("bind", a.bind == b.bind);
+    check("ports", a.port == b.port && a.mqtt_port == b.mqtt_port &&
+                       a.rawsocket_port == b.rawsocket_port && a.fox_port == b.fox_port &&
+                       a.tls_port == b.tls_port && a.mqtts_port == b.mqtts_port &&
+                       a.rawsocket_tls_port == b.rawsocket_tls_port);
+    check("tls", a.tls_cert == b.tls_cert && a.tls_key == b.tls_key);
+    check("storage", a.data == b.data && a.memory == b.memory && a.sync == b.sync);
+    check("limits", a.limits == b.limits);
+    check("realms", a.realms == b.realms && a.mqtt_default_realm == b.mqtt_default_realm);
+    check("cluster", a.cluster_file == b.cluster_file && a.node == b.node && a.role == b.role);
+    return out;
+  }
+
   void stop() {
     if (stopping_) return;
     stopping_ = true;
@@ -354,7 +428,7 @@ private:
       uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
       hooks_ = false;
     }
-    for (uv_signal_t* h : {&sigint_, &sigterm_}) {
+    for (uv_signal_t* h : {&sigint_, &sigterm_, &sighup_}) {
       if (h->data) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     }
     // A safety net: whatever still holds the loop open after 1.5 s is abandoned, so a stop never
@@ -370,10 +444,16 @@ private:
   }
 
   const ServeConfig& config_;
+  const std::vector<std::string> args_;
+  std::string log_level_;   // the one in force (a reload may change it)
+  // The users and rules in force: the config's, or the last reload's. Every policy a reload
+  // replaced stays alive (sessions that began authenticating may still point into it).
+  const auth::Policy* auth_ = &config_.auth;
+  std::vector<std::unique_ptr<auth::Policy>> policies_;
   uv_loop_t loop_;
   net::ConnectionLimits limits_{config_.limits.max_connections,
                                 config_.limits.max_connections_per_ip};
-  uv_signal_t sigint_{}, sigterm_{};
+  uv_signal_t sigint_{}, sigterm_{}, sighup_{};
   uv_timer_t stop_timer_{};
   uv_prepare_t prepare_{};
   uv_check_t check_{};
@@ -428,15 +508,10 @@ int serve_main(const std::vector<std::string>& args) {
     log::info("cluster", config.cluster_file, ": node ", config.cluster_node.name, " (", roles,
               "), ", config.cluster.nodes.size(), " nodes, sync quorum ", config.cluster.sync_quorum,
               ", storage quorum ", config.cluster.storage_quorum);
-    // The node's own listeners (an entry's; 0 = off) on its host.
-    config.bind = config.cluster_node.host;
-    config.port = config.cluster_node.port;
-    config.mqtt_port = config.cluster_node.mqtt;
-    config.rawsocket_port = config.cluster_node.rawsocket;
-    config.fox_port = 0;   // the node's FOX port carries the node links
   }
+  apply_node_settings(&config);
   std::signal(SIGPIPE, SIG_IGN);
-  Server server(config);
+  Server server(config, args);
   return server.run();
 }
 

@@ -208,4 +208,72 @@ const RealmPolicy* Policy::find(const std::string& realm) const {
   return it == realms.end() || !it->second.secured ? nullptr : &it->second;
 }
 
+namespace {
+
+bool same_user(const User& a, const User& b) {
+  return a.secret == b.secret && a.role == b.role && a.salt == b.salt &&
+         a.iterations == b.iterations && a.keylen == b.keylen;
+}
+
+bool same_rules(const std::vector<Rule>& a, const std::vector<Rule>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Rule& x, const Rule& y) {
+    return x.uri == y.uri && x.allow == y.allow;
+  });
+}
+
+// "+a -b ~c": the keys only in `after`, only in `before`, in both but different.
+template <typename Map, typename Same>
+std::string key_changes(const Map& before, const Map& after, Same same) {
+  std::string out;
+  auto add = [&out](char sign, const std::string& key) {
+    out += (out.empty() ? "" : " ") + std::string(1, sign) + key;
+  };
+  for (const auto& [key, value] : after) {
+    auto it = before.find(key);
+    if (it == before.end()) add('+', key);
+    else if (!same(it->second, value)) add('~', key);
+  }
+  for (const auto& [key, value] : before) {
+    if (!after.count(key)) add('-', key);
+  }
+  return out;
+}
+
+std::string realm_changes(const RealmPolicy& before, const RealmPolicy& after) {
+  std::string out;
+  auto add = [&out](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+  if (before.secured != after.secured) add(after.secured ? "now secured" : "now open");
+  if (before.anonymous_allowed != after.anonymous_allowed ||
+      before.anonymous_role != after.anonymous_role) {
+    add(after.anonymous_allowed ? "anonymous as role " + after.anonymous_role : "anonymous refused");
+  }
+  const std::string users = key_changes(before.users, after.users, same_user);
+  if (!users.empty()) add("users " + users);
+  if (before.has_permissions != after.has_permissions) {
+    add(after.has_permissions ? "permissions on" : "permissions off (every role may do anything)");
+  }
+  const std::string roles = key_changes(before.permissions, after.permissions, same_rules);
+  if (!roles.empty()) add("rules of roles " + roles);
+  return out;
+}
+
+}  // namespace
+
+std::string describe_changes(const Policy& before, const Policy& after) {
+  static const RealmPolicy kOpen;
+  std::string out;
+  auto realm = [&out](const std::string& name, const std::string& changes) {
+    if (changes.empty()) return;
+    out += (out.empty() ? "" : "; ") + std::string("realm ") + name + ": " + changes;
+  };
+  for (const auto& [name, policy] : after.realms) {
+    auto it = before.realms.find(name);
+    realm(name, realm_changes(it == before.realms.end() ? kOpen : it->second, policy));
+  }
+  for (const auto& [name, policy] : before.realms) {
+    if (!after.realms.count(name)) realm(name, realm_changes(policy, kOpen));
+  }
+  return out;
+}
+
 }  // namespace fox::auth

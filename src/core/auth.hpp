@@ -72,4 +72,8 @@ struct Policy {
   const RealmPolicy* find(const std::string& realm) const;   // nullptr: open
 };
 
+// What a config reload changed, for its log line: per realm, "realm R: anonymous as role X,
+// users +added -removed ~changed, rules of roles +r ~s"; "" when nothing did.
+std::string describe_changes(const Policy& before, const Policy& after);
+
 }  // namespace fox::auth

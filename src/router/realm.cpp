@@ -42,7 +42,11 @@ Realm::Impl::Impl(Router& r, const std::string& realm_name)
       // Every event durable before this realm was opened (by a previous process, too) is in the
       // retained state already: `retained` + `after` need not wait for those.
       last_applied(log.durable_id()) {
-  policy = r.auth_policy() ? r.auth_policy()->find(realm_name) : nullptr;
+  refresh_policy();
+}
+
+void Realm::Impl::refresh_policy() {
+  policy = router.auth_policy() ? router.auth_policy()->find(name) : nullptr;
   broker.set_policy(policy);
 }
 

@@ -131,6 +131,7 @@ struct Realm::Impl {
 
   // A secured realm's policy (core/auth.hpp), else nullptr (everything allowed).
   const auth::RealmPolicy* policy = nullptr;
+  void refresh_policy();   // from the router's policy (at creation, and when it is replaced)
   bool permitted(const SessionEntry& session, const TopicParts& topic, auth::Action action,
                  MatchPolicy match = MatchPolicy::kExact) const;
 

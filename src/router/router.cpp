@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "router/engine.hpp"
+#include "router/realm_impl.hpp"
 #include "router/wills.hpp"
 
 namespace fox {
@@ -44,6 +45,11 @@ void Router::apply_stale_testaments(const std::vector<StoredTestament>& testamen
 }
 
 void Router::set_allowed_realms(std::vector<std::string> names) { allowed_ = std::move(names); }
+
+void Router::set_auth_policy(const auth::Policy* policy) {
+  auth_ = policy;
+  for (auto& [name, realm] : realms_) realm->impl().refresh_policy();
+}
 
 Realm* Router::realm(const std::string& name, Error* error) {
   auto refuse = [&](const std::string& why) -> Realm* {

@@ -136,7 +136,10 @@ public:
   void set_kv_options(const KvOptions& options) { kv_options_ = options; }
   // Who may join which realm and do what (core/auth.hpp; SPEC §6): the sessions authenticate
   // against it, the realms enforce its permissions. nullptr (no users anywhere): all open.
-  void set_auth_policy(const auth::Policy* policy) { auth_ = policy; }
+  // Setting another (a config reload) applies its rules to every realm's next check; sessions
+  // keep the roles they have. The caller keeps each policy it set alive while sessions that
+  // began authenticating against it may still use it (cli/serve.cpp keeps them all).
+  void set_auth_policy(const auth::Policy* policy);
   const auth::Policy* auth_policy() const { return auth_; }
   const KvOptions& kv_options() const { return kv_options_; }
 

@@ -45,8 +45,26 @@ def wait_for(condition, timeout=5.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+# Set by CMake for the FOX_SANITIZE build (make test-sanitize): fox runs under AddressSanitizer
+# and UBSan, slower and bigger; a test with a time or memory figure may scale it by these.
+SANITIZED = os.environ.get("FOX_SANITIZED") == "1"
+SLOWDOWN = 3 if SANITIZED else 1
+
+_SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                    "WARNING: AddressSanitizer")
+
+
+def check_sanitizers(log):
+    """Fails with the report if a sanitizer wrote one into a fox log."""
+    for mark in _SANITIZER_MARKS:
+        at = log.find(mark)
+        if at >= 0:
+            raise AssertionError("fox's sanitizer report:\n" + log[max(0, at - 200):at + 4000])
+
+
 class Fox:
-    """One running `fox serve`. Use as a context manager, or call stop()."""
+    """One running `fox serve`. Use as a context manager, or call stop(). Either fails the test
+    if a sanitizer reported an error in fox's log (the FOX_SANITIZE build)."""
 
     def __init__(self, *args, ready=True, timeout=10.0, port=None, rawsocket_port=None,
                  mqtt_port=None, extra_env=None, memory=True, data_dir=None, fox_port=None):
@@ -104,16 +122,19 @@ class Fox:
                 self.proc.wait()
                 raise AssertionError(f"fox did not exit within {timeout}s of signal {sig}")
         self._stderr.close()
+        check_sanitizers(self.log())
         return self.proc.returncode
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()
         self._stderr.close()
+        if exc_type is None:
+            check_sanitizers(self.log())
 
 
 class FoxNode(Fox):
@@ -144,6 +165,7 @@ class FoxNode(Fox):
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()
         self._stderr.close()
+        check_sanitizers(self.log())
 
 
 def cluster_file(n=3, roles=("entry", "ndb", "sync"), sync_quorum=2, storage_quorum=2,

@@ -5,6 +5,7 @@ refused, the four actions allowed and denied by role), paho (good and bad passwo
 a denied subscription → SUBACK 0x80, a denied publication not routed)."""
 import asyncio
 import contextlib
+import os
 import unittest
 
 import txaio
@@ -18,7 +19,10 @@ from autobahn.wamp.exception import ApplicationError  # noqa: E402
 from autobahn.wamp.serializer import JsonSerializer  # noqa: E402
 from autobahn.wamp.types import ComponentConfig, PublishOptions, SubscribeOptions  # noqa: E402
 
-from harness import Fox, main, write_config  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+
+from harness import Fox, main, wait_for, write_config  # noqa: E402
 from fox_client import FoxClient  # noqa: E402
 from mqtt_client import MqttClient  # noqa: E402
 
@@ -215,6 +219,65 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
             joe.close()
             guest.close()
         self.assertIn("may not publish to app.x: not routed", fox.log())
+
+
+class ReloadTest(unittest.TestCase):
+    """SIGHUP reads the config file again: new users log in, changed rules apply to the next
+    check of every session (which keeps its role), one log line says what changed; a broken file
+    changes nothing; a changed listener is named as needing a restart."""
+
+    def realm(self, users, joe_rules):
+        return {"realms": {"realm1": {
+            "users": {u: {"secret": f"{u}-secret", "role": "user" if u == "joe" else "admin"}
+                      for u in users},
+            "permissions": {"user": joe_rules,
+                            "admin": [{"uri": "#", "allow": ["publish", "subscribe", "call",
+                                                             "register"]}]}}}}
+
+    def write(self, path, doc):
+        with open(path, "w") as f:
+            f.write(doc if isinstance(doc, str) else json.dumps(doc))
+
+    def reload(self, fox, count):
+        os.kill(fox.pid, signal.SIGHUP)
+        wait_for(lambda: fox.log().count("SIGHUP: ") >= count, what=f"reload {count} logged")
+        return [line for line in fox.log().splitlines() if "SIGHUP: " in line][-1]
+
+    def test_sighup_applies_new_users_and_rules(self):
+        everything = [{"uri": "#", "allow": ["publish", "subscribe"]}]
+        path = write_config(self.realm(["joe"], everything))
+        with Fox("--config", path) as fox:
+            joe = MqttClient(fox, username="joe@realm1", password="joe-secret")
+            try:
+                MqttClient(fox, username="ann@realm1", password="ann-secret", expect_rc=4).close()
+                self.assertEqual(joe.subscribe("app/a", qos=1), [1])
+                self.assertIn("no change to users, rules", self.reload(fox, 1))
+
+                self.write(path, self.realm(["joe", "ann"], [{"uri": "app.#", "allow": []}] + everything))
+                line = self.reload(fox, 2)
+                self.assertIn("realm realm1: users +ann, rules of roles ~user", line)
+                self.assertNotIn("restart", line)
+                ann = MqttClient(fox, username="ann@realm1", password="ann-secret")
+                ann.close()
+                # joe keeps his session and role; the new rules decide his next subscription.
+                self.assertEqual(joe.subscribe("app/b", qos=1), [0x80])
+                self.assertEqual(joe.subscribe("other/b", qos=1), [1])
+
+                self.write(path, "{ not json")
+                line = self.reload(fox, 3)
+                self.assertIn("the running configuration stays", line)
+                MqttClient(fox, username="ann@realm1", password="ann-secret").close()
+
+                changed = self.realm(["joe"], everything)
+                changed["limits"] = {"max_connections": 50}
+                self.write(path, changed)
+                line = self.reload(fox, 4)
+                self.assertIn("users -ann", line)
+                self.assertIn("applied only at a restart: limits", line)
+                MqttClient(fox, username="ann@realm1", password="ann-secret", expect_rc=4).close()
+            finally:
+                joe.close()
+            self.assertEqual(fox.stop(), 0)
 
 
 if __name__ == "__main__":

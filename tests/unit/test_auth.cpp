@@ -138,3 +138,27 @@ TEST_CASE("auth: matching is not exponential in a rule's `#`s (a long topic)") {
   topic[400] = "f"; topic[500] = "g";
   CHECK(p.allows("r", topic, auth::kPublish));
 }
+
+TEST_CASE("auth: describe_changes names what a reload changed") {
+  auto policy = [](const char* text) {
+    auth::Policy p;
+    const Json doc = Json::parse(text);
+    for (const auto& [realm, settings] : doc.items()) {
+      std::string key, error;
+      REQUIRE(auth::parse_realm_policy(settings, &p.realms[realm], &key, &error));
+    }
+    return p;
+  };
+  const auth::Policy before = policy(R"({"r1":{"users":{"a":{"secret":"s","role":"x"},
+      "b":{"secret":"s","role":"x"}},"permissions":{"x":[{"uri":"#","allow":["call"]}]}}})");
+  CHECK(auth::describe_changes(before, before).empty());
+  const auth::Policy after = policy(R"({"r1":{"anonymous":"guest","users":{"a":{"secret":"t","role":"x"},
+      "c":{"secret":"s","role":"x"}},"permissions":{"x":[{"uri":"#","allow":["call","publish"]}],
+      "guest":[]}},"r2":{"anonymous":"g"}})");
+  CHECK(auth::describe_changes(before, after) ==
+        "realm r1: anonymous as role guest, users ~a +c -b, rules of roles +guest ~x; "
+        "realm r2: now secured, anonymous as role g");
+  CHECK(auth::describe_changes(after, before) ==
+        "realm r1: anonymous refused, users ~a +b -c, rules of roles ~x -guest; "
+        "realm r2: now open, anonymous refused");
+}
