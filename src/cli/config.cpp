@@ -133,6 +133,8 @@ bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::s
       {"handshake_timeout", &limits->handshake_timeout_ms},
       {"history_max_rows", &limits->history_max_rows},
       {"history_max_age", &limits->history_max_age_s},
+      {"login_failures", &limits->login_failures},
+      {"login_block", &limits->login_block_ms},
   };
   for (const auto& [key, value] : v.items()) {
     auto it = fields.find(key);
@@ -147,8 +149,15 @@ bool apply_limits(const Json& v, const std::string& file, Limits* limits, std::s
       return false;
     }
     std::uint64_t n = value.get<std::uint64_t>();
-    // handshake_timeout is given in seconds in the file, like every other duration there.
-    if (key == "handshake_timeout") n *= 1000;
+    // handshake_timeout and login_block are given in seconds in the file, like every other
+    // duration there.
+    if (key == "handshake_timeout" || key == "login_block") {
+      if (n > 86400) {
+        *error = key_error(file, "limits." + key, "at most 86400 (s)");
+        return false;
+      }
+      n *= 1000;
+    }
     if (key == "history_max_rows") limits->history_max_rows_set = true;
     *it->second = n;
   }

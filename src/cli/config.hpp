@@ -20,6 +20,10 @@ struct Limits {
   std::uint64_t history_max_rows = 1000000;
   bool history_max_rows_set = false;                    // given in the config file
   std::uint64_t history_max_age_s = 0;                  // 0 = no age limit
+  // Failed logins from one address within a minute before its logins are refused for
+  // login_block_ms (doubling for each block in a row, at most 15 min; core/login_limiter.hpp).
+  std::uint64_t login_failures = 10;
+  std::uint64_t login_block_ms = 10000;
   bool operator==(const Limits&) const = default;
 };
 

@@ -1,6 +1,7 @@
 // `fox serve`: one libuv loop; libwebsockets (HTTP + WebSocket) runs on that same loop.
 #include <uv.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -161,6 +162,11 @@ private:
   bool start_router(Engine& engine, bool listen = true) {
     router_ = std::make_unique<Router>(*env_, engine);
     router_->set_allowed_realms(config_.realms);
+    LoginLimiter::Options logins;
+    logins.max_failures = config_.limits.login_failures;
+    logins.block_ms = config_.limits.login_block_ms;
+    logins.max_block_ms = std::max(logins.block_ms, logins.max_block_ms);
+    router_->logins().configure(logins);
     if (!auth_->realms.empty()) router_->set_auth_policy(auth_);
     mqtt::ServerOptions mo;
     mo.default_realm = config_.mqtt_default_realm;

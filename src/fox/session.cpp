@@ -179,15 +179,24 @@ void Session::login(Id id, const Json& m) {
     const auto authid = cred.find("authid");
     const auto secret = cred.find("secret");
     if (authid != cred.end() || secret != cred.end()) {
+      // Too many failed logins from this address: refused unchecked (core/login_limiter.hpp).
+      if (const std::uint64_t ms = router_.login_blocked(info.peer_address)) {
+        reply_error(id, "wamp.error.authentication_failed",
+                    "too many failed logins from this address; try again in " +
+                        std::to_string((ms + 999) / 1000) + " s");
+        return;
+      }
       const auth::User* user = authid != cred.end() && authid->is_string()
                                    ? p->user(authid->get<std::string>()) : nullptr;
       if (!user || secret == cred.end() || !secret->is_string() ||
           !net::secret_matches(user->secret, secret->get<std::string>())) {
         log::info("fox", conn_.peer_address(), ": LOGIN to realm ", realm->name(),
                   ": bad credentials");
+        router_.login_failed(info.peer_address);
         reply_error(id, "wamp.error.authentication_failed", "bad authid or secret");
         return;
       }
+      router_.login_succeeded(info.peer_address);
       info.authid = authid->get<std::string>();
       info.authrole = user->role;
       info.authmethod = "ticket";

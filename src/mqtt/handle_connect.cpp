@@ -44,12 +44,22 @@ void Connection::handle_connect(Connect& c) {
   const auth::Policy* policy = server_.router().auth_policy();
   if (const auth::RealmPolicy* realm_policy = policy ? policy->find(realm_name) : nullptr) {
     if (c.username && !authid.empty()) {
+      // Too many failed logins from this address: refused unchecked until its block ends
+      // (core/login_limiter.hpp), with "server unavailable" (the credentials may be right).
+      Router& router = server_.router();
+      if (const std::uint64_t ms = router.login_blocked(peer())) {
+        refuse(kConnackServerUnavailable, "too many failed logins from this address (" +
+                                              std::to_string((ms + 999) / 1000) + " s more)");
+        return;
+      }
       const auth::User* user = realm_policy->user(authid);
       if (!user || !c.password || !net::secret_matches(user->secret, *c.password)) {
+        router.login_failed(peer());
         refuse(kConnackBadUsernameOrPassword,
                "bad user name or password for '" + authid + "' in realm " + realm_name);
         return;
       }
+      router.login_succeeded(peer());
       authrole = user->role;
       authmethod = "password";
     } else if (realm_policy->anonymous_allowed) {

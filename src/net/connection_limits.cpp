@@ -26,16 +26,4 @@ void ConnectionLimits::release(const std::string& ip) {
   if (total_ > 0) --total_;
 }
 
-std::string address_without_port(const std::string& peer) {
-  if (!peer.empty() && peer[0] == '[') {
-    auto end = peer.find(']');
-    return end == std::string::npos ? peer : peer.substr(1, end - 1);
-  }
-  auto colon = peer.find(':');
-  if (colon != std::string::npos && peer.find(':', colon + 1) == std::string::npos) {
-    return peer.substr(0, colon);
-  }
-  return peer;
-}
-
 }  // namespace fox::net

@@ -24,7 +24,4 @@ private:
   std::unordered_map<std::string, std::size_t> per_ip_;
 };
 
-// "1.2.3.4:5678" → "1.2.3.4", "[::1]:5678" → "::1", "1.2.3.4" → "1.2.3.4".
-std::string address_without_port(const std::string& peer);
-
 }  // namespace fox::net

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "core/login_limiter.hpp"
 
 namespace fox::net {
 

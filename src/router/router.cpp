@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/log.hpp"
 #include "router/engine.hpp"
 #include "router/realm_impl.hpp"
 #include "router/wills.hpp"
@@ -45,6 +46,22 @@ void Router::apply_stale_testaments(const std::vector<StoredTestament>& testamen
 }
 
 void Router::set_allowed_realms(std::vector<std::string> names) { allowed_ = std::move(names); }
+
+std::uint64_t Router::login_blocked(const std::string& peer) {
+  return logins_.blocked_ms(address_without_port(peer), env_.monotonic_ms());
+}
+
+void Router::login_failed(const std::string& peer) {
+  const std::string address = address_without_port(peer);
+  if (const std::uint64_t ms = logins_.failed(address, env_.monotonic_ms())) {
+    log::warn("auth", address, ": too many failed logins, its logins are refused for ", ms / 1000,
+              " s");
+  }
+}
+
+void Router::login_succeeded(const std::string& peer) {
+  logins_.succeeded(address_without_port(peer));
+}
 
 void Router::set_auth_policy(const auth::Policy* policy) {
   auth_ = policy;

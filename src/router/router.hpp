@@ -12,6 +12,7 @@
 
 #include "core/auth.hpp"
 #include "core/env.hpp"
+#include "core/login_limiter.hpp"
 #include "router/peer.hpp"
 #include "router/types.hpp"
 
@@ -141,6 +142,13 @@ public:
   // began authenticating against it may still use it (cli/serve.cpp keeps them all).
   void set_auth_policy(const auth::Policy* policy);
   const auth::Policy* auth_policy() const { return auth_; }
+  // Failed logins per client address (core/login_limiter.hpp), for every protocol's logins with
+  // credentials; `peer` is a connection's peer address. login_blocked: 0, or the ms its block
+  // lasts yet (refuse without checking); login_failed logs the start of a block.
+  LoginLimiter& logins() { return logins_; }
+  std::uint64_t login_blocked(const std::string& peer);
+  void login_failed(const std::string& peer);
+  void login_succeeded(const std::string& peer);
   const KvOptions& kv_options() const { return kv_options_; }
 
   // What sessions of a previous process left (all gone at start): each will key becomes its
@@ -188,6 +196,7 @@ private:
   Engine& engine_;
   KvOptions kv_options_;
   const auth::Policy* auth_ = nullptr;
+  LoginLimiter logins_;
   std::vector<std::string> allowed_;   // empty = every valid name
   std::map<std::string, std::unique_ptr<Realm>> realms_;
 };

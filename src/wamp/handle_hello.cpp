@@ -1,4 +1,6 @@
 // HELLO, AUTHENTICATE (through the Authenticator hook), WELCOME, GOODBYE.
+#include <string>
+
 #include "core/log.hpp"
 #include "wamp/session.hpp"
 
@@ -43,6 +45,18 @@ void Session::handle(Hello& m) {
   pending_realm_ = realm;
   realm_name_ = m.realm;
   hello_details_ = std::move(m.details);
+  // A login with credentials (an authid) from an address with too many failed logins is refused
+  // unchecked until its block ends (core/login_limiter.hpp).
+  const auto authid = hello_details_.is_object() ? hello_details_.find("authid")
+                                                 : hello_details_.end();
+  if (router_.auth_policy() && authid != hello_details_.end()) {
+    if (const std::uint64_t ms = router_.login_blocked(info_.peer_address)) {
+      abort("wamp.error.authentication_failed",
+            "too many failed logins from this address; try again in " +
+                std::to_string((ms + 999) / 1000) + " s");
+      return;
+    }
+  }
   apply(authenticator().hello(realm_name_, hello_details_));
 }
 
@@ -58,6 +72,9 @@ void Session::handle(Authenticate& m) {
 void Session::apply(const AuthOutcome& outcome) {
   switch (outcome.kind) {
     case AuthOutcome::Kind::kAbort:
+      if (outcome.reason == "wamp.error.authentication_failed") {
+        router_.login_failed(info_.peer_address);
+      }
       abort(outcome.reason, outcome.message);
       return;
     case AuthOutcome::Kind::kChallenge: {
@@ -70,6 +87,7 @@ void Session::apply(const AuthOutcome& outcome) {
       return;
     }
     case AuthOutcome::Kind::kWelcome:
+      if (outcome.authmethod != "anonymous") router_.login_succeeded(info_.peer_address);
       welcome(outcome);
       return;
   }

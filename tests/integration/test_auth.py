@@ -76,14 +76,8 @@ class Client(ApplicationSession):
             self.joined.set_exception(RuntimeError("disconnected before join"))
 
 
-class AuthTest(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox("--config", write_config({"realms": {"realm1": SPEC_REALM1, "realm2": REALM2}}))
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
+class WampClients:
+    """autobahn sessions joined to self.fox, left at the end of each test."""
 
     async def asyncSetUp(self):
         self.clients = []
@@ -108,6 +102,15 @@ class AuthTest(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(ApplicationError) as cm:
             await self.join(**kw)
         return cm.exception.error
+
+class AuthTest(WampClients, unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fox = Fox("--config", write_config({"realms": {"realm1": SPEC_REALM1, "realm2": REALM2}}))
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fox.stop() == 0, cls.fox.log()
 
     async def test_logins_and_refusals(self):
         c = await self.join(methods=["ticket"], authid="joe", secret="joe-secret")
@@ -278,6 +281,56 @@ class ReloadTest(unittest.TestCase):
             finally:
                 joe.close()
             self.assertEqual(fox.stop(), 0)
+
+
+class LoginLimitTest(WampClients, unittest.IsolatedAsyncioTestCase):
+    """Failed logins per address (limits.login_failures within a minute): then logins with
+    credentials are refused unchecked, over every protocol, until the block (limits.login_block)
+    ends; one log line; anonymous joins still work; a good login afterwards clears the count."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fox = Fox("--config", write_config({
+            "limits": {"login_failures": 3, "login_block": 1},
+            "realms": {"realm1": SPEC_REALM1}}))
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fox.stop() == 0, cls.fox.log()
+
+    async def test_blocked_after_failures_everywhere_then_cleared(self):
+        fox = self.fox
+        good = {"username": "joe@realm1", "password": "joe-secret"}
+        MqttClient(fox, **good).close()
+        for _ in range(2):
+            MqttClient(fox, username="joe@realm1", password="wrong", expect_rc=4).close()
+        self.assertEqual(await self.refused(methods=["ticket"], authid="joe", secret="nope"),
+                         "wamp.error.authentication_failed")   # the third: a block starts
+        wait_for(lambda: "too many failed logins, its logins are refused for 1 s" in fox.log(),
+                 what="the block's log line")
+        # Right credentials, refused unchecked: MQTT CONNACK 3, WAMP and FOX authentication_failed.
+        MqttClient(fox, expect_rc=3, **good).close()
+        with self.assertRaises(ApplicationError) as cm:
+            await self.join(methods=["ticket"], authid="joe", secret="joe-secret")
+        self.assertIn("too many failed logins", str(cm.exception))
+        with FoxClient(fox.fox_port) as c:
+            m = c.request("LOGIN", data={"realm": "realm1",
+                                         "auth": {"authid": "joe", "secret": "joe-secret"}})
+            self.assertIn("too many failed logins", str(m))
+        # Anonymous clients are not blocked.
+        guest = await self.join()
+        self.assertEqual(guest.details.authrole, "guest")
+        MqttClient(fox).close()
+        # The block ends (1 s); a good login then clears the count.
+        def joe_gets_in():
+            c = MqttClient(fox, expect_rc=None, **good)
+            rc = c.connack_rc
+            c.close()
+            return rc == 0
+        wait_for(joe_gets_in, timeout=5, interval=0.2, what="the block to end")
+        for _ in range(2):
+            MqttClient(fox, username="joe@realm1", password="wrong", expect_rc=4).close()
+        MqttClient(fox, **good).close()   # two failures, not three: not blocked
 
 
 if __name__ == "__main__":
