@@ -391,8 +391,9 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
       *why = "bytes after LINKED";
       return Handled::kClose;
     }
+    const bool handed_over = c.raft;   // conn_up hands a raft link over and frees `c`
     conn_up(c);
-    return c.raft ? Handled::kGone : Handled::kGoOn;
+    return handed_over ? Handled::kGone : Handled::kGoOn;
   }
   bool raft = false;
   if (m.is_object()) {
@@ -412,8 +413,9 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
     *why = "bytes after the PROOF";
     return Handled::kClose;
   }
+  const bool handed_over = c.raft;   // conn_up hands a raft link over and frees `c`
   conn_up(c);
-  return c.raft ? Handled::kGone : Handled::kGoOn;
+  return handed_over ? Handled::kGone : Handled::kGoOn;
 }
 
 void NodeLinks::conn_up(Conn& c) {

@@ -426,6 +426,46 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
   return ParseResult::kOk;
 }
 
+namespace {
+
+bool loopback(const std::string& bind) {
+  return bind.rfind("127.", 0) == 0 || bind == "::1" || bind == "localhost";
+}
+
+// Anonymous clients of this realm may publish, subscribe, call and register anything (a rule
+// `#` allowing all four, or no permissions at all).
+bool anonymous_full_rights(const auth::RealmPolicy* policy) {
+  if (!policy) return true;   // an open realm
+  if (!policy->anonymous_allowed) return false;
+  if (!policy->has_permissions) return true;
+  const TopicParts everything{std::string(kAnyParts)};
+  for (auth::Action a : {auth::kPublish, auth::kSubscribe, auth::kCall, auth::kRegister}) {
+    if (!policy->allows(policy->anonymous_role, everything, a)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string exposure_warning(const ServeConfig& config) {
+  if (loopback(config.bind)) return "";
+  std::string realms;
+  if (config.realms.empty()) {
+    realms = "every realm";
+  } else {
+    for (const std::string& name : config.realms) {
+      if (!anonymous_full_rights(config.auth.find(name))) continue;
+      realms += (realms.empty() ? "realm " : ", ") +
+                (name == "*" ? std::string("any unlisted realm (\"*\")") : name);
+    }
+  }
+  if (realms.empty()) return "";
+  return "listening on " + config.bind + " (beyond loopback) while " + realms +
+         " admits anonymous clients with full rights: anyone who can reach this host may "
+         "publish, subscribe, call and register; bind 127.0.0.1 (--bind) or give the realms users "
+         "and permissions (README: Users and permissions)";
+}
+
 std::string serve_help() {
   return R"(usage: fox serve [flags]
 

@@ -64,5 +64,8 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
 bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* config,
                        std::string* error);
 std::string serve_help();
+// The safe-defaults warning (SPEC §6, mosquitto 2.0 style): one line when fox listens beyond
+// loopback while some realm admits anonymous clients with full rights, else "".
+std::string exposure_warning(const ServeConfig& config);
 
 }  // namespace fox

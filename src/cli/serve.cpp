@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,8 @@ public:
     log::info("serve", "stopped");
     return exit_code_;
   }
+
+  bool clean_exit() const { return clean_exit_; }
 
 private:
   bool start() {
@@ -516,9 +519,20 @@ int serve_main(const std::vector<std::string>& args) {
               ", storage quorum ", config.cluster.storage_quorum);
   }
   apply_node_settings(&config);
+  if (const std::string warning = exposure_warning(config); !warning.empty()) {
+    log::warn("serve", warning);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   Server server(config, args);
-  return server.run();
+  const int rc = server.run();
+  // A start that failed (or a stop the safety timer cut short) exits at once without tidying
+  // (~Server skips it), and without the exit-time checks of the sanitizer build, which would
+  // report what was not tidied as leaks.
+  if (!server.clean_exit()) {
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
+  return rc;
 }
 
 }  // namespace fox::cli

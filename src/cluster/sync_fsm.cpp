@@ -109,6 +109,9 @@ std::vector<std::uint8_t> encode_command(std::span<const SegmentRequest> request
     put_le(out, r.segment, 8);
     put_le(out, r.count, 4);
   }
+  // Zeros to a multiple of 8 bytes: raft's libuv transport sends an entry as it is but its
+  // receiver steps over an entry padded to 8 bytes, and so reads past the message otherwise.
+  out.resize((out.size() + 7) / 8 * 8, 0);
   return out;
 }
 
@@ -131,7 +134,11 @@ std::optional<std::vector<SegmentRequest>> decode_command(std::span<const std::u
     if (!in.ok() || !valid_request(r)) return std::nullopt;
     out.push_back(std::move(r));
   }
-  if (in.left() != 0) return std::nullopt;
+  // What follows is encode_command's padding, exactly.
+  if (bytes.size() % 8 != 0 || in.left() >= 8) return std::nullopt;
+  for (std::size_t pad = in.left(); pad > 0; --pad) {
+    if (in.le(1) != 0) return std::nullopt;
+  }
   return out;
 }
 

@@ -49,6 +49,8 @@ def wait_for(condition, timeout=5.0, interval=0.02, what="condition"):
 # and UBSan, slower and bigger; a test with a time or memory figure may scale it by these.
 SANITIZED = os.environ.get("FOX_SANITIZED") == "1"
 SLOWDOWN = 3 if SANITIZED else 1
+# ...and its memory: shadow bytes and a quarantine of freed blocks (ASAN_OPTIONS in CMakeLists.txt).
+MEMORY_FACTOR = 2 if SANITIZED else 1
 
 _SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                     "WARNING: AddressSanitizer")
@@ -128,7 +130,7 @@ class Fox:
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc):
+    def __exit__(self, exc_type=None, *exc):
         if self.proc.poll() is None:
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()

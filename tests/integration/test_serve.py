@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Fox, free_port, main, run_fox
+from harness import Fox, free_port, main, run_fox, write_config
 
 
 def http_get(port, path="/"):
@@ -140,6 +140,32 @@ class ServeTest(unittest.TestCase):
                 self.assertIn(f"cannot listen on 127.0.0.1:{port}", naming[0])
                 self.assertEqual([l for l in lines if l.startswith("error lws:")], [], lines)
                 self.assertEqual([l for l in lines if l.startswith("error ")], naming, lines)
+
+    def test_safe_defaults_warning_beyond_loopback_with_open_realms(self):
+        # fox never really listens beyond loopback here: its first listener's port is held on
+        # 127.0.0.1, so --bind 0.0.0.0 fails to listen (exit 1) after the start-up warning.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            secured = {"realms": {"realm1": {"anonymous": "guest",
+                                             "users": {"joe": {"secret": "s", "role": "user"}},
+                                             "permissions": {"guest": [{"uri": "public.#",
+                                                                        "allow": ["subscribe"]}]}}}}
+            for args, warned in ((["--bind", "0.0.0.0"], True),
+                                 (["--bind", "0.0.0.0", "--config", write_config(secured)], False)):
+                with self.subTest(args=args):
+                    fox = Fox(*args, ready=False, port=port)
+                    self.assertEqual(fox.proc.wait(10), 1)
+                    fox.stop()
+                    lines = [l for l in fox.log().splitlines() if "beyond loopback" in l]
+                    self.assertEqual(len(lines), 1 if warned else 0, fox.log())
+                    if warned:
+                        self.assertTrue(lines[0].startswith("warn "), lines)
+                        self.assertIn("every realm admits anonymous clients with full rights",
+                                      lines[0])
+        with Fox() as fox:   # the harness binds 127.0.0.1: no warning
+            self.assertNotIn("beyond loopback", fox.log())
 
     def test_bind_127_0_0_1_opens_no_wildcard_socket(self):
         # libwebsockets 4.1 with IPv6 binds an IPv4 literal to every address unless told not to

@@ -14,12 +14,12 @@ import threading
 import time
 import unittest
 
-from harness import Fox, free_port, main, rss_kib, wait_for
+from harness import MEMORY_FACTOR, Fox, free_port, main, rss_kib, wait_for
 from mqtt_client import MqttClient
 from raw_wamp import JSON, RawSocketClient, hello
 
 CONNECTIONS = 500
-RSS_LIMIT_KIB = 96 * 1024
+RSS_LIMIT_KIB = 96 * 1024 * MEMORY_FACTOR
 
 
 def payloads(rng):

@@ -202,3 +202,27 @@ TEST_CASE("--mqtt HOST without a port means port 1883") {
     CHECK_FALSE(e.empty());
   }
 }
+
+TEST_CASE("the safe-defaults warning: beyond loopback with anonymous full rights") {
+  auto warning = [](const char* json) {
+    ServeConfig c;
+    std::string e;
+    REQUIRE(fox::apply_config_json(Json::parse(json), "f.json", &c, &e));
+    return fox::exposure_warning(c);
+  };
+  CHECK(fox::exposure_warning(ServeConfig{}).find("0.0.0.0 (beyond loopback) while every realm") !=
+        std::string::npos);
+  CHECK(warning(R"({"bind":"127.0.0.1"})").empty());
+  CHECK(warning(R"({"bind":"::1"})").empty());
+  CHECK(warning(R"({"realms":{"a":{},"b":{"users":{"u":{"secret":"s","role":"r"}}}}})")
+            .find("while realm a admits") != std::string::npos);
+  // Anonymous with rules: full rights only with a rule `#` allowing all four actions.
+  CHECK(warning(R"({"realms":{"a":{"anonymous":"g","permissions":{"g":[{"uri":"public.#",
+      "allow":["subscribe"]}]}}}})").empty());
+  CHECK(!warning(R"({"realms":{"a":{"anonymous":"g","permissions":{"g":[{"uri":"#",
+      "allow":["subscribe","publish","call","register"]}]}}}})").empty());
+  CHECK(!warning(R"({"realms":{"a":{"anonymous":"g"}}})").empty());   // no permissions: all
+  CHECK(warning(R"({"realms":{"a":{"users":{"u":{"secret":"s","role":"r"}}}}})").empty());
+  CHECK(warning(R"({"realms":{"a":{"users":{"u":{"secret":"s","role":"r"}}},"*":{}}})")
+            .find("any unlisted realm") != std::string::npos);
+}
