@@ -135,7 +135,7 @@ set_source_files_properties(${FOX_SQLITE_GEN}/sqlite3.c PROPERTIES GENERATED TRU
 add_library(fox_sqlite3 STATIC ${FOX_SQLITE_GEN}/sqlite3.c)
 add_dependencies(fox_sqlite3 dep_sqlite_amalgamation)
 target_include_directories(fox_sqlite3 SYSTEM PUBLIC ${FOX_SQLITE_GEN})
-target_compile_options(fox_sqlite3 PRIVATE -Os -w)
+target_compile_options(fox_sqlite3 PRIVATE -Os -w -fno-asynchronous-unwind-tables -fno-unwind-tables)
 # One thread drives SQLite (the loop), no extensions (static glibc cannot dlopen), WAL by default.
 target_compile_definitions(fox_sqlite3 PUBLIC
   SQLITE_THREADSAFE=0 SQLITE_OMIT_LOAD_EXTENSION SQLITE_DEFAULT_MEMSTATUS=0 SQLITE_DQS=0

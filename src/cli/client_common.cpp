@@ -16,9 +16,12 @@ namespace fox::cli {
 
 const char kCommonHelp[] =
     "common flags:\n"
-    "  --url URL       WAMP router WebSocket URL (default ws://127.0.0.1:9000/wamp; plain ws://\n"
-    "                  only, wss:// is not supported)\n"
+    "  --url URL       WAMP router WebSocket URL (default ws://127.0.0.1:9000/wamp; wss:// for\n"
+    "                  TLS)\n"
+    "  --cafile FILE   with wss:// or --mqtt-tls: the CA certificates (PEM) the server's\n"
+    "                  certificate must chain to (default /etc/ssl/certs/ca-certificates.crt)\n"
     "  --realm REALM   realm (default realm1; with --mqtt: the broker's default realm)\n"
+    "  --mqtt-tls      with --mqtt: MQTT over TLS (mqtts; the port then defaults to 8883)\n"
     "  --fox HOST[:PORT]  speak FOX (fox-wamp's protocol) to HOST instead of WAMP (port default\n"
     "                  1735); pub, sub, call and register\n"
     "  -h, --help      this help\n"
@@ -31,6 +34,8 @@ bool parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpe
   all.push_back({"--realm", true});
   all.push_back({"--mqtt", true});
   all.push_back({"--fox", true});
+  all.push_back({"--cafile", true});
+  all.push_back({"--mqtt-tls", false});
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -81,6 +86,14 @@ bool parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpe
   }
   if (out->has("--fox") && out->has("--url")) {
     *error = "--fox and --url exclude each other";
+    return false;
+  }
+  if (out->has("--mqtt-tls") && !out->has("--mqtt")) {
+    *error = "--mqtt-tls is for --mqtt (WAMP over TLS: a wss:// --url)";
+    return false;
+  }
+  if (out->has("--cafile") && !out->has("--mqtt-tls") && out->url.rfind("wss://", 0) != 0) {
+    *error = "--cafile needs a wss:// --url or --mqtt with --mqtt-tls";
     return false;
   }
   if (out->realm.empty()) {
@@ -139,15 +152,12 @@ bool parse_mqtt_address(const std::string& text, std::string* host, int* port, s
 
 bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error) {
   out->text = text;
-  if (text.rfind("wss://", 0) == 0) {
-    *error = "wss:// URLs are not supported (plain ws:// only): " + text;
+  out->tls = text.rfind("wss://", 0) == 0;
+  if (!out->tls && text.rfind("ws://", 0) != 0) {
+    *error = "--url must be ws://HOST[:PORT][/PATH] or wss://HOST[:PORT][/PATH], got '" + text + "'";
     return false;
   }
-  if (text.rfind("ws://", 0) != 0) {
-    *error = "--url must be ws://HOST[:PORT][/PATH], got '" + text + "'";
-    return false;
-  }
-  std::string rest = text.substr(5);
+  std::string rest = text.substr(out->tls ? 6 : 5);
   auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   out->path = slash == std::string::npos ? "/" : rest.substr(slash);
@@ -165,7 +175,7 @@ bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error) {
   } else {
     out->host = authority;
     if (out->host.front() == '[') out->host = out->host.substr(1, out->host.size() - 2);
-    out->port = 80;
+    out->port = out->tls ? 443 : 80;
   }
   return true;
 }

@@ -19,7 +19,10 @@ namespace fox::cli {
 inline constexpr const char* kDefaultUrl = "ws://127.0.0.1:9000/wamp";
 inline constexpr const char* kDefaultRealm = "realm1";
 inline constexpr int kDefaultMqttPort = 1883;
+inline constexpr int kDefaultMqttTlsPort = 8883;
 inline constexpr int kDefaultFoxPort = 1735;
+// The CA certificates of wss:// and --tls without --cafile (Debian's ca-certificates).
+inline constexpr const char* kDefaultCaFile = "/etc/ssl/certs/ca-certificates.crt";
 
 // The flags every client tool takes (the help text fragment is kCommonHelp).
 extern const char kCommonHelp[];
@@ -55,10 +58,12 @@ bool parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpe
 struct WsUrl {
   std::string text;  // as given
   std::string host;
-  int port = 80;
+  int port = 80;   // 443 for wss://
   std::string path = "/";
+  bool tls = false;   // wss://
+  std::string ca_file;   // wss://: the CAs the server's certificate must chain to (--cafile)
 };
-// ws://host[:port][/path]. wss:// is refused (plain WebSocket only).
+// ws://host[:port][/path] or wss://host[:port][/path].
 bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error);
 
 // HOST:PORT (HOST may be [v6]).

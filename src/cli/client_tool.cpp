@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "net/tls.hpp"
+
 namespace fox::cli {
 
 int usage_error(const std::string& cmd, const std::string& message) {
@@ -21,6 +23,14 @@ int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, con
   WsUrl url;
   std::string error;
   if (!parse_ws_url(args.url, &url, &error)) return usage_error(cmd, error);
+  if (url.tls) {
+    url.ca_file = args.has("--cafile") ? args.value("--cafile") : kDefaultCaFile;
+    net::TlsConfig check;   // a clear error for a CA file libwebsockets would only fail on
+    if (!check.load_client(url.ca_file, &error)) {
+      std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
+      return 1;
+    }
+  }
   loop.on_shutdown([&client] { client.shutdown(); });
   bool ok = client.connect(
       url, args.realm, [on_joined = std::move(on_joined)](Id) { on_joined(); },
@@ -57,8 +67,14 @@ int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, con
   std::string host;
   int port = 0;
   std::string error;
-  if (!parse_mqtt_address(args.mqtt, &host, &port, &error)) {
+  if (!parse_mqtt_address(args.mqtt, &host, &port, &error,
+                          args.has("--mqtt-tls") ? kDefaultMqttTlsPort : kDefaultMqttPort)) {
     return usage_error(cmd, "--mqtt: " + error);
+  }
+  if (args.has("--mqtt-tls") &&
+      !client.use_tls(args.has("--cafile") ? args.value("--cafile") : kDefaultCaFile, &error)) {
+    std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
+    return 1;
   }
   std::string client_id = "fox-" + cmd + "-" + std::to_string(getpid());
   MqttLogin login;

@@ -26,6 +26,13 @@ MqttClient::MqttClient(uv_loop_t* loop, net::UvEnv& timers) : loop_(loop), timer
 
 MqttClient::~MqttClient() { shutdown(); }
 
+bool MqttClient::use_tls(const std::string& ca_file, std::string* error) {
+  tls_ = std::make_unique<net::TlsConfig>();
+  if (tls_->load_client(ca_file, error)) return true;
+  tls_.reset();
+  return false;
+}
+
 void MqttClient::connect(const std::string& host, int port, const std::string& client_id,
                          std::uint16_t keep_alive_s, const MqttLogin& login,
                          std::function<void()> on_connected, ErrorFn on_error) {
@@ -50,6 +57,7 @@ void MqttClient::connect(const std::string& host, int port, const std::string& c
   o.port = port;
   o.env = &timers_;
   o.connect_timeout_ms = kConnectTimeoutMs;
+  o.tls = tls_.get();
   auto link = std::make_unique<Link>(this, &MqttClient::on_bytes, &MqttClient::on_connection_closed);
   link_ = link.get();
   conn_ = net::TcpClient::connect(loop_, std::move(o), std::move(link));

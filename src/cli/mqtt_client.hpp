@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include "mqtt/codec.hpp"
 #include "mqtt/packet.hpp"
 #include "net/client.hpp"
+#include "net/tls.hpp"
 
 namespace fox::net {
 class TcpClient;
@@ -43,6 +45,9 @@ public:
 
   // Resolves HOST, connects, sends CONNECT; on_connected after CONNACK 0. Every failure, also of
   // the connection, goes to on_error (always from a later loop turn).
+  // TLS for the next connect(): the broker's certificate must chain to a CA of `ca_file` and
+  // name the host. False with *error when the file holds no certificate.
+  bool use_tls(const std::string& ca_file, std::string* error);
   void connect(const std::string& host, int port, const std::string& client_id,
                std::uint16_t keep_alive_s, const MqttLogin& login,
                std::function<void()> on_connected, ErrorFn on_error);
@@ -78,6 +83,7 @@ private:
   net::UvEnv& timers_;
   net::TcpClient* conn_ = nullptr;   // valid until Link::on_close
   Link* link_ = nullptr;             // owned by conn_
+  std::unique_ptr<net::TlsConfig> tls_;
   bool connected_ = false;
   bool failed_ = false;
   bool disconnecting_ = false;

@@ -229,7 +229,7 @@ private:
   bool start_tcp_listeners() {
     wamp::SessionOptions session;
     if (!config_.tls_cert.empty() && !tls_) {
-      tls_ = std::make_unique<net::TlsServerConfig>();
+      tls_ = std::make_unique<net::TlsConfig>();
       std::string error;
       if (!tls_->load(config_.tls_cert, config_.tls_key, &error)) {
         log::error("serve", error);
@@ -479,7 +479,7 @@ private:
   std::unique_ptr<Router> router_;
   std::unique_ptr<net::WsServer> http_;
   std::unique_ptr<net::WsServer> https_;   // --tls-cert: wss:// and https://
-  std::unique_ptr<net::TlsServerConfig> tls_;   // --tls-cert: the TCP listeners' TLS
+  std::unique_ptr<net::TlsConfig> tls_;   // --tls-cert: the TCP listeners' TLS
   std::unique_ptr<net::TcpServer> mqtts_tcp_, rawsocket_tls_;
   std::unique_ptr<net::TcpServer> rawsocket_;
   std::unique_ptr<mqtt::Server> mqtt_;

@@ -23,6 +23,7 @@ void TcpClient::start() {
   // The handle exists from the start, so close() and abort() work the same in every state
   // (uv_close cancels a connect in progress).
   init_handle(loop_);
+  if (options_.tls) enable_tls(*options_.tls, options_.host);
   uv_idle_init(loop_, &idle_);
   idle_.data = this;
   uv_timer_init(loop_, &timer_);
@@ -77,12 +78,17 @@ void TcpClient::on_connect(int status) {
     return;
   }
   connected_ = true;
-  uv_timer_stop(&timer_);
+  if (!tls_) uv_timer_stop(&timer_);   // with TLS the deadline holds for the handshake too
   uv_tcp_nodelay(&tcp_, 1);
   peer_ = peer_name(&tcp_);
   start_reading();
+  if (tls_) tls_read({});          // the ClientHello
   if (dirty_) on_flush_wanted();   // what was sent before the connection was up
   if (handler_ && !closing_) static_cast<ClientHandler*>(handler_.get())->on_connected();
+}
+
+void TcpClient::on_tls_established() {
+  if (!closing_) uv_timer_stop(&timer_);
 }
 
 void TcpClient::on_flush_wanted() {
@@ -103,8 +109,8 @@ void TcpClient::on_linger() {
 
 void TcpClient::on_timer() {
   if (closed_) return;
-  if (!connected_) {
-    fail(ClientFailure::Kind::kTimeout, "timed out");
+  if (!connected_ || (tls_ && !tls_->established() && !closing_)) {
+    fail(ClientFailure::Kind::kTimeout, connected_ ? "the TLS handshake timed out" : "timed out");
     return;
   }
   log::debug(options_.name, peer_, ": did not read the last messages within 5 s, closing now");
@@ -119,6 +125,10 @@ void TcpClient::fail(ClientFailure::Kind kind, std::string detail) {
 
 std::optional<ClientFailure> TcpClient::failure() const {
   if (failure_) return failure_;
+  if (!tls_error_.empty()) {
+    return ClientFailure{tls_->established() ? ClientFailure::Kind::kRead : ClientFailure::Kind::kConnect,
+                         tls_error_};
+  }
   switch (cut_) {
     case Cut::kNone: return std::nullopt;
     case Cut::kPeerClosed: return ClientFailure{ClientFailure::Kind::kPeerClosed, {}};

@@ -27,7 +27,8 @@ struct TcpClientOptions {
   int port = 0;
   OutboundLimits outbound;      // what the connection may have queued (frames, bytes)
   Env* env = nullptr;           // clock (required)
-  std::uint64_t connect_timeout_ms = 10'000;   // resolve + connect; 0 = no deadline
+  std::uint64_t connect_timeout_ms = 10'000;   // resolve + connect (+ TLS handshake); 0 = none
+  const TlsConfig* tls = nullptr;   // a client TlsConfig: TLS to `host`; outlives the client
 };
 
 class TcpClient final : public TcpStream {
@@ -53,6 +54,7 @@ private:
   void on_flush_wanted() override;
   void on_linger() override;
   void on_handle_closed() override;
+  void on_tls_established() override;
 
   uv_loop_t* loop_;
   TcpClientOptions options_;

@@ -45,7 +45,7 @@ struct TcpServerOptions {
   ConnectionLimits* limits = nullptr;   // shared by every listener; nullptr = no limit
   Env* env = nullptr;                   // clock and timers (required)
   std::uint64_t handshake_timeout_ms = 0;   // 0 = no deadline
-  const TlsServerConfig* tls = nullptr;     // TLS on every connection (mqtts, RawSocket over TLS)
+  const TlsConfig* tls = nullptr;     // TLS on every connection (mqtts, RawSocket over TLS)
 };
 
 class TcpServer {

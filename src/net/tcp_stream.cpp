@@ -158,9 +158,11 @@ void TcpStream::tls_read(std::string_view cipher) {
   const bool was_established = tls_->established();
   if (tls_->feed(cipher, &plain, &why) == TlsSession::Result::kFailed) {
     log::info(*log_name_, peer_, ": ", why, ", closing");
+    tls_error_ = std::move(why);
     cut(Cut::kReadError, 0);
     return;
   }
+  if (!was_established && tls_->established()) on_tls_established();
   // Handshake records to answer, or the frames that waited for the handshake.
   if ((!tls_->out().empty() || (!was_established && tls_->established())) && !dirty_) {
     dirty_ = true;

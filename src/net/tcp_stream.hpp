@@ -34,9 +34,11 @@ public:
   bool congested() override;
   void established() override;
   bool closing() const { return closing_; }
-  // TLS on this stream (mqtts, RawSocket over TLS): what the handler reads and sends is the
-  // plaintext. Before start_reading().
-  void enable_tls(const TlsServerConfig& config) { tls_ = std::make_unique<TlsSession>(config); }
+  // TLS on this stream (mqtts, RawSocket over TLS; a client's, whose server must be `host`): what
+  // the handler reads and sends is the plaintext. Before start_reading().
+  void enable_tls(const TlsConfig& config, const std::string& host = {}) {
+    tls_ = std::make_unique<TlsSession>(config, host);
+  }
 
 protected:
   // How the stream ended when this side had not asked to (close() or abort() before it).
@@ -53,6 +55,8 @@ protected:
   // The handle is closed; the handler has not been told (on_close) yet. The stream may be
   // deleted here.
   virtual void on_handle_closed() = 0;
+  // The TLS handshake is done.
+  virtual void on_tls_established() {}
 
   // uv_tcp_init of tcp_ on `loop` (handle data: this stream).
   void init_handle(uv_loop_t* loop);
@@ -86,6 +90,7 @@ protected:
   Env::TimerId handshake_timer_ = 0;
   std::unique_ptr<TlsSession> tls_;
   std::string tls_writing_;   // the ciphertext of the write in flight
+  std::string tls_error_;     // why TLS failed (the stream was cut for it)
   void tls_read(std::string_view cipher);
   void tls_flush();
   void write_bufs();

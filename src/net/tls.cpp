@@ -60,8 +60,11 @@ bool check_tls_pair(const std::string& cert_file, const std::string& key_file, s
 
 }  // namespace fox::net
 
+#include <arpa/inet.h>
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
+
+#include <cstdint>
 
 namespace fox::net {
 
@@ -75,15 +78,15 @@ std::string mbedtls_text(int rc) {
 
 }  // namespace
 
-struct TlsServerConfig::State {
+struct TlsConfig::State {
   mbedtls_ssl_config conf;
-  mbedtls_x509_crt cert;
+  mbedtls_x509_crt cert;   // a server's own chain, or a client's CAs
   mbedtls_pk_context key;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
 };
 
-TlsServerConfig::TlsServerConfig() : state_(new State) {
+TlsConfig::TlsConfig() : state_(new State) {
   mbedtls_ssl_config_init(&state_->conf);
   mbedtls_x509_crt_init(&state_->cert);
   mbedtls_pk_init(&state_->key);
@@ -91,7 +94,7 @@ TlsServerConfig::TlsServerConfig() : state_(new State) {
   mbedtls_ctr_drbg_init(&state_->drbg);
 }
 
-TlsServerConfig::~TlsServerConfig() {
+TlsConfig::~TlsConfig() {
   mbedtls_ssl_config_free(&state_->conf);
   mbedtls_x509_crt_free(&state_->cert);
   mbedtls_pk_free(&state_->key);
@@ -100,7 +103,7 @@ TlsServerConfig::~TlsServerConfig() {
   delete state_;
 }
 
-bool TlsServerConfig::load(const std::string& cert_file, const std::string& key_file,
+bool TlsConfig::load(const std::string& cert_file, const std::string& key_file,
                            std::string* error) {
   if (!check_tls_pair(cert_file, key_file, error)) return false;
   State& s = *state_;
@@ -119,9 +122,65 @@ bool TlsServerConfig::load(const std::string& cert_file, const std::string& key_
   return true;
 }
 
+bool TlsConfig::load_client(const std::string& ca_file, std::string* error) {
+  State& s = *state_;
+  std::string pem;
+  if (!read_pem(ca_file, &pem, error)) return false;
+  int rc = mbedtls_x509_crt_parse(&s.cert, reinterpret_cast<const unsigned char*>(pem.c_str()),
+                                  pem.size() + 1);
+  // A bundle (such as /etc/ssl/certs/ca-certificates.crt) may hold a certificate mbedTLS cannot
+  // parse: rc > 0 counts those, and the rest are used.
+  if (rc < 0 || s.cert.version == 0) {
+    *error = ca_file + ": no PEM certificate in it";
+    return false;
+  }
+  if ((rc = mbedtls_ctr_drbg_seed(&s.drbg, mbedtls_entropy_func, &s.entropy, nullptr, 0)) != 0 ||
+      (rc = mbedtls_ssl_config_defaults(&s.conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                        MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+    *error = "TLS setup: " + mbedtls_text(rc);
+    return false;
+  }
+  mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+  mbedtls_ssl_conf_ca_chain(&s.conf, &s.cert, nullptr);
+  mbedtls_ssl_conf_rng(&s.conf, mbedtls_ctr_drbg_random, &s.drbg);
+  mbedtls_ssl_conf_min_version(&s.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  client_ = true;
+  return true;
+}
+
 struct TlsSession::State {
   mbedtls_ssl_context ssl;
 };
+
+namespace {
+
+// mbedTLS 2.28 matches a host only against DNS names (and the CN): for a numeric host fox sets no
+// host name and checks the certificate's IP address names (RFC 5280 iPAddress) itself.
+int verify_ip(void* ctx, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
+  if (depth != 0) return 0;
+  const std::string& host = *static_cast<const std::string*>(ctx);
+  unsigned char want[16];
+  std::size_t want_len = 4;
+  if (inet_pton(AF_INET, host.c_str(), want) != 1) {
+    want_len = 16;
+    if (inet_pton(AF_INET6, host.c_str(), want) != 1) return 0;
+  }
+  for (const mbedtls_x509_sequence* san = &crt->subject_alt_names; san; san = san->next) {
+    if ((san->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_IP_ADDRESS &&
+        san->buf.len == want_len && std::memcmp(san->buf.p, want, want_len) == 0) {
+      return 0;
+    }
+  }
+  *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  return 0;
+}
+
+bool numeric_host(const std::string& host) {
+  unsigned char addr[16];
+  return inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+}  // namespace
 
 struct TlsSession::Io {
   static int send(void* ctx, const unsigned char* buf, size_t len) {
@@ -143,10 +202,17 @@ struct TlsSession::Io {
   }
 };
 
-TlsSession::TlsSession(const TlsServerConfig& config) : state_(new State) {
+TlsSession::TlsSession(const TlsConfig& config, const std::string& host) : state_(new State) {
   mbedtls_ssl_init(&state_->ssl);
   mbedtls_ssl_setup(&state_->ssl, &config.state()->conf);
   mbedtls_ssl_set_bio(&state_->ssl, this, &Io::send, &Io::recv, nullptr);
+  if (!config.client()) return;
+  if (numeric_host(host)) {
+    host_ = host;
+    mbedtls_ssl_set_verify(&state_->ssl, verify_ip, &host_);
+  } else {
+    mbedtls_ssl_set_hostname(&state_->ssl, host.c_str());
+  }
 }
 
 TlsSession::~TlsSession() {
@@ -161,6 +227,16 @@ TlsSession::Result TlsSession::feed(std::string_view cipher, std::string* plain,
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return Result::kOk;
     if (rc != 0) {
       *why = "TLS handshake: " + mbedtls_text(rc);
+      if (const std::uint32_t flags = mbedtls_ssl_get_verify_result(&state_->ssl);
+          rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0) {
+        char info[512];
+        if (mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) > 0) {
+          std::string text(info);
+          while (!text.empty() && text.back() == '\n') text.pop_back();
+          for (char& c : text) c = c == '\n' ? ';' : c;
+          *why = "TLS: the server's certificate is refused: " + text;
+        }
+      }
       return Result::kFailed;
     }
     established_ = true;

@@ -12,28 +12,37 @@ bool check_tls_pair(const std::string& cert_file, const std::string& key_file, s
 
 namespace fox::net {
 
-// A TLS server identity for fox's own TCP listeners (mqtts, RawSocket over TLS): certificate
-// chain, key, RNG, TLS 1.2 at least. One per listener, shared by its connections.
-class TlsServerConfig {
+// TLS settings shared by many connections: a server identity for fox's own TCP listeners (mqtts,
+// RawSocket over TLS: certificate chain, key) or a client's trust (the client tools' --cafile:
+// the CA certificates a server's certificate must chain to). RNG, TLS 1.2 at least.
+class TlsConfig {
 public:
-  TlsServerConfig();
-  ~TlsServerConfig();
-  TlsServerConfig(const TlsServerConfig&) = delete;
-  TlsServerConfig& operator=(const TlsServerConfig&) = delete;
+  TlsConfig();
+  ~TlsConfig();
+  TlsConfig(const TlsConfig&) = delete;
+  TlsConfig& operator=(const TlsConfig&) = delete;
+  // A server: its certificate chain and key (see check_tls_pair).
   bool load(const std::string& cert_file, const std::string& key_file, std::string* error);
+  // A client that accepts only a server whose certificate chains to a CA of `ca_file` (PEM, one
+  // or more certificates; a directory of them is not read) and names the host it connected to.
+  bool load_client(const std::string& ca_file, std::string* error);
+  bool client() const { return client_; }
 
   struct State;
   State* state() const { return state_; }
 
 private:
   State* state_;
+  bool client_ = false;
 };
 
 // One connection's TLS (mbedTLS with memory BIOs): ciphertext in → plaintext out, plaintext in →
 // ciphertext out. Pure bytes: the TCP stream does the I/O.
 class TlsSession {
 public:
-  explicit TlsSession(const TlsServerConfig& config);
+  // A client session checks the server's certificate against `host` (a DNS name, or an IPv4/IPv6
+  // address matched against the certificate's IP address names) and sends it as SNI (a name only).
+  explicit TlsSession(const TlsConfig& config, const std::string& host = {});
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -53,6 +62,7 @@ public:
 private:
   struct State;
   State* state_;
+  std::string host_;        // a client's numeric host (checked by verify_ip), else empty
   std::string in_;
   std::size_t in_pos_ = 0;
   std::string out_;

@@ -63,6 +63,10 @@ WsClient* WsClient::connect(uv_loop_t* loop, WsClientOptions options,
   info.gid = -1;
   info.uid = -1;
   info.timeout_secs = static_cast<unsigned>(c->options_.connect_timeout_s);
+  if (!c->options_.ca_file.empty()) {
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.client_ssl_ca_filepath = c->options_.ca_file.c_str();
+  }
   c->context_ = lws_create_context(&info);
   if (!c->context_) {
     *error = "cannot start the WebSocket client";
@@ -84,6 +88,7 @@ WsClient* WsClient::connect(uv_loop_t* loop, WsClientOptions options,
   ci.local_protocol_name = kLocalProtocol;
   ci.ietf_version_or_minus_one = -1;
   ci.userdata = c;
+  if (!c->options_.ca_file.empty()) ci.ssl_connection = LCCSCF_USE_SSL;
   struct lws* wsi = lws_client_connect_via_info(&ci);
   // A failure found at once may or may not have been reported through CONNECTION_ERROR.
   if (!c->ended_) {

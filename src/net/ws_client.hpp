@@ -34,6 +34,10 @@ struct WsClientOptions {
   OutboundLimits outbound;          // what the connection may have queued
   Env* env = nullptr;               // clock (required)
   int connect_timeout_s = 10;       // connect + upgrade (libwebsockets' timeout)
+  // Non-empty: wss:// (TLS), the server's certificate must chain to a CA of this PEM file and
+  // name `host` (libwebsockets with mbedTLS 2.28: as a DNS name, or the CN of a certificate
+  // without alternative names; an IP address name is not matched).
+  std::string ca_file;
 };
 
 class WsClient final : public WsStream {

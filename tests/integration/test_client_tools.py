@@ -381,7 +381,7 @@ class ClientToolsTest(unittest.TestCase):
                  ["sub", "t", "--count", "x"], ["sub", "t", "--count"], ["sub", "t", "--match", "x"],
                  ["pub", "t", "--kw", "[1]"], ["pub", "t", "--when", "{bad"],
                  ["pub", "t", "--url", "http://127.0.0.1:1/wamp"],
-                 ["pub", "t", "--url", "wss://127.0.0.1:1/wamp"],
+                 ["pub", "t", "--url", "https://127.0.0.1:1/wamp"], ["pub", "t", "--mqtt-tls"],
                  ["pub", "t", "--mqtt", "127.0.0.1:0"], ["pub", "t", "--mqtt", ":1883"],
                  ["pub", "t", "--mqtt", "127.0.0.1:"],
                  ["pub", "t", "--mqtt", "127.0.0.1:1", "--when", "null"],

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from harness import FOX_BIN, FoxNode, cluster_file, main, run_fox, wait_for
+from harness import FOX_BIN, SLOWDOWN, FoxNode, cluster_file, main, run_fox, wait_for
 from mqtt_client import MqttClient, RawMqtt
 from test_lock_demo import Worker, assert_never_two_holders, hand_overs, holding_intervals, parse_events
 
@@ -81,7 +81,7 @@ class ClusterBrokerTest(unittest.TestCase):
         # N2 is down while N1 writes many retained values; N2 comes back and, the moment it says
         # `fox ready`, already holds the last of them (it applied the whole history first).
         self.nodes["N2"].kill()
-        m = MqttClient(self.nodes["N1"], timeout=10)
+        m = MqttClient(self.nodes["N1"], timeout=10 * SLOWDOWN)   # 3000 writes through raft first
         self.mqtt.append(m)
         for i in range(3000):
             m.publish(f"cb/bulk/{i % 50}", str(i).encode(), qos=0, retain=True, wait=False)
@@ -99,7 +99,7 @@ class ClusterBrokerTest(unittest.TestCase):
         with early:
             early.connect("early")
             early.subscribe(1, [("cb/last", 0)])
-            topic, payload = early.next_publish(timeout=5)[:2]
+            topic, payload = early.next_publish(timeout=5 * SLOWDOWN)[:2]
         self.assertEqual((topic, payload), ("cb/last", b'"the last one"'))
         self.nodes["N2"].wait_log("fox ready", 10)
         self.assertEqual(self.retained("N2", "cb.last"), ["the last one"])

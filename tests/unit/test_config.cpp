@@ -203,6 +203,34 @@ TEST_CASE("--mqtt HOST without a port means port 1883") {
   }
 }
 
+TEST_CASE("--url takes ws:// and wss:// (port 443 by default); --mqtt-tls and --cafile go with TLS") {
+  fox::cli::WsUrl u;
+  std::string e;
+  REQUIRE(fox::cli::parse_ws_url("wss://gw.local/wamp", &u, &e));
+  CHECK(u.tls);
+  CHECK(u.host == "gw.local");
+  CHECK(u.port == 443);
+  CHECK(u.path == "/wamp");
+  REQUIRE(fox::cli::parse_ws_url("ws://[::1]:9000", &u, &e));
+  CHECK_FALSE(u.tls);
+  CHECK(u.host == "::1");
+  CHECK(u.port == 9000);
+  CHECK_FALSE(fox::cli::parse_ws_url("https://gw.local/wamp", &u, &e));
+  CHECK_FALSE(fox::cli::parse_ws_url("wss://", &u, &e));
+
+  auto flags = [](std::vector<std::string> args, std::string* error) {
+    fox::cli::ParsedArgs a;
+    return fox::cli::parse_flags(args, {}, &a, error);
+  };
+  CHECK(flags({"--mqtt", "h", "--mqtt-tls", "--cafile", "ca.pem"}, &e));
+  CHECK(flags({"--url", "wss://h/wamp", "--cafile", "ca.pem"}, &e));
+  CHECK_FALSE(flags({"--mqtt-tls"}, &e));
+  CHECK(e.find("--mqtt-tls is for --mqtt") == 0);
+  CHECK_FALSE(flags({"--cafile", "ca.pem"}, &e));
+  CHECK_FALSE(flags({"--mqtt", "h", "--cafile", "ca.pem"}, &e));
+  CHECK_FALSE(flags({"--mqtt", "h", "--mqtt-tls=1"}, &e));
+}
+
 TEST_CASE("the safe-defaults warning: beyond loopback with anonymous full rights") {
   auto warning = [](const char* json) {
     ServeConfig c;
