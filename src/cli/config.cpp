@@ -413,8 +413,9 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
   if (!config->cluster_file.empty() || !config->node.empty() || !config->role.empty()) {
     if (!load_cluster(flags, config, error)) return ParseResult::kError;
   }
-  if (config->port == 0) {
-    *error = "flag --port 0: the HTTP/WebSocket listener cannot be disabled";
+  if (config->port == 0 && (config->tls_cert.empty() || config->tls_port == 0)) {
+    *error = "flag --port 0: the plain HTTP/WebSocket listener can be off only while TLS serves "
+             "the same endpoints (--tls-cert, --tls-key, --tls-port)";
     return ParseResult::kError;
   }
   if (config->tls_cert.empty() != config->tls_key.empty()) {

@@ -182,10 +182,10 @@ private:
     return listen ? start_listeners() : true;
   }
 
-  // The client listeners: HTTP/WebSocket (not on a cluster entry without `port`), then the
-  // TCP ones. False (after a log line) when one cannot listen.
+  // The client listeners: HTTP/WebSocket (not with `port` 0: a cluster entry without one, or TLS
+  // only), HTTPS, then the TCP ones. False (after a log line) when one cannot listen.
   bool start_listeners() {
-    if (cluster_engine_ && config_.port == 0) return start_tcp_listeners();
+    if (config_.port == 0 && config_.tls_cert.empty()) return start_tcp_listeners();
 
     net::WsServerOptions ws;
     ws.bind = config_.bind;
@@ -197,17 +197,19 @@ private:
     ws.env = env_.get();
     ws.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
     wamp::SessionOptions session;
-    http_ = std::make_unique<net::WsServer>(&loop_, ws);
-    http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
-    http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
-    http_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
     std::string error;
-    if (!http_->start(&error)) {
-      log::error("http", error);
-      return false;
+    if (config_.port != 0) {
+      http_ = std::make_unique<net::WsServer>(&loop_, ws);
+      http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
+      http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
+      http_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
+      if (!http_->start(&error)) {
+        log::error("http", error);
+        return false;
+      }
+      log::info("http", "listening on ", config_.bind, ":", http_->port(),
+                " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
     }
-    log::info("http", "listening on ", config_.bind, ":", http_->port(),
-              " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
     if (!config_.tls_cert.empty() && config_.tls_port != 0) {
       ws.port = config_.tls_port;
       ws.tls_cert = config_.tls_cert;

@@ -1,7 +1,8 @@
 // Failed logins per client address (SPEC §6): after `max_failures` failed logins from one
 // address within a minute, its logins with credentials are refused for a while (10 s by default,
 // doubling for each block in a row, at most 15 min), without checking them. A good login clears
-// the address. The table is bounded: when it is full, expired entries go, then the stalest one.
+// nothing (one valid account must not buy more guesses at the others): failures age out of the
+// minute, blocks in a row out of a quiet quarter of an hour. The table is bounded: when it is full, expired entries go, then the stalest one.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -29,7 +30,6 @@ public:
   std::uint64_t blocked_ms(const std::string& address, std::uint64_t now_ms) const;
   // A failed login from `address`: the length of the block it starts (ms; to log), else 0.
   std::uint64_t failed(const std::string& address, std::uint64_t now_ms);
-  void succeeded(const std::string& address) { entries_.erase(address); }
   std::size_t size() const { return entries_.size(); }
 
 private:

@@ -196,7 +196,6 @@ void Session::login(Id id, const Json& m) {
         reply_error(id, "wamp.error.authentication_failed", "bad authid or secret");
         return;
       }
-      router_.login_succeeded(info.peer_address);
       info.authid = authid->get<std::string>();
       info.authrole = user->role;
       info.authmethod = "ticket";

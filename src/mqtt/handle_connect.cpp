@@ -59,7 +59,6 @@ void Connection::handle_connect(Connect& c) {
                "bad user name or password for '" + authid + "' in realm " + realm_name);
         return;
       }
-      router.login_succeeded(peer());
       authrole = user->role;
       authmethod = "password";
     } else if (realm_policy->anonymous_allowed) {

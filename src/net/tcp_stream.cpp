@@ -157,6 +157,8 @@ void TcpStream::tls_read(std::string_view cipher) {
   std::string plain, why;
   const bool was_established = tls_->established();
   if (tls_->feed(cipher, &plain, &why) == TlsSession::Result::kFailed) {
+    // What came before the alert or close_notify (a refusal's reason, say) still counts.
+    if (!plain.empty() && handler_ && !closing_) handler_->on_data(plain);
     log::info(*log_name_, peer_, ": ", why, ", closing");
     tls_error_ = std::move(why);
     cut(Cut::kReadError, 0);

@@ -210,8 +210,8 @@ TlsSession::TlsSession(const TlsConfig& config, const std::string& host) : state
   if (numeric_host(host)) {
     host_ = host;
     mbedtls_ssl_set_verify(&state_->ssl, verify_ip, &host_);
-  } else {
-    mbedtls_ssl_set_hostname(&state_->ssl, host.c_str());
+  } else if (mbedtls_ssl_set_hostname(&state_->ssl, host.c_str()) != 0) {
+    bad_host_ = true;   // too long: mbedTLS would check no name at all
   }
 }
 
@@ -222,6 +222,10 @@ TlsSession::~TlsSession() {
 
 TlsSession::Result TlsSession::feed(std::string_view cipher, std::string* plain, std::string* why) {
   in_.append(cipher);
+  if (bad_host_) {
+    *why = "TLS: the host name cannot be checked (longer than 255 bytes)";
+    return Result::kFailed;
+  }
   if (!established_) {
     const int rc = mbedtls_ssl_handshake(&state_->ssl);
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return Result::kOk;

@@ -67,6 +67,7 @@ private:
   std::size_t in_pos_ = 0;
   std::string out_;
   bool established_ = false;
+  bool bad_host_ = false;   // a client's host name mbedTLS refused: the session fails
 };
 
 }  // namespace fox::net

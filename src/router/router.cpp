@@ -59,10 +59,6 @@ void Router::login_failed(const std::string& peer) {
   }
 }
 
-void Router::login_succeeded(const std::string& peer) {
-  logins_.succeeded(address_without_port(peer));
-}
-
 void Router::set_auth_policy(const auth::Policy* policy) {
   auth_ = policy;
   for (auto& [name, realm] : realms_) realm->impl().refresh_policy();

@@ -148,7 +148,6 @@ public:
   LoginLimiter& logins() { return logins_; }
   std::uint64_t login_blocked(const std::string& peer);
   void login_failed(const std::string& peer);
-  void login_succeeded(const std::string& peer);
   const KvOptions& kv_options() const { return kv_options_; }
 
   // What sessions of a previous process left (all gone at start): each will key becomes its

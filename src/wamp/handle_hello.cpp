@@ -49,18 +49,23 @@ void Session::handle(Hello& m) {
   // unchecked until its block ends (core/login_limiter.hpp).
   const auto authid = hello_details_.is_object() ? hello_details_.find("authid")
                                                  : hello_details_.end();
-  if (router_.auth_policy() && authid != hello_details_.end()) {
-    if (const std::uint64_t ms = router_.login_blocked(info_.peer_address)) {
-      abort("wamp.error.authentication_failed",
-            "too many failed logins from this address; try again in " +
-                std::to_string((ms + 999) / 1000) + " s");
-      return;
-    }
-  }
+  if (router_.auth_policy() && authid != hello_details_.end() && refuse_if_blocked()) return;
   apply(authenticator().hello(realm_name_, hello_details_));
 }
 
+// Again at AUTHENTICATE: a block that began after this session's HELLO (many sessions that said
+// HELLO first must not get a guess each past the limit).
+bool Session::refuse_if_blocked() {
+  const std::uint64_t ms = router_.login_blocked(info_.peer_address);
+  if (ms == 0) return false;
+  abort("wamp.error.authentication_failed",
+        "too many failed logins from this address; try again in " +
+            std::to_string((ms + 999) / 1000) + " s");
+  return true;
+}
+
 void Session::handle(Authenticate& m) {
+  if (refuse_if_blocked()) return;
   AuthOutcome outcome =
       authenticator().authenticate(realm_name_, hello_details_, m.signature, m.extra, challenge_);
   if (outcome.kind == AuthOutcome::Kind::kChallenge) {
@@ -87,7 +92,6 @@ void Session::apply(const AuthOutcome& outcome) {
       return;
     }
     case AuthOutcome::Kind::kWelcome:
-      if (outcome.authmethod != "anonymous") router_.login_succeeded(info_.peer_address);
       welcome(outcome);
       return;
   }

@@ -65,6 +65,8 @@ private:
   // handle_hello.cpp
   void handle(Hello& m);
   void handle(Authenticate& m);
+  // ABORT authentication_failed when the peer's address is blocked (core/login_limiter.hpp).
+  bool refuse_if_blocked();
   void apply(const AuthOutcome& outcome);
   Authenticator& authenticator();
   std::unique_ptr<ConfigAuthenticator> config_auth_;

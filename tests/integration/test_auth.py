@@ -25,6 +25,7 @@ import signal  # noqa: E402
 from harness import Fox, main, wait_for, write_config  # noqa: E402
 from fox_client import FoxClient  # noqa: E402
 from mqtt_client import MqttClient  # noqa: E402
+from raw_wamp import RawSocketClient, hello  # noqa: E402
 
 SPEC_REALM1 = {
     "anonymous": "guest",
@@ -286,7 +287,7 @@ class ReloadTest(unittest.TestCase):
 class LoginLimitTest(WampClients, unittest.IsolatedAsyncioTestCase):
     """Failed logins per address (limits.login_failures within a minute): then logins with
     credentials are refused unchecked, over every protocol, until the block (limits.login_block)
-    ends; one log line; anonymous joins still work; a good login afterwards clears the count."""
+    ends; one log line; anonymous joins still work; after the block the count starts again."""
 
     @classmethod
     def setUpClass(cls):
@@ -321,7 +322,7 @@ class LoginLimitTest(WampClients, unittest.IsolatedAsyncioTestCase):
         guest = await self.join()
         self.assertEqual(guest.details.authrole, "guest")
         MqttClient(fox).close()
-        # The block ends (1 s); a good login then clears the count.
+        # The block ends (1 s) and the count starts again.
         def joe_gets_in():
             c = MqttClient(fox, expect_rc=None, **good)
             rc = c.connack_rc
@@ -331,6 +332,33 @@ class LoginLimitTest(WampClients, unittest.IsolatedAsyncioTestCase):
         for _ in range(2):
             MqttClient(fox, username="joe@realm1", password="wrong", expect_rc=4).close()
         MqttClient(fox, **good).close()   # two failures, not three: not blocked
+
+
+class LoginLimitAtAuthenticateTest(unittest.TestCase):
+    """A WAMP session that said HELLO before its address was blocked gets no guess past the
+    limit: its AUTHENTICATE is refused unchecked too (else many held CHALLENGEs = many guesses)."""
+
+    def test_a_hello_before_the_block_is_refused_at_authenticate(self):
+        with Fox("--config", write_config({"limits": {"login_failures": 3, "login_block": 60},
+                                           "realms": {"realm1": SPEC_REALM1}})) as fox:
+            def challenged():
+                c = RawSocketClient(fox.rawsocket_port)
+                c.send_msg(hello(authmethods=["ticket"], authid="joe"))
+                self.assertEqual(c.recv_msg()[0], 4)   # CHALLENGE
+                return c
+            held = [challenged() for _ in range(4)]
+            for c in held[:3]:
+                c.send_msg([5, "wrong", {}])
+                m = c.recv_msg()
+                self.assertEqual((m[0], m[2]), (3, "wamp.error.authentication_failed"), m)
+            held[3].send_msg([5, "joe-secret", {}])   # the right ticket, after the block began
+            m = held[3].recv_msg()
+            self.assertEqual(m[0], 3, m)               # ABORT, not WELCOME
+            self.assertEqual(m[2], "wamp.error.authentication_failed")
+            self.assertIn("too many failed logins", str(m[1]))
+            for c in held:
+                c.close()
+            self.assertEqual(fox.stop(), 0, fox.log())
 
 
 if __name__ == "__main__":

@@ -242,6 +242,28 @@ class TlsTest(unittest.IsolatedAsyncioTestCase):
             self.assertIn("CN", p.stderr)   # mbedTLS: "The certificate Common Name (CN) does not match"
             self.assertEqual(other.stop(), 0, other.log())
 
+    def test_tls_only_with_every_plain_listener_off(self):
+        tls_port, mqtts_port = free_port(), free_port()
+        with Fox("--tls-cert", self.cert, "--tls-key", self.key, "--tls-port", str(tls_port),
+                 "--mqtts-port", str(mqtts_port), "--port", "0", "--mqtt-port", "0",
+                 "--rawsocket-port", "0", "--fox-port", "0") as fox:
+            for port in (fox.port, fox.mqtt_port, fox.rawsocket_port, fox.fox_port):
+                with self.assertRaises(ConnectionRefusedError):
+                    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            p = self.tool("pub", "tls.only", "x", "--ack", "--url",
+                          f"wss://127.0.0.1:{tls_port}/wamp", "--cafile", self.ca)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            p = self.tool("pub", "tls/only", "x", "--qos", "1", "--mqtt", f"127.0.0.1:{mqtts_port}",
+                          "--mqtt-tls", "--cafile", self.ca)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(fox.stop(), 0, fox.log())
+            self.assertEqual(fox.log().count("listening on"), 2, fox.log())
+        # Without TLS the plain HTTP listener cannot be off: nothing would serve /wamp.
+        p = subprocess.run([FOX_BIN, "serve", "--memory", "--port", "0"], capture_output=True,
+                           timeout=10, text=True)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--port 0", p.stderr)
+
     def test_bad_certificate_or_key_exit_2_naming_the_file(self):
         d = tempfile.mkdtemp(prefix="fox-it-tls-bad-")
         not_pem = os.path.join(d, "not.pem")
