@@ -13,9 +13,26 @@ namespace {
 // when the wsi ends, so the callbacks lws still makes while it tears the wsi and the context down
 // reach nobody. The table is static: lws keeps pointing at it until the context is freed, after
 // the WsClient is gone.
+//
+// Only the reasons of a client wsi carry that pointer: with TLS lws also calls this protocol for
+// its vhost (LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS with the SSL_CTX as `user`, ...).
+bool client_wsi_reason(enum lws_callback_reasons reason) {
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+      return true;
+    default:
+      return false;
+  }
+}
+
 int client_callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
                     size_t len) {
-  if (auto* self = static_cast<WsClient*>(user)) {
+  if (auto* self = client_wsi_reason(reason) ? static_cast<WsClient*>(user) : nullptr) {
     int r = self->on_lws(wsi, static_cast<int>(reason), in, len);
     if (r != 0) return r;
   }
