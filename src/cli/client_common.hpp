@@ -21,7 +21,7 @@ inline constexpr const char* kDefaultRealm = "realm1";
 inline constexpr int kDefaultMqttPort = 1883;
 inline constexpr int kDefaultMqttTlsPort = 8883;
 inline constexpr int kDefaultFoxPort = 1735;
-// The CA certificates of wss:// and --tls without --cafile (Debian's ca-certificates).
+// The CA certificates of wss:// and --mqtt-tls without --cafile (Debian's ca-certificates).
 inline constexpr const char* kDefaultCaFile = "/etc/ssl/certs/ca-certificates.crt";
 
 // The flags every client tool takes (the help text fragment is kCommonHelp).
@@ -61,7 +61,7 @@ struct WsUrl {
   int port = 80;   // 443 for wss://
   std::string path = "/";
   bool tls = false;   // wss://
-  std::string ca_file;   // wss://: the CAs the server's certificate must chain to (--cafile)
+  std::string ca_file;   // wss://: the CAs the server's certificate must chain to (the tool sets it)
 };
 // ws://host[:port][/path] or wss://host[:port][/path].
 bool parse_ws_url(const std::string& text, WsUrl* out, std::string* error);

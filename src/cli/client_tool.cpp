@@ -18,13 +18,22 @@ void print_wamp_error(const std::string& cmd, const WampError& error) {
   std::fprintf(stderr, "fox %s: %s\n", cmd.c_str(), error.text().c_str());
 }
 
+namespace {
+
+// --cafile, else Debian's CA bundle.
+std::string ca_file(const ParsedArgs& args) {
+  return args.has("--cafile") ? args.value("--cafile") : kDefaultCaFile;
+}
+
+}  // namespace
+
 int start_wamp(ClientLoop& loop, WampClient& client, const ParsedArgs& args, const std::string& cmd,
                std::function<void()> on_joined) {
   WsUrl url;
   std::string error;
   if (!parse_ws_url(args.url, &url, &error)) return usage_error(cmd, error);
   if (url.tls) {
-    url.ca_file = args.has("--cafile") ? args.value("--cafile") : kDefaultCaFile;
+    url.ca_file = ca_file(args);
     net::TlsConfig check;   // a clear error for a CA file libwebsockets would only fail on
     if (!check.load_client(url.ca_file, &error)) {
       std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
@@ -72,7 +81,7 @@ int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, con
     return usage_error(cmd, "--mqtt: " + error);
   }
   if (args.has("--mqtt-tls") &&
-      !client.use_tls(args.has("--cafile") ? args.value("--cafile") : kDefaultCaFile, &error)) {
+      !client.use_tls(ca_file(args), &error)) {
     std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
     return 1;
   }

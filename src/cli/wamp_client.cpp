@@ -49,7 +49,7 @@ bool WampClient::connect(const WsUrl& url, const std::string& realm, WelcomeFn o
   o.max_message_size = kMaxMessage;
   o.env = &timers_;
   o.connect_timeout_s = static_cast<int>(kConnectTimeoutMs / 1000);
-  if (url_.tls) o.ca_file = url_.ca_file.empty() ? kDefaultCaFile : url_.ca_file;
+  if (url_.tls) o.ca_file = url_.ca_file;
   auto link = std::make_unique<Link>(this, &WampClient::on_message, &WampClient::on_connection_closed);
   Link* link_ptr = link.get();
   conn_ = net::WsClient::connect(loop_, std::move(o), std::move(link), error);

@@ -2,7 +2,8 @@
 // address within a minute, its logins with credentials are refused for a while (10 s by default,
 // doubling for each block in a row, at most 15 min), without checking them. A good login clears
 // nothing (one valid account must not buy more guesses at the others): failures age out of the
-// minute, blocks in a row out of a quiet quarter of an hour. The table is bounded: when it is full, expired entries go, then the stalest one.
+// minute, blocks in a row out of a quiet quarter of an hour. The table is bounded: when it is
+// full, expired entries go, then the stalest one.
 #pragma once
 #include <cstddef>
 #include <cstdint>
