@@ -7,6 +7,10 @@ extern "C" {
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <deque>
 #include <optional>
@@ -48,14 +52,15 @@ struct WriteReq {
   std::shared_ptr<std::size_t> inflight;
 };
 
-void write_bytes(uv_tcp_t* tcp, std::string bytes, std::shared_ptr<std::size_t> inflight) {
+template <typename Handle>
+void write_bytes(Handle* handle, std::string bytes, std::shared_ptr<std::size_t> inflight) {
   auto* w = new WriteReq;
   w->bytes = std::move(bytes);
   w->inflight = std::move(inflight);
   if (w->inflight) *w->inflight += w->bytes.size();
   w->req.data = w;
   uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp), &buf, 1, [](uv_write_t* req, int) {
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(handle), &buf, 1, [](uv_write_t* req, int) {
     auto* w = static_cast<WriteReq*>(req->data);
     if (w->inflight) *w->inflight -= w->bytes.size();
     delete w;
@@ -78,6 +83,19 @@ char g_read_buffer[64 * 1024];   // one loop, one thread: every connection reads
 // stranger can make it hold no more than this, and only kMaxHandshakes of them at once.
 constexpr std::size_t kHandshakeMessageMax = 4096;
 constexpr std::size_t kMaxHandshakes = 64;
+
+// A raft link over TLS: the writes one side of the relay may have queued before the other side
+// stops being read (raft's messages are small; a snapshot is the largest).
+constexpr std::size_t kRelayMaxQueue = 8u << 20;
+
+std::size_t queued(void* handle) {
+  return uv_stream_get_write_queue_size(static_cast<uv_stream_t*>(handle));
+}
+
+void close_pipe(uv_pipe_t* pipe) {
+  pipe->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+}
 
 // A peer that stops acknowledging what is sent to it (a host gone, a cable cut) is dropped
 // after this long, not after TCP's ~15 minutes of retransmissions.
@@ -119,6 +137,9 @@ struct NodeLinks::Conn {
   foxp::StreamDecoder decoder{kHandshakeMessageMax};   // raised once LINKED
   std::uint64_t deadline_ms = 0;   // the handshake must be done by then
   OnDialed dialed;                 // a raft dial
+  std::unique_ptr<net::TlsSession> tls;   // with the cluster file's `tls`
+  uv_pipe_t* relay = nullptr;      // a raft link over TLS: fox's end of raft's socketpair
+  bool tcp_paused = false, relay_paused = false;   // not read while the other side drains
 };
 
 NodeLinks::NodeLinks(uv_loop_t* loop, const cluster::ClusterConfig& config, std::string self,
@@ -146,6 +167,18 @@ bool NodeLinks::start(std::string* error) {
              " (a numeric IPv4 or IPv6 address)";
     return false;
   }
+  if (config_.tls.on()) {
+    const std::string cert = cluster::ClusterTls::for_node(config_.tls.cert, self_);
+    const std::string key = cluster::ClusterTls::for_node(config_.tls.key, self_);
+    tls_server_ = std::make_unique<net::TlsConfig>();
+    tls_client_ = std::make_unique<net::TlsConfig>();
+    std::string why;
+    if (!tls_server_->load_mutual(cert, key, config_.tls.ca, false, &why) ||
+        !tls_client_->load_mutual(cert, key, config_.tls.ca, true, &why)) {
+      *error = "node links: TLS: " + why;
+      return false;
+    }
+  }
   listener_ = new_tcp(loop_);
   listener_->data = this;
   int rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
@@ -166,7 +199,8 @@ bool NodeLinks::start(std::string* error) {
   uv_timer_init(loop_, timer_);
   timer_->data = this;
   uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<NodeLinks*>(t->data)->tick(); }, 50, 50);
-  log::info("cluster", "node links listening on ", me->host, ":", me->fox);
+  log::info("cluster", "node links listening on ", me->host, ":", me->fox,
+            tls_server_ ? " (TLS, CA " + config_.tls.ca + ")" : std::string(" (plain TCP)"));
   tick();
   return true;
 }
@@ -189,6 +223,7 @@ void NodeLinks::stop() {
       done(nullptr);
     }
     if (c->tcp) close_tcp(c->tcp);
+    if (c->relay) close_pipe(c->relay);
   }
   for (auto& [name, p] : peers_) p->out = nullptr;
 }
@@ -235,9 +270,29 @@ void NodeLinks::flush() {
 void NodeLinks::flush(Peer& p) {
   if (!p.up || !p.out || p.pending.empty()) return;
   // Everything this turn sent to the peer in one write.
-  std::string bytes;
+  std::string bytes, why;
   bytes.swap(p.pending);
-  write_bytes(p.out->tcp, std::move(bytes), p.inflight);
+  if (!write(*p.out, std::move(bytes), p.inflight, &why)) conn_closed(*p.out, why);
+}
+
+bool NodeLinks::write(Conn& c, std::string bytes, std::shared_ptr<std::size_t> inflight,
+                      std::string* why) {
+  if (!c.tls) {
+    write_bytes(c.tcp, std::move(bytes), std::move(inflight));
+    return true;
+  }
+  if (c.tls->write(bytes, why) != net::TlsSession::Result::kOk) return false;
+  std::string cipher;
+  cipher.swap(c.tls->out());
+  write_bytes(c.tcp, std::move(cipher), std::move(inflight));
+  return true;
+}
+
+void NodeLinks::send_hello(Conn& c) {
+  Json hello = c.dialer->hello();
+  if (c.raft) hello["for"] = "raft";
+  std::string why;
+  if (!write(c, frame(hello), nullptr, &why)) conn_closed(c, why);
 }
 
 namespace {
@@ -297,9 +352,23 @@ NodeLinks::Conn* NodeLinks::start_dial(const std::string& peer, const sockaddr_s
       return;
     }
     set_timeouts(c->tcp);
-    Json hello = c->dialer->hello();
-    if (c->raft) hello["for"] = "raft";
-    write_bytes(c->tcp, frame(hello), nullptr);
+    NodeLinks* links = c->links;
+    if (links->tls_client_) {
+      // TLS first (the ClientHello); the link handshake once it is established (on_read).
+      auto peer = links->peers_.find(c->peer);
+      c->tls = std::make_unique<net::TlsSession>(*links->tls_client_, peer->second->host);
+      std::string plain, why;
+      if (c->tls->feed({}, &plain, &why) != net::TlsSession::Result::kOk) {
+        links->conn_closed(*c, why);
+        return;
+      }
+      std::string hello;
+      hello.swap(c->tls->out());
+      write_bytes(c->tcp, std::move(hello), nullptr);
+    } else {
+      links->send_hello(*c);
+      if (!links->conns_.count(c)) return;
+    }
     uv_read_start(reinterpret_cast<uv_stream_t*>(c->tcp), on_alloc, &NodeLinks::on_read);
   });
   if (rc != 0) {
@@ -335,6 +404,7 @@ void NodeLinks::accept() {
   for (const auto& [name, p] : peers_) known.insert(name);
   c->listener.emplace(config_.secret, self_, std::move(known), cluster::fresh_nonce());
   c->deadline_ms = now_ms(loop_) + options_.handshake_timeout_ms;
+  if (tls_server_) c->tls = std::make_unique<net::TlsSession>(*tls_server_);
   set_timeouts(c->tcp);
   Conn* raw = c.get();
   conns_[raw] = std::move(c);
@@ -350,7 +420,37 @@ void NodeLinks::on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
     return;
   }
   if (n == 0) return;
-  c->decoder.feed(std::string_view(buf->base, static_cast<std::size_t>(n)));
+  std::string_view bytes(buf->base, static_cast<std::size_t>(n));
+  std::string plain;
+  if (c->tls) {
+    const bool was = c->tls->established();
+    std::string why;
+    const net::TlsSession::Result r = c->tls->feed(bytes, &plain, &why);
+    if (!c->tls->out().empty()) {   // handshake records, alerts
+      std::string records;
+      records.swap(c->tls->out());
+      write_bytes(c->tcp, std::move(records), nullptr);
+    }
+    if (r != net::TlsSession::Result::kOk) {
+      links->conn_closed(*c, why);
+      return;
+    }
+    if (!was && c->tls->established() && c->outgoing) {
+      links->send_hello(*c);
+      if (!links->conns_.count(c)) return;
+    }
+    if (c->relay) {   // a raft link's bytes: to raft, as they are
+      if (plain.empty()) return;
+      write_bytes(c->relay, std::move(plain), nullptr);
+      if (queued(c->relay) > kRelayMaxQueue) {
+        uv_read_stop(stream);
+        c->tcp_paused = true;
+      }
+      return;
+    }
+    bytes = plain;
+  }
+  c->decoder.feed(bytes);
   for (;;) {
     Json m;
     std::string error;
@@ -385,7 +485,7 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
       *why = error;
       return Handled::kClose;
     }
-    if (!reply.is_null()) write_bytes(c.tcp, frame(reply), nullptr);
+    if (!reply.is_null() && !write(c, frame(reply), nullptr, why)) return Handled::kClose;
     if (!c.dialer->confirmed()) return Handled::kGoOn;
     if (c.decoder.buffered() != 0) {
       *why = "bytes after LINKED";
@@ -406,7 +506,7 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
     *why = error;
     return Handled::kClose;
   }
-  if (!reply.is_null()) write_bytes(c.tcp, frame(reply), nullptr);
+  if (!reply.is_null() && !write(c, frame(reply), nullptr, why)) return Handled::kClose;
   if (step == cluster::AuthStep::kReply) return Handled::kGoOn;
   c.peer = c.listener->peer();
   if (c.raft && c.decoder.buffered() != 0) {
@@ -424,6 +524,10 @@ void NodeLinks::conn_up(Conn& c) {
   // Authenticated: messages up to the cluster's limit now (nothing is buffered past the
   // handshake: checked by handle()).
   c.decoder = foxp::StreamDecoder(options_.max_message_size);
+  if (c.raft && c.tls) {
+    hand_over_tls(c);
+    return;
+  }
   if (c.raft) {
     // Raft takes the stream over as it is: no more reads here, the handle is raft's now.
     uv_read_stop(reinterpret_cast<uv_stream_t*>(c.tcp));
@@ -457,6 +561,59 @@ void NodeLinks::conn_up(Conn& c) {
   flush(p);
 }
 
+void NodeLinks::hand_over_tls(Conn& c) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    conn_closed(c, std::string("socketpair: ") + std::strerror(errno));
+    return;
+  }
+  auto* theirs = static_cast<uv_pipe_t*>(raft_malloc(sizeof(uv_pipe_t)));
+  if (!theirs) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    conn_closed(c, "out of memory");
+    return;
+  }
+  uv_pipe_init(loop_, theirs, 0);
+  uv_pipe_open(theirs, fds[0]);
+  theirs->data = nullptr;
+  c.relay = new uv_pipe_t;
+  uv_pipe_init(loop_, c.relay, 0);
+  uv_pipe_open(c.relay, fds[1]);
+  c.relay->data = &c;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(c.relay), on_alloc, &NodeLinks::on_relay_read);
+  auto* stream = reinterpret_cast<uv_stream_t*>(theirs);
+  OnDialed dialed = std::move(c.dialed);
+  c.dialed = nullptr;
+  if (dialed) {
+    dialed(stream);
+  } else if (on_raft_) {
+    on_raft_(c.peer, stream);
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(stream), [](uv_handle_t* h) { raft_free(h); });
+  }
+}
+
+void NodeLinks::on_relay_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+  auto* c = static_cast<Conn*>(stream->data);
+  if (!c || !c->links) return;
+  NodeLinks* links = c->links;
+  if (n < 0) {
+    links->conn_closed(*c, "raft closed the link");
+    return;
+  }
+  if (n == 0) return;
+  std::string why;
+  if (!links->write(*c, std::string(buf->base, static_cast<std::size_t>(n)), nullptr, &why)) {
+    links->conn_closed(*c, why);
+    return;
+  }
+  if (queued(c->tcp) > kRelayMaxQueue) {
+    uv_read_stop(stream);
+    c->relay_paused = true;
+  }
+}
+
 void NodeLinks::conn_closed(Conn& c, const std::string& why) {
   if (c.connect) c.connect->data = nullptr;   // its callback (ECANCELED) frees it
   c.connect = nullptr;
@@ -488,6 +645,11 @@ void NodeLinks::conn_closed(Conn& c, const std::string& why) {
     if (!c.up) log::warn("cluster", "link from ", c.peer.empty() ? "an unknown peer" : c.peer,
                          " refused: ", why);
   }
+  if (c.relay) {
+    log::debug("cluster", "raft link ", c.outgoing ? "to " : "from ", c.peer, " closed: ", why);
+    close_pipe(c.relay);   // raft reads the end of its side and closes it
+    c.relay = nullptr;
+  }
   if (c.tcp) close_tcp(c.tcp);
   c.tcp = nullptr;
   conns_.erase(&c);
@@ -501,6 +663,16 @@ void NodeLinks::tick() {
     if (c->deadline_ms != 0 && now >= c->deadline_ms) late.push_back(raw);
   }
   for (Conn* c : late) conn_closed(*c, "no handshake within the time limit");
+  for (auto& [raw, c] : conns_) {   // relays whose other side drained read again
+    if (c->tcp_paused && queued(c->relay) <= kRelayMaxQueue / 2) {
+      c->tcp_paused = false;
+      uv_read_start(reinterpret_cast<uv_stream_t*>(c->tcp), on_alloc, &NodeLinks::on_read);
+    }
+    if (c->relay_paused && queued(c->tcp) <= kRelayMaxQueue / 2) {
+      c->relay_paused = false;
+      uv_read_start(reinterpret_cast<uv_stream_t*>(c->relay), on_alloc, &NodeLinks::on_relay_read);
+    }
+  }
   for (auto& [name, p] : peers_) {
     if (!p->out && now >= p->next_dial_ms) dial(*p);
   }

@@ -16,6 +16,13 @@
 // The sync group's raft traffic uses connections of its own, authenticated the same way: a LINK
 // with {for: "raft"} is handed, once LINKED, as a plain uv stream to raft's transport
 // (cluster_raft.hpp), which then owns it.
+//
+// With the cluster file's `tls` every connection is TLS first (net/tls.hpp, mutual: each end
+// presents its node's certificate and requires the other's to chain to the cluster CA; the dialer
+// also that it names the peer's host), then the same handshake and messages inside. A raft link
+// over TLS cannot be handed over as the TCP stream: raft gets one end of a socketpair and the
+// link relays between the other end and its TLS session (bounded both ways: a side whose writes
+// pile up past kRelayMaxQueue stops being read until they drain).
 #pragma once
 #include <uv.h>
 
@@ -27,6 +34,7 @@
 
 #include "cluster/config.hpp"
 #include "core/json.hpp"
+#include "net/tls.hpp"
 
 namespace fox::cli {
 
@@ -77,6 +85,12 @@ public:
 private:
   enum class Handled { kGoOn, kClose, kGone };
   static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
+  static void on_relay_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf);
+  // Writes on the connection, through its TLS session when it has one. False with *why when
+  // TLS failed (the caller closes the connection).
+  bool write(Conn& c, std::string bytes, std::shared_ptr<std::size_t> inflight, std::string* why);
+  void send_hello(Conn& c);   // a dialed connection is ready for the link handshake
+  void hand_over_tls(Conn& c);   // a raft link over TLS: raft gets a socketpair's end
   Handled handle(Conn& c, Json& message, std::string* why);   // may consume it
   void accept();
   void tick();
@@ -93,6 +107,7 @@ private:
   LinkOptions options_;
   OnMessage on_message_;
   OnRaftStream on_raft_;
+  std::unique_ptr<net::TlsConfig> tls_server_, tls_client_;   // the cluster file's `tls`
   uv_tcp_t* listener_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   std::map<std::string, std::unique_ptr<Peer>> peers_;

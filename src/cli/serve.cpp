@@ -511,6 +511,16 @@ int serve_main(const std::vector<std::string>& args) {
     std::fprintf(stderr, "fox serve: TLS: %s\n", error.c_str());
     return 2;
   }
+  if (const cluster::ClusterTls& tls = config.cluster.tls; !config.cluster_file.empty() && tls.on()) {
+    // The node links' files, checked before anything starts (NodeLinks loads them again).
+    net::TlsConfig probe;
+    const std::string& name = config.cluster_node.name;
+    if (!probe.load_mutual(cluster::ClusterTls::for_node(tls.cert, name),
+                           cluster::ClusterTls::for_node(tls.key, name), tls.ca, false, &error)) {
+      std::fprintf(stderr, "fox serve: cluster %s: tls: %s\n", config.cluster_file.c_str(), error.c_str());
+      return 2;
+    }
+  }
   if (!config.cluster_file.empty()) {
     std::string roles;
     for (cluster::Role r : config.cluster_node.roles) {

@@ -42,6 +42,19 @@ struct Reader {
   }
 };
 
+bool parse_tls(const Reader& r, const Json& v, ClusterTls* tls) {
+  if (!v.is_object()) return r.fail("tls", "expected an object {\"ca\", \"cert\", \"key\"}");
+  for (const auto& [key, value] : v.items()) {
+    std::string* out = key == "ca" ? &tls->ca : key == "cert" ? &tls->cert : key == "key" ? &tls->key : nullptr;
+    if (!out) return r.fail("tls." + key, "unknown key (ca, cert, key)");
+    if (!r.text(value, "tls." + key, out)) return false;
+  }
+  for (const auto& [key, value] : {std::pair{"ca", &tls->ca}, {"cert", &tls->cert}, {"key", &tls->key}}) {
+    if (value->empty()) return r.fail(std::string("tls.") + key, "missing (ca, cert and key: PEM files)");
+  }
+  return true;
+}
+
 bool valid_node_name(const std::string& name) {
   return !name.empty() && name.size() <= 64 &&
          std::all_of(name.begin(), name.end(), [](char c) {
@@ -130,6 +143,14 @@ std::size_t ClusterConfig::count(Role role) const {
       std::count_if(nodes.begin(), nodes.end(), [role](const NodeConfig& n) { return n.has(role); }));
 }
 
+std::string ClusterTls::for_node(const std::string& pattern, const std::string& name) {
+  std::string out = pattern;
+  for (std::size_t at = out.find("{node}"); at != std::string::npos; at = out.find("{node}", at + name.size())) {
+    out.replace(at, 6, name);
+  }
+  return out;
+}
+
 bool parse_cluster_config(const Json& doc, const std::string& file, ClusterConfig* out,
                           std::string* error) {
   const Reader r{file, error};
@@ -152,6 +173,8 @@ bool parse_cluster_config(const Json& doc, const std::string& file, ClusterConfi
     } else if (key == "entryTimeoutMs") {
       if (!r.integer(value, key, 100, 86'400'000, &n)) return false;
       out->entry_timeout_ms = static_cast<std::uint64_t>(n);
+    } else if (key == "tls") {
+      if (!parse_tls(r, value, &out->tls)) return false;
     } else if (key == "nodes") {
       has_nodes = true;
       if (!value.is_object() || value.empty()) return r.fail(key, "expected an object of nodes");
@@ -161,7 +184,7 @@ bool parse_cluster_config(const Json& doc, const std::string& file, ClusterConfi
         out->nodes.push_back(std::move(parsed));
       }
     } else {
-      return r.fail(key, "unknown key (syncQuorum, storageQuorum, secret, entryTimeoutMs, nodes)");
+      return r.fail(key, "unknown key (syncQuorum, storageQuorum, secret, entryTimeoutMs, nodes, tls)");
     }
   }
   if (!has_sync) return r.fail("syncQuorum", "missing");

@@ -4,7 +4,12 @@
 //
 //   { "syncQuorum": 2, "storageQuorum": 2, "secret": "…", "entryTimeoutMs": 5000,
 //     "nodes": { "N1": { "host": "127.0.0.1", "fox": 1735, "roles": ["entry", "ndb", "sync"],
-//                        "port": 9001, "mqtt": 1884, "rawsocket": 0, "data": "./data/n1" } } }
+//                        "port": 9001, "mqtt": 1884, "rawsocket": 0, "data": "./data/n1" } },
+//     "tls": { "ca": "ca.pem", "cert": "{node}.pem", "key": "{node}.key" } }
+//
+// `tls` (optional) puts the node links on TLS (mutual: both ends present the node's certificate,
+// both require the peer's to chain to `ca`, the dialer also that it names the peer's host);
+// `{node}` in `cert` and `key` is replaced by the node's name, so one file serves every node.
 //
 // Pure: the caller reads the file (cli/config.cpp); every error is one line naming the file, the
 // key and the problem.
@@ -33,8 +38,17 @@ struct NodeConfig {
   bool has(Role role) const;
 };
 
+// The node links' TLS files (empty: plain TCP).
+struct ClusterTls {
+  std::string ca, cert, key;   // cert and key may hold {node}
+  bool on() const { return !ca.empty(); }
+  // `pattern` (cert or key) for node `name`.
+  static std::string for_node(const std::string& pattern, const std::string& name);
+};
+
 struct ClusterConfig {
   std::string file;
+  ClusterTls tls;
   int sync_quorum = 0;
   int storage_quorum = 0;
   std::string secret;

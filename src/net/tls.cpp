@@ -80,15 +80,18 @@ std::string mbedtls_text(int rc) {
 
 struct TlsConfig::State {
   mbedtls_ssl_config conf;
-  mbedtls_x509_crt cert;   // a server's own chain, or a client's CAs
+  mbedtls_x509_crt cert;   // the own chain (a server's, a node's)
+  mbedtls_x509_crt ca;     // the CAs a peer's certificate must chain to
   mbedtls_pk_context key;
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
+  bool seeded = false;
 };
 
 TlsConfig::TlsConfig() : state_(new State) {
   mbedtls_ssl_config_init(&state_->conf);
   mbedtls_x509_crt_init(&state_->cert);
+  mbedtls_x509_crt_init(&state_->ca);
   mbedtls_pk_init(&state_->key);
   mbedtls_entropy_init(&state_->entropy);
   mbedtls_ctr_drbg_init(&state_->drbg);
@@ -97,28 +100,35 @@ TlsConfig::TlsConfig() : state_(new State) {
 TlsConfig::~TlsConfig() {
   mbedtls_ssl_config_free(&state_->conf);
   mbedtls_x509_crt_free(&state_->cert);
+  mbedtls_x509_crt_free(&state_->ca);
   mbedtls_pk_free(&state_->key);
   mbedtls_ctr_drbg_free(&state_->drbg);
   mbedtls_entropy_free(&state_->entropy);
   delete state_;
 }
 
+namespace {
+
+// The RNG and the defaults of one side, TLS 1.2 at least.
+bool setup(TlsConfig::State& s, int endpoint, std::string* error);
+
+}  // namespace
+
 bool TlsConfig::load(const std::string& cert_file, const std::string& key_file,
-                           std::string* error) {
+                     std::string* error) {
   if (!check_tls_pair(cert_file, key_file, error)) return false;
   State& s = *state_;
   int rc = 0;
   if ((rc = mbedtls_x509_crt_parse_file(&s.cert, cert_file.c_str())) != 0 ||
-      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0 ||
-      (rc = mbedtls_ctr_drbg_seed(&s.drbg, mbedtls_entropy_func, &s.entropy, nullptr, 0)) != 0 ||
-      (rc = mbedtls_ssl_config_defaults(&s.conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                        MBEDTLS_SSL_PRESET_DEFAULT)) != 0 ||
-      (rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
+      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0) {
     *error = "TLS setup: " + mbedtls_text(rc);
     return false;
   }
-  mbedtls_ssl_conf_rng(&s.conf, mbedtls_ctr_drbg_random, &s.drbg);
-  mbedtls_ssl_conf_min_version(&s.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  if (!setup(s, MBEDTLS_SSL_IS_SERVER, error)) return false;
+  if ((rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
+    *error = "TLS setup: " + mbedtls_text(rc);
+    return false;
+  }
   return true;
 }
 
@@ -126,27 +136,63 @@ bool TlsConfig::load_client(const std::string& ca_file, std::string* error) {
   State& s = *state_;
   std::string pem;
   if (!read_pem(ca_file, &pem, error)) return false;
-  int rc = mbedtls_x509_crt_parse(&s.cert, reinterpret_cast<const unsigned char*>(pem.c_str()),
+  int rc = mbedtls_x509_crt_parse(&s.ca, reinterpret_cast<const unsigned char*>(pem.c_str()),
                                   pem.size() + 1);
   // A bundle (such as /etc/ssl/certs/ca-certificates.crt) may hold a certificate mbedTLS cannot
   // parse: rc > 0 counts those, and the rest are used.
-  if (rc < 0 || s.cert.version == 0) {
+  if (rc < 0 || s.ca.version == 0) {
     *error = ca_file + ": no PEM certificate in it";
     return false;
   }
-  if ((rc = mbedtls_ctr_drbg_seed(&s.drbg, mbedtls_entropy_func, &s.entropy, nullptr, 0)) != 0 ||
-      (rc = mbedtls_ssl_config_defaults(&s.conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+  if (!setup(s, MBEDTLS_SSL_IS_CLIENT, error)) return false;
+  mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+  mbedtls_ssl_conf_ca_chain(&s.conf, &s.ca, nullptr);
+  client_ = true;
+  return true;
+}
+
+bool TlsConfig::load_mutual(const std::string& cert_file, const std::string& key_file,
+                            const std::string& ca_file, bool as_client, std::string* error) {
+  if (!load_client(ca_file, error)) return false;
+  State& s = *state_;
+  if (!check_tls_pair(cert_file, key_file, error)) return false;
+  int rc = 0;
+  if (!as_client) {
+    // load_client set the client defaults: a server's instead, with the same trust.
+    mbedtls_ssl_config_free(&s.conf);
+    mbedtls_ssl_config_init(&s.conf);
+    if (!setup(s, MBEDTLS_SSL_IS_SERVER, error)) return false;
+    mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&s.conf, &s.ca, nullptr);
+    client_ = false;
+  }
+  if ((rc = mbedtls_x509_crt_parse_file(&s.cert, cert_file.c_str())) != 0 ||
+      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0 ||
+      (rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
+    *error = "TLS setup: " + mbedtls_text(rc);
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+bool setup(TlsConfig::State& s, int endpoint, std::string* error) {
+  int rc = 0;
+  if ((!s.seeded &&
+       (rc = mbedtls_ctr_drbg_seed(&s.drbg, mbedtls_entropy_func, &s.entropy, nullptr, 0)) != 0) ||
+      (rc = mbedtls_ssl_config_defaults(&s.conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
     *error = "TLS setup: " + mbedtls_text(rc);
     return false;
   }
-  mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-  mbedtls_ssl_conf_ca_chain(&s.conf, &s.cert, nullptr);
+  s.seeded = true;
   mbedtls_ssl_conf_rng(&s.conf, mbedtls_ctr_drbg_random, &s.drbg);
   mbedtls_ssl_conf_min_version(&s.conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-  client_ = true;
   return true;
 }
+
+}  // namespace
 
 struct TlsSession::State {
   mbedtls_ssl_context ssl;
@@ -206,7 +252,8 @@ TlsSession::TlsSession(const TlsConfig& config, const std::string& host) : state
   mbedtls_ssl_init(&state_->ssl);
   mbedtls_ssl_setup(&state_->ssl, &config.state()->conf);
   mbedtls_ssl_set_bio(&state_->ssl, this, &Io::send, &Io::recv, nullptr);
-  if (!config.client()) return;
+  client_ = config.client();
+  if (!client_) return;
   if (numeric_host(host)) {
     host_ = host;
     mbedtls_ssl_set_verify(&state_->ssl, verify_ip, &host_);
@@ -238,7 +285,8 @@ TlsSession::Result TlsSession::feed(std::string_view cipher, std::string* plain,
           std::string text(info);
           while (!text.empty() && text.back() == '\n') text.pop_back();
           for (char& c : text) c = c == '\n' ? ';' : c;
-          *why = "TLS: the server's certificate is refused: " + text;
+          *why = std::string("TLS: the ") + (client_ ? "server" : "client") +
+                 "'s certificate is refused: " + text;
         }
       }
       return Result::kFailed;

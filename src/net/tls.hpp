@@ -26,6 +26,12 @@ public:
   // A client that accepts only a server whose certificate chains to a CA of `ca_file` (PEM, one
   // or more certificates; a directory of them is not read) and names the host it connected to.
   bool load_client(const std::string& ca_file, std::string* error);
+  // A cluster node link (both ends known): its own chain and key, presented as server or as
+  // client, and the peer's certificate required to chain to a CA of `ca_file` — a client also
+  // checks that it names the host it dialed, a server only the chain (the peer's node name is
+  // proven by the cluster secret inside).
+  bool load_mutual(const std::string& cert_file, const std::string& key_file,
+                   const std::string& ca_file, bool as_client, std::string* error);
   bool client() const { return client_; }
 
   struct State;
@@ -67,6 +73,7 @@ private:
   std::size_t in_pos_ = 0;
   std::string out_;
   bool established_ = false;
+  bool client_ = false;
   bool bad_host_ = false;   // a client's host name mbedTLS refused: the session fails
 };
 

@@ -132,3 +132,28 @@ TEST_CASE("a bad cluster file names the key and the problem") {
   d["syncQuorum"] = 18446744073709551615ULL;
   CHECK(error_of(d) == "cluster c.json: key \"syncQuorum\": expected an integer 1..1000");
 }
+
+TEST_CASE("the node links' tls key: ca, cert and key, {node} replaced by the node's name") {
+  Json d = three();
+  d["tls"] = {{"ca", "ca.pem"}, {"cert", "certs/{node}.pem"}, {"key", "certs/{node}.key"}};
+  ClusterConfig c;
+  std::string e;
+  REQUIRE(cluster::parse_cluster_config(d, "c.json", &c, &e));
+  CHECK(c.tls.on());
+  CHECK(c.tls.ca == "ca.pem");
+  CHECK(cluster::ClusterTls::for_node(c.tls.cert, "N2") == "certs/N2.pem");
+  CHECK(cluster::ClusterTls::for_node("{node}/{node}.key", "N10") == "N10/N10.key");
+  CHECK(cluster::ClusterTls::for_node("one.pem", "N1") == "one.pem");
+  REQUIRE(cluster::parse_cluster_config(three(), "c.json", &c, &e));
+  CHECK_FALSE(c.tls.on());
+
+  d["tls"].erase("key");
+  CHECK(error_of(d) == "cluster c.json: key \"tls.key\": missing (ca, cert and key: PEM files)");
+  d["tls"]["key"] = "";
+  CHECK(error_of(d) == "cluster c.json: key \"tls.key\": expected a non-empty string");
+  d["tls"]["key"] = "k.pem";
+  d["tls"]["verify"] = false;
+  CHECK(error_of(d) == "cluster c.json: key \"tls.verify\": unknown key (ca, cert, key)");
+  d["tls"] = true;
+  CHECK(error_of(d).find("key \"tls\": expected an object") != std::string::npos);
+}
