@@ -118,6 +118,7 @@ struct NodeLinks::Peer {
   bool up = false;
   bool ever_up = false;
   bool failure_logged = false;
+  std::string last_failure;        // why the last dial failed (logged when it changes)
   std::string pending;             // whole frames not yet written: this turn's, or while down
   std::shared_ptr<std::size_t> inflight = std::make_shared<std::size_t>(0);
   std::uint64_t next_dial_ms = 0;
@@ -432,6 +433,7 @@ void NodeLinks::on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
       write_bytes(c->tcp, std::move(records), nullptr);
     }
     if (r != net::TlsSession::Result::kOk) {
+      if (c->relay && !plain.empty()) write_bytes(c->relay, std::move(plain), nullptr);
       links->conn_closed(*c, why);
       return;
     }
@@ -491,9 +493,9 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
       *why = "bytes after LINKED";
       return Handled::kClose;
     }
-    const bool handed_over = c.raft;   // conn_up hands a raft link over and frees `c`
+    const bool handed_over = c.raft;   // as below
     conn_up(c);
-    return handed_over ? Handled::kGone : Handled::kGoOn;
+    return handed_over || !conns_.count(&c) ? Handled::kGone : Handled::kGoOn;
   }
   bool raft = false;
   if (m.is_object()) {
@@ -513,9 +515,11 @@ NodeLinks::Handled NodeLinks::handle(Conn& c, Json& m, std::string* why) {
     *why = "bytes after the PROOF";
     return Handled::kClose;
   }
-  const bool handed_over = c.raft;   // conn_up hands a raft link over and frees `c`
+  // conn_up hands a raft link over (and frees `c`, or makes it a relay: no more messages); its
+  // first flush may close a link whose TLS write failed.
+  const bool handed_over = c.raft;
   conn_up(c);
-  return handed_over ? Handled::kGone : Handled::kGoOn;
+  return handed_over || !conns_.count(&c) ? Handled::kGone : Handled::kGoOn;
 }
 
 void NodeLinks::conn_up(Conn& c) {
@@ -574,13 +578,20 @@ void NodeLinks::hand_over_tls(Conn& c) {
     conn_closed(c, "out of memory");
     return;
   }
-  uv_pipe_init(loop_, theirs, 0);
-  uv_pipe_open(theirs, fds[0]);
-  theirs->data = nullptr;
   c.relay = new uv_pipe_t;
+  uv_pipe_init(loop_, theirs, 0);
   uv_pipe_init(loop_, c.relay, 0);
-  uv_pipe_open(c.relay, fds[1]);
+  theirs->data = nullptr;
   c.relay->data = &c;
+  const bool theirs_open = uv_pipe_open(theirs, fds[0]) == 0;
+  if (!theirs_open || uv_pipe_open(c.relay, fds[1]) != 0) {
+    // A handle that did not open leaves its fd to us; one that did closes it with itself.
+    if (!theirs_open) ::close(fds[0]);
+    ::close(fds[1]);
+    uv_close(reinterpret_cast<uv_handle_t*>(theirs), [](uv_handle_t* h) { raft_free(h); });
+    conn_closed(c, "socketpair: cannot open it");   // closes the relay handle
+    return;
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(c.relay), on_alloc, &NodeLinks::on_relay_read);
   auto* stream = reinterpret_cast<uv_stream_t*>(theirs);
   OnDialed dialed = std::move(c.dialed);
@@ -631,12 +642,14 @@ void NodeLinks::conn_closed(Conn& c, const std::string& why) {
     if (it != peers_.end() && it->second->out == &c) {
       Peer& p = *it->second;
       p.out = nullptr;
+      // Logged once per reason: a peer refused at first and then failing TLS says both.
       if (p.up) {
         log::warn("cluster", "link to ", p.name, " down: ", why);
-      } else if (!p.failure_logged) {
+      } else if (!p.failure_logged || why != p.last_failure) {
         log::info("cluster", "link to ", p.name, " not up yet: ", why, " (retrying)");
       }
       p.failure_logged = true;
+      p.last_failure = why;
       p.up = false;
       // The writes still pending are cancelled with the handle: their callbacks (ECANCELED)
       // take their bytes off `inflight`.
@@ -647,7 +660,18 @@ void NodeLinks::conn_closed(Conn& c, const std::string& why) {
   }
   if (c.relay) {
     log::debug("cluster", "raft link ", c.outgoing ? "to " : "from ", c.peer, " closed: ", why);
-    close_pipe(c.relay);   // raft reads the end of its side and closes it
+    // What the peer sent is written to raft first, then raft reads the end of its side (and
+    // closes it); the handle closes once the shutdown is done (or cancelled by stop()).
+    c.relay->data = nullptr;
+    auto* req = new uv_shutdown_t;
+    if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(c.relay), [](uv_shutdown_t* r, int) {
+          auto* h = reinterpret_cast<uv_handle_t*>(r->handle);
+          delete r;
+          if (!uv_is_closing(h)) close_pipe(reinterpret_cast<uv_pipe_t*>(h));
+        }) != 0) {
+      delete req;
+      close_pipe(c.relay);
+    }
     c.relay = nullptr;
   }
   if (c.tcp) close_tcp(c.tcp);

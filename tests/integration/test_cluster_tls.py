@@ -8,6 +8,7 @@ from another CA is refused by its peers and never becomes ready; a missing CA fi
 naming it."""
 import json
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -69,19 +70,20 @@ class ClusterTlsTest(unittest.TestCase):
             subs[name] = m
         pub = MqttClient(self.nodes["N1"], timeout=20)
         self.clients.append(pub)
-        for i in range(20):
-            pub.publish("tls/ev", f"e{i}".encode(), qos=1)
+        # 20 small ones and one of 300 KB: many TLS records per link message.
+        big = os.urandom(300_000)
+        payloads = [f"e{i}".encode() for i in range(20)] + [big]
+        for p in payloads:
+            pub.publish("tls/ev", p, qos=1)
         for name, m in subs.items():
-            got = m.messages.wait(20, timeout=20)
-            self.assertEqual([x.payload for x in got], [f"e{i}".encode() for i in range(20)], name)
+            got = m.messages.wait(21, timeout=20)
+            self.assertEqual([x.payload for x in got], payloads, name)
 
         # The raft leader dies: the other two elect again over new TLS links and go on.
-        leader = None
-        wait_for(lambda: any("raft: leader in term" in n.log() for n in self.nodes.values()), 10,
-                 what="a raft leader")
-        for name, n in self.nodes.items():
-            if "raft: leader in term" in n.log():
-                leader = name
+        def terms(name):
+            return [int(t) for t in re.findall(r"raft: leader in term (\d+)", self.nodes[name].log())]
+        wait_for(lambda: any(terms(name) for name in self.nodes), 10, what="a raft leader")
+        leader = max((name for name in self.nodes if terms(name)), key=lambda n: max(terms(n)))
         self.nodes[leader].kill()
         alive = [name for name in self.nodes if name != leader]
         sub = next(m for name, m in subs.items() if name in alive)
@@ -126,26 +128,29 @@ class ClusterTlsTest(unittest.TestCase):
                     self.assertEqual(s.recv(10), b"")   # TLS 1.3: the refusal comes after
         self.nodes["N2"].wait_log("refused: TLS handshake", 5)
 
-        # Plain FOX bytes to a TLS link port: that connection is closed.
+        # Plain FOX bytes to a TLS link port: that connection is closed (before the handshake
+        # deadline), and no CHALLENGE comes back.
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(msgpack.packb({"ft": "LINK", "node": "N1", "nonce": os.urandom(16)}))
-            s.settimeout(5)
+            s.settimeout(4)   # under the 5 s handshake deadline: the close is fox's answer
+            got = b""
             try:
-                while s.recv(4096):
-                    pass
+                while True:
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += data
             except ConnectionResetError:
                 pass
+            self.assertNotIn(b"CHALLENGE", got)
         self.assertEqual(self.nodes["N2"].stop(), 0, self.nodes["N2"].log())
 
-    def test_a_node_with_a_certificate_of_another_ca_is_refused(self):
-        make_server_cert(self.dir, "rogue", ec=True, san="IP:127.0.0.1", name="R3")
+    def n3_with(self, cert_name):
+        """N1, N2 with their certificates and N3 with `cert_name`'s (a cluster file of its own
+        naming those files); N1 ready."""
         path, doc, workdir = tls_cluster(self.dir)
-        doc["tls"]["cert"] = os.path.join(self.dir, "{node}.pem")
-        with open(path, "w") as f:
-            json.dump(doc, f)
-        # N3 runs with the rogue certificate (a cluster file of its own naming R3's files).
-        rogue = dict(doc, tls=dict(doc["tls"], cert=os.path.join(self.dir, "R3.pem"),
-                                   key=os.path.join(self.dir, "R3.key")))
+        rogue = dict(doc, tls=dict(doc["tls"], cert=os.path.join(self.dir, f"{cert_name}.pem"),
+                                   key=os.path.join(self.dir, f"{cert_name}.key")))
         rogue_path = os.path.join(workdir, "rogue.json")
         with open(rogue_path, "w") as f:
             json.dump(rogue, f)
@@ -153,9 +158,28 @@ class ClusterTlsTest(unittest.TestCase):
             self.nodes[name] = FoxNode(path, name, doc["nodes"][name], workdir, ready=False)
         self.nodes["N3"] = FoxNode(rogue_path, "N3", doc["nodes"]["N3"], workdir, ready=False)
         self.nodes["N1"].wait_log("fox ready", 30)
-        self.nodes["N1"].wait_log("client's certificate is refused", 10)
+
+    def test_a_node_with_a_certificate_of_another_ca_is_refused(self):
+        make_server_cert(self.dir, "rogue", ec=True, san="IP:127.0.0.1", name="R3")
+        self.n3_with("R3")
+        # N1 as the server refuses N3's client certificate, as the dialer N3's server one.
+        self.nodes["N1"].wait_log("link from an unknown peer refused: TLS: the client's "
+                                  "certificate is refused: The certificate is not correctly "
+                                  "signed by the trusted CA", 10)
+        self.nodes["N1"].wait_log("link to N3 not up yet: TLS: the server's certificate is "
+                                  "refused: The certificate is not correctly signed", 10)
         self.nodes["N3"].wait_log("link to N1 not up yet: TLS", 10)
         self.assertNotIn("fox ready", self.nodes["N3"].log())
+
+    def test_a_certificate_not_naming_the_host_is_refused_by_the_dialer(self):
+        # The right CA, but for 127.0.0.2: a server only checks the chain (N1 accepts N3's links),
+        # the dialer also the host (N1 refuses to link to N3).
+        make_server_cert(self.dir, "ca", ec=True, san="IP:127.0.0.2", name="W3")
+        self.n3_with("W3")
+        self.nodes["N1"].wait_log("link to N3 not up yet: TLS: the server's certificate is "
+                                  "refused: The certificate Common Name (CN) does not match", 10)
+        self.assertNotIn("link to N3 up", self.nodes["N1"].log())
+        self.nodes["N3"].wait_log("link to N1 up", 10)
 
     def test_a_missing_ca_file_is_exit_2_naming_it(self):
         path, doc, workdir = tls_cluster(self.dir)
