@@ -85,9 +85,11 @@ sim: build
 	cmake --build $(BUILD)/native --target fox_sim
 	$(BUILD)/native/fox_sim --seeds $(SEEDS) --first $(FIRST)
 
-# Throughput with SQLite (--data, sync normal and full) against --memory; not a test.
+# Throughput with SQLite (--data, sync normal and full) against --memory, and the memory per idle
+# connection; not a test.
 bench: build
 	/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
+	/usr/bin/python3 tests/bench/conn_memory.py
 
 clean:
 	rm -rf $(BUILD)

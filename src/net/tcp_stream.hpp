@@ -94,7 +94,6 @@ protected:
   void tls_read(std::string_view cipher);
   void tls_flush();
   void write_bufs();
-  char read_buf_[64 * 1024];
 };
 
 }  // namespace fox::net

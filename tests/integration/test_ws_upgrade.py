@@ -18,8 +18,8 @@ from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp.types import ComponentConfig, PublishOptions  # noqa: E402
 
 from harness import Fox, main, wait_for  # noqa: E402
-from raw_wamp import (CALL, PUBLISH, PUBLISHED, RESULT, WELCOME, WebSocketClient,  # noqa: E402
-                      hello)
+from raw_wamp import (CALL, EVENT, PUBLISH, PUBLISHED, RESULT, SUBSCRIBE, SUBSCRIBED,  # noqa: E402
+                      WELCOME, WebSocketClient, encode, hello)
 from wamp_client import Client, Collector, close  # noqa: E402
 
 WAMP_SUBPROTOCOLS = ("wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor")
@@ -86,6 +86,30 @@ class WsUpgradeTest(unittest.IsolatedAsyncioTestCase):
                                    offered)
         self.assertTrue(line.startswith("info "), line)
         return body, line
+
+    # -- messages larger than what lws hands over at once (1 KiB per callback)
+
+    def test_large_messages_in_one_frame_and_in_fragments_arrive_whole(self):
+        for proto in WAMP_SUBPROTOCOLS:
+            with self.subTest(proto):
+                sub, pub = self.joined(proto), self.joined(proto)
+                sub.send_msg([SUBSCRIBE, 1, {}, "ws.big"])
+                self.assertEqual(sub.recv_msg(3)[0], SUBSCRIBED)
+                sent = []
+                for i, size in enumerate((1023, 1024, 1025, 70_000, 300_000)):
+                    text = "".join(chr(0x41 + (j * 7 + i) % 26) for j in range(size))
+                    msg = [PUBLISH, 10 + i, {"acknowledge": True}, "ws.big", [text]]
+                    data = encode(pub.serializer, msg)
+                    if i % 2:
+                        third = len(data) // 3
+                        pub.send_fragments([data[:third], data[third:2 * third], data[2 * third:]])
+                    else:
+                        pub.send_data(data)
+                    self.assertEqual(pub.recv_msg(5)[0], PUBLISHED)
+                    sent.append(text)
+                got = [sub.recv_msg(5) for _ in sent]
+                self.assertEqual([m[0] for m in got], [EVENT] * len(sent))
+                self.assertEqual([m[4][0] for m in got], sent)
 
     # -- the lists real clients send
 

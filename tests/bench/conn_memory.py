@@ -1,0 +1,134 @@
+"""Memory per idle connection (issue 15; a benchmark, not a test): the broker's RSS growth divided
+by the number of connections, for idle MQTT connections (CONNECT answered by CONNACK, then
+nothing) and joined idle WAMP WebSocket sessions (upgrade, HELLO answered by WELCOME), against
+fox --memory and, for MQTT, Debian's mosquitto when it is installed.
+
+  /usr/bin/python3 tests/bench/conn_memory.py [--mqtt 10000] [--wamp 3000] [--fox build/native/fox]
+
+Each run first opens 200 connections (allocator and buffers warm), reads RSS, opens N more,
+reads RSS again: (after - before) / N is printed in KiB with one decimal. Everything on
+127.0.0.1; the broker's limits are raised for the run (limits.max_connections[_per_ip]).
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import harness  # noqa: E402
+from harness import Fox, free_port, rss_kib, wait_for, write_config  # noqa: E402
+from mqtt_client import connect_packet  # noqa: E402
+from raw_wamp import WELCOME, WebSocketClient, hello  # noqa: E402
+
+WARM = 200
+
+
+def mqtt_connection(port, i):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(connect_packet(client_id=f"idle-{i}", keepalive=0))
+    got = b""
+    while len(got) < 4:
+        data = s.recv(4 - len(got))
+        if not data:
+            raise AssertionError(f"connection {i} closed before its CONNACK")
+        got += data
+    assert got == b"\x20\x02\x00\x00", got
+    return s
+
+
+def wamp_session(port, i):
+    ws = WebSocketClient(port, timeout=10).open()
+    ws.send_msg(hello("realm1"))
+    msg = ws.recv_msg()
+    assert msg[0] == WELCOME, msg
+    return ws
+
+
+def per_connection(pid, open_one, n):
+    """KiB of RSS per connection for n connections after WARM warm ones; the open sockets."""
+    held = [open_one(i) for i in range(WARM)]
+    time.sleep(0.2)   # the broker's last replies written (RSS, not a condition: a figure)
+    before = rss_kib(pid)
+    held += [open_one(WARM + i) for i in range(n)]
+    time.sleep(0.2)
+    after = rss_kib(pid)
+    return (after - before) / n, before, after, held
+
+
+def close_all(held):
+    for h in held:
+        h.close()
+
+
+def mosquitto_mqtt(n):
+    exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if not exe:
+        return None
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="fox-bench-mosq-")
+    conf = os.path.join(d, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n")
+    proc = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, 10, what="mosquitto listening")
+        kib, _, _, held = per_connection(proc.pid, lambda i: mqtt_connection(port, i), n)
+        close_all(held)
+        return kib
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mqtt", type=int, default=10000)
+    ap.add_argument("--wamp", type=int, default=3000)
+    ap.add_argument("--fox", default=harness.FOX_BIN)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    harness.FOX_BIN = args.fox
+    total = WARM + max(args.mqtt, args.wamp) + 100
+    cfg = write_config({"limits": {"max_connections": total, "max_connections_per_ip": total}})
+    results = {}
+    with Fox("--config", cfg) as fox:
+        if args.mqtt:
+            kib, before, after, held = per_connection(fox.pid, lambda i: mqtt_connection(fox.mqtt_port, i),
+                                                      args.mqtt)
+            results["fox_mqtt_kib"] = round(kib, 2)
+            print(f"fox: {args.mqtt} idle MQTT connections: {kib:.1f} KiB each "
+                  f"(RSS {before} -> {after} KiB)", flush=True)
+            close_all(held)
+        if args.wamp:
+            kib, before, after, held = per_connection(fox.pid, lambda i: wamp_session(fox.port, i),
+                                                      args.wamp)
+            results["fox_wamp_ws_kib"] = round(kib, 2)
+            print(f"fox: {args.wamp} joined idle WAMP WebSocket sessions: {kib:.1f} KiB each "
+                  f"(RSS {before} -> {after} KiB)", flush=True)
+            close_all(held)
+    if args.mqtt:
+        kib = mosquitto_mqtt(args.mqtt)
+        if kib is not None:
+            results["mosquitto_mqtt_kib"] = round(kib, 2)
+            print(f"mosquitto: {args.mqtt} idle MQTT connections: {kib:.1f} KiB each", flush=True)
+        else:
+            print("mosquitto: not installed (apt-get install mosquitto)", flush=True)
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
