@@ -90,6 +90,7 @@ sim: build
 bench: build
 	/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 	/usr/bin/python3 tests/bench/conn_memory.py
+	/usr/bin/python3 tests/bench/ws_fanout.py
 
 clean:
 	rm -rf $(BUILD)

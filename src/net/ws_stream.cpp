@@ -1,6 +1,9 @@
 #include "net/ws_stream.hpp"
 
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cstring>
 
@@ -9,8 +12,18 @@
 namespace fox::net {
 namespace {
 // At most this many messages are written per WRITEABLE wake-up, so one busy connection cannot
-// starve the others; lws_send_pipe_choked() stops earlier when the socket is full.
+// starve the others; a write the socket did not take whole (lws keeps the rest: it is
+// lws_partial_buffered) stops earlier.
 constexpr int kWritesPerWakeup = 64;
+
+// The messages of one wake-up leave corked: the kernel sends them as full segments when the
+// socket is uncorked, instead of pushing one segment per message (on loopback the sender's CPU
+// also pays the receiving side's processing of each). The profile of a 1 → 100 fan-out had 80 %
+// of fox's CPU in send() below one lws_write per message.
+void cork(struct lws* wsi, int on) {
+  const int fd = lws_get_socket_fd(wsi);
+  if (fd >= 0) ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
 }  // namespace
 
 WsStream::WsStream() = default;
@@ -99,8 +112,12 @@ int WsStream::writeable(struct lws* wsi) {
                      reinterpret_cast<unsigned char*>(close_reason_.data()), close_reason_.size());
     return -1;
   }
+  // A WRITEABLE callback starts with nothing buffered (lws_partial_buffered is never set then):
+  // no poll() per message, as lws_send_pipe_choked() would make.
+  const bool corked = out_.size() > 1;
+  if (corked) cork(wsi, 1);
   for (int n = 0; n < kWritesPerWakeup && !out_.empty(); ++n) {
-    if (lws_send_pipe_choked(wsi)) break;
+    if (n > 0 && lws_partial_buffered(wsi)) break;
     Out& o = out_.front();
     const std::string& f = *o.frame;
     // lws writes the frame header into LWS_PRE bytes before the payload: copy into a
@@ -117,6 +134,7 @@ int WsStream::writeable(struct lws* wsi) {
       return -1;
     }
   }
+  if (corked) cork(wsi, 0);
   if (scratch_.size() > 64 * 1024) {
     scratch_.clear();
     scratch_.shrink_to_fit();
