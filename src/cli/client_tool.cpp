@@ -71,43 +71,60 @@ int start_fox(ClientLoop& loop, FoxToolClient& client, const ParsedArgs& args, c
   return 0;
 }
 
-int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,
-               std::function<void()> on_connected) {
-  std::string host;
-  int port = 0;
-  std::string error;
-  if (!parse_mqtt_address(args.mqtt, &host, &port, &error,
-                          args.has("--mqtt-tls") ? kDefaultMqttTlsPort : kDefaultMqttPort)) {
-    return usage_error(cmd, "--mqtt: " + error);
-  }
-  if (args.has("--mqtt-tls") &&
-      !client.use_tls(ca_file(args), &error)) {
-    std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
-    return 1;
-  }
-  std::string client_id = "fox-" + cmd + "-" + std::to_string(getpid());
+MqttLogin MqttTarget::login_for(const std::string& client_id) const {
   MqttLogin login;
-  if (args.has("--user")) {
-    if (args.value("--user").empty()) return usage_error(cmd, "--user must not be empty");
-    login.username = args.value("--user");
-  }
+  if (!user.empty()) login.username = user;
   // The broker takes the realm from the user name, so --realm has to travel in it; without
   // --user the client id stands in for the name (it is what the broker would use as authid).
-  if (args.has("--realm")) {
-    login.username = (login.username ? *login.username : client_id) + "@" + args.realm;
+  if (!realm.empty()) login.username = (login.username ? *login.username : client_id) + "@" + realm;
+  login.password = password;
+  return login;
+}
+
+int mqtt_target(const ParsedArgs& args, const std::string& cmd, MqttTarget* out) {
+  std::string error;
+  out->tls = args.has("--mqtt-tls");
+  if (!parse_mqtt_address(args.mqtt, &out->host, &out->port, &error,
+                          out->tls ? kDefaultMqttTlsPort : kDefaultMqttPort)) {
+    return usage_error(cmd, "--mqtt: " + error);
   }
+  if (out->tls) out->ca_file = ca_file(args);
+  out->client_id = "fox-" + cmd + "-" + std::to_string(getpid());
+  if (args.has("--user")) {
+    if (args.value("--user").empty()) return usage_error(cmd, "--user must not be empty");
+    out->user = args.value("--user");
+  }
+  if (args.has("--realm")) out->realm = args.realm;
   if (args.has("--password")) {
     // MQTT-3.1.2-22: no password without a user name; --realm alone is not a user.
     if (!args.has("--user")) return usage_error(cmd, "--password needs --user");
-    login.password = args.value("--password");
+    out->password = args.value("--password");
+  }
+  return 0;
+}
+
+int start_mqtt(ClientLoop& loop, MqttClient& client, const MqttTarget& target,
+               const std::string& client_id, const std::string& cmd,
+               std::function<void()> on_connected) {
+  std::string error;
+  if (target.tls && !client.use_tls(target.ca_file, &error)) {
+    std::fprintf(stderr, "fox %s: --cafile: %s\n", cmd.c_str(), error.c_str());
+    return 1;
   }
   loop.on_shutdown([&client] { client.shutdown(); });
-  client.connect(host, port, client_id, 60, login, std::move(on_connected),
-                 [&loop, cmd](const std::string& why) {
+  client.connect(target.host, target.port, client_id, 60, target.login_for(client_id),
+                 std::move(on_connected), [&loop, cmd](const std::string& why) {
                    std::fprintf(stderr, "fox %s: %s\n", cmd.c_str(), why.c_str());
                    loop.finish(1);
                  });
   return 0;
+}
+
+int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,
+               std::function<void()> on_connected) {
+  MqttTarget target;
+  if (int rc = mqtt_target(args, cmd, &target); rc != 0) return rc;
+  return start_mqtt(loop, client, target, target.client_id, cmd, std::move(on_connected));
 }
 
 int refuse_mqtt_only_flags(const ParsedArgs& args, const std::string& cmd) {

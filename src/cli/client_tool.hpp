@@ -1,6 +1,7 @@
 // Glue shared by the client subcommands: usage errors, joining the router, leaving it.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "cli/client_common.hpp"
@@ -45,6 +46,24 @@ void leave_and_finish(ClientLoop& loop, Client& client, int code) {
 // rule USER@REALM): --user U --realm R → "U@R"; --user U → "U"; --realm R → "CLIENT_ID@R";
 // neither → no user name (the broker's default realm). --password needs --user. Bad flags → 2.
 int start_mqtt(ClientLoop& loop, MqttClient& client, const ParsedArgs& args, const std::string& cmd,
+               std::function<void()> on_connected);
+
+// What start_mqtt connects to, from the flags: the broker, TLS, the login parts.
+struct MqttTarget {
+  std::string host;
+  int port = 0;
+  bool tls = false;        // --mqtt-tls
+  std::string ca_file;     // with tls
+  std::string client_id;   // "fox-CMD-PID"
+  std::string user, realm;
+  std::optional<std::string> password;
+  MqttLogin login_for(const std::string& client_id) const;   // the rule above
+};
+// The MqttTarget of args.mqtt and the login flags; 0, or the exit code of a usage error (2).
+int mqtt_target(const ParsedArgs& args, const std::string& cmd, MqttTarget* out);
+// start_mqtt for a target and a client id of the caller's (several clients of one tool).
+int start_mqtt(ClientLoop& loop, MqttClient& client, const MqttTarget& target,
+               const std::string& client_id, const std::string& cmd,
                std::function<void()> on_connected);
 
 // Without --mqtt: --qos, --user and --password are usage errors (returns 2, else 0).

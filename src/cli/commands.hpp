@@ -15,5 +15,6 @@ int call_main(const std::vector<std::string>& args);
 int register_main(const std::vector<std::string>& args);
 int lock_main(const std::vector<std::string>& args);
 int passwd_main(const std::vector<std::string>& args);
+int bench_main(const std::vector<std::string>& args);   // cmd_bench.cpp
 
 }  // namespace fox::cli
