@@ -11,6 +11,8 @@
 #include <deque>
 #include <memory>
 
+#include <unistd.h>
+
 #include "cli/client_tool.hpp"
 #include "cli/commands.hpp"
 
@@ -21,7 +23,7 @@ const char kHelp[] =
     "usage: fox bench [--mqtt HOST[:PORT]] [--pubs N] [--subs M] [--qos 0|1|2] [--size BYTES]\n"
     "                 [--count N | --duration SECONDS] [--rate MSG/S] [--window N]\n"
     "                 [--topics shared|distinct] [--drain SECONDS] [--json] [--user NAME]\n"
-    "                 [--password SECRET] [--realm REALM] [--mqtt-tls [--cafile FILE]]\n"
+    "                 [--password SECRET] [--realm REALM] [--mqtt-tls [--cafile FILE]] [--pid PID]\n"
     "\n"
     "Measures an MQTT broker (127.0.0.1:1883 unless --mqtt says otherwise): N publishers send\n"
     "messages that M subscribers receive (every subscriber gets every message), then it prints\n"
@@ -38,11 +40,33 @@ const char kHelp[] =
     "  --topics        shared: one topic bench/t for all (default); distinct: bench/t/I each\n"
     "  --drain S       after the last publication, how long to wait for what is still due\n"
     "                  (default 10; what has not come by then is lost)\n"
+    "  --pid PID       the broker's process (on this machine): also report its CPU time per\n"
+    "                  delivered message (per published one, without subscribers)\n"
     "  --json          one JSON object instead of the text report\n"
     "Exit 1 when a connection fails or, at QoS 1 and 2, a message is lost or duplicated.\n"
     "WAMP and FOX benchmarks are not there yet (--mqtt only).\n";
 
 using Clock = std::chrono::steady_clock;
+
+// utime + stime of process `pid` in seconds (/proc/PID/stat), or -1.
+double cpu_seconds(long long pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat", pid);
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) return -1;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');   // the command name may hold spaces
+  if (!p) return -1;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 14 and 15 (utime, stime); after ')' come field 3 (state) onwards.
+  if (std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(
@@ -105,6 +129,7 @@ struct Settings {
   bool distinct = false;
   bool json = false;
   std::uint64_t drain_ms = 10000;
+  long long pid = 0;   // the broker's, for its CPU time (0 = not measured)
 };
 
 constexpr std::size_t kHeader = 20;   // send time (8), publisher (4), sequence (8)
@@ -179,6 +204,7 @@ private:
   void ready() {
     if (++ready_ < s_.subs + s_.pubs) return;
     start_ns_ = now_ns();
+    if (s_.pid) cpu_start_ = cpu_seconds(s_.pid);
     if (s_.duration_ms) loop_.timers().start_timer(s_.duration_ms, [this] { stop_publishing(); });
     tick();
     for (std::size_t i = 0; i < pubs_.size(); ++i) pump(i);
@@ -303,6 +329,7 @@ private:
   }
 
   int report() {
+    const double cpu = s_.pid && cpu_start_ >= 0 ? cpu_seconds(s_.pid) - cpu_start_ : -1;
     std::uint64_t sent = 0, received = 0, duplicated = 0, expected = 0, acked = 0;
     for (const Publisher& p : pubs_) {
       sent += p.sent;
@@ -319,6 +346,8 @@ private:
     const std::uint64_t counted = s_.subs ? received : sent;
     const double rate = seconds > 0 ? static_cast<double>(counted) / seconds : 0;
     auto us = [&](double q) { return static_cast<double>(latency_.quantile_ns(q)) / 1000.0; };
+    // The broker's CPU per message counted (a clock tick is 10 ms: meaningful over many).
+    const double cpu_us = cpu >= 0 && counted ? cpu * 1e6 / static_cast<double>(counted) : -1;
     const int rc = s_.qos > 0 && (lost > 0 || duplicated > 0 || acked < sent) ? 1 : 0;
     if (s_.json) {
       Json o = {{"protocol", "mqtt"}, {"qos", s_.qos}, {"publishers", s_.pubs},
@@ -330,6 +359,7 @@ private:
                 {"latency_us", {{"p50", us(0.5)}, {"p90", us(0.9)}, {"p99", us(0.99)},
                                 {"p99.9", us(0.999)},
                                 {"max", static_cast<double>(latency_.max_ns()) / 1000.0}}}};
+      if (cpu_us >= 0) o["broker_cpu_us_per_msg"] = cpu_us;
       print_line(o.dump());
       return rc;
     }
@@ -353,6 +383,7 @@ private:
       std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5),
                   us(0.9), us(0.99), us(0.999), static_cast<double>(latency_.max_ns()) / 1000.0);
     }
+    if (cpu_us >= 0) std::printf("broker CPU: %.2f us per message (pid %lld)\n", cpu_us, s_.pid);
     std::fflush(stdout);
     return rc;
   }
@@ -364,6 +395,7 @@ private:
   Histogram latency_;
   int ready_ = 0;
   Env::TimerId tick_ = 0;
+  double cpu_start_ = -1;
   std::uint64_t start_ns_ = 0, last_publish_ns_ = 0, last_delivery_ns_ = 0, drain_deadline_ns_ = 0;
   bool stopped_ = false, draining_ = false, finished_ = false;
 };
@@ -375,7 +407,7 @@ int bench_main(const std::vector<std::string>& argv) {
   std::string error;
   if (!parse_flags(argv,
                    {{"--pubs", true}, {"--subs", true}, {"--qos", true}, {"--size", true},
-                    {"--drain", true},
+                    {"--drain", true}, {"--pid", true},
                     {"--count", true}, {"--duration", true}, {"--rate", true}, {"--window", true},
                     {"--topics", true}, {"--json", false}, {"--user", true}, {"--password", true}},
                    &a, &error)) {
@@ -419,6 +451,9 @@ int bench_main(const std::vector<std::string>& argv) {
   }
   if (a.has("--drain") && (!parse_seconds(a.value("--drain"), &s.drain_ms) || s.drain_ms > 600000)) {
     return usage_error("bench", "--drain must be 0..600 seconds");
+  }
+  if (a.has("--pid") && (!parse_count(a.value("--pid"), 1, 1LL << 31, &s.pid) || cpu_seconds(s.pid) < 0)) {
+    return usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");
   }
   if (a.has("--rate")) {
     if (!parse_count(a.value("--rate"), 0, 10000000, &n)) {

@@ -1,7 +1,7 @@
 """`fox bench` (issue 15): the MQTT load generator against a running fox — every QoS, several
 publishers and subscribers, shared and distinct topics, --json figures that add up (published ×
 subscribers delivered, nothing lost or duplicated, ordered percentiles), --rate bounding what is
-sent, a broker that does not route the publications → every delivery lost and exit 1 at QoS 1,
+sent, the broker's CPU per message with --pid, a broker that does not route the publications → every delivery lost and exit 1 at QoS 1,
 and bad flags → exit 2."""
 import json
 import unittest
@@ -60,6 +60,15 @@ class BenchTest(unittest.TestCase):
         self.assertLessEqual(r["published"], 101)
         self.assertGreaterEqual(r["published"], 50)
         self.assertEqual(r["delivered"], r["published"])
+
+    def test_the_broker_cpu_per_message_with_its_pid(self):
+        rc, r, err = bench(self.fox, "--count", "20000", "--pid", str(self.fox.pid))
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(r["broker_cpu_us_per_msg"], 0)
+        self.assertLess(r["broker_cpu_us_per_msg"], 1000)   # a figure, not a budget: sane units
+        rc, _, err = run_fox("bench", "--pid", "2147483647")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--pid", err)
 
     def test_bad_flags_are_exit_2(self):
         for args in (["--size", "10"], ["--qos", "3"], ["--subs", "0"], ["--count", "5", "--duration", "1"],
