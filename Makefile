@@ -91,6 +91,7 @@ bench: build
 	/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
 	/usr/bin/python3 tests/bench/conn_memory.py
 	/usr/bin/python3 tests/bench/ws_fanout.py
+	/usr/bin/python3 tests/bench/mqtt_vs_mosquitto.py
 
 clean:
 	rm -rf $(BUILD)

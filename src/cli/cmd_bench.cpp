@@ -43,7 +43,8 @@ const char kHelp[] =
     "  --pid PID       the broker's process (on this machine): also report its CPU time per\n"
     "                  delivered message (per published one, without subscribers)\n"
     "  --json          one JSON object instead of the text report\n"
-    "Exit 1 when a connection fails or, at QoS 1 and 2, a message is lost or duplicated.\n"
+    "Exit 1 when a connection fails, nothing arrives for --drain seconds while the windows are\n"
+    "full, or, at QoS 1 and 2, a message is lost or duplicated.\n"
     "WAMP and FOX benchmarks are not there yet (--mqtt only).\n";
 
 using Clock = std::chrono::steady_clock;
@@ -203,7 +204,7 @@ private:
   // Every subscriber subscribed and every publisher connected: start.
   void ready() {
     if (++ready_ < s_.subs + s_.pubs) return;
-    start_ns_ = now_ns();
+    start_ns_ = last_progress_ns_ = now_ns();
     if (s_.pid) cpu_start_ = cpu_seconds(s_.pid);
     if (s_.duration_ms) loop_.timers().start_timer(s_.duration_ms, [this] { stop_publishing(); });
     tick();
@@ -243,6 +244,7 @@ private:
     p.client->publish(p.topic, std::move(payload), static_cast<std::uint8_t>(s_.qos), false,
                       [this, i, seq] {
                         Publisher& p = pubs_[i];
+                        last_progress_ns_ = now_ns();
                         if (s_.qos > 0) ++p.acked;
                         if (s_.subs == 0 && s_.qos > 0) delivered(i, seq);
                       });
@@ -273,6 +275,7 @@ private:
 
   // One of the deliveries due for (publisher, seq) happened.
   void delivered(std::size_t i, std::uint64_t seq) {
+    last_progress_ns_ = now_ns();
     Publisher& p = pubs_[i];
     if (seq < p.base) return;
     std::uint32_t& left = p.remaining[seq - p.base];
@@ -291,6 +294,14 @@ private:
     tick_ = 0;
     for (std::size_t i = 0; i < pubs_.size() && !finished_; ++i) pump(i);
     if (draining_ && !finished_ && now_ns() >= drain_deadline_ns_) finish();
+    // Windows full of messages that never come (a broker that drops them) would stall the run:
+    // after --drain without any delivery or ack it ends, what is missing counted as lost.
+    if (!draining_ && !finished_ && now_ns() - last_progress_ns_ >= s_.drain_ms * 1000000) {
+      std::fprintf(stderr, "fox bench: nothing delivered or acknowledged for %.1f s: stopping\n",
+                   static_cast<double>(s_.drain_ms) / 1000.0);
+      stalled_ = true;
+      finish();
+    }
     if (!finished_) tick_ = loop_.timers().start_timer(s_.rate > 0 ? 1 : 50, [this] { tick(); });
   }
 
@@ -348,7 +359,7 @@ private:
     auto us = [&](double q) { return static_cast<double>(latency_.quantile_ns(q)) / 1000.0; };
     // The broker's CPU per message counted (a clock tick is 10 ms: meaningful over many).
     const double cpu_us = cpu >= 0 && counted ? cpu * 1e6 / static_cast<double>(counted) : -1;
-    const int rc = s_.qos > 0 && (lost > 0 || duplicated > 0 || acked < sent) ? 1 : 0;
+    const int rc = stalled_ || (s_.qos > 0 && (lost > 0 || duplicated > 0 || acked < sent)) ? 1 : 0;
     if (s_.json) {
       Json o = {{"protocol", "mqtt"}, {"qos", s_.qos}, {"publishers", s_.pubs},
                 {"subscribers", s_.subs}, {"topics", s_.distinct ? "distinct" : "shared"},
@@ -396,6 +407,8 @@ private:
   int ready_ = 0;
   Env::TimerId tick_ = 0;
   double cpu_start_ = -1;
+  std::uint64_t last_progress_ns_ = 0;   // the last delivery or ack
+  bool stalled_ = false;
   std::uint64_t start_ns_ = 0, last_publish_ns_ = 0, last_delivery_ns_ = 0, drain_deadline_ns_ = 0;
   bool stopped_ = false, draining_ = false, finished_ = false;
 };

@@ -91,6 +91,12 @@ class BenchLossTest(unittest.TestCase):
             self.assertEqual(r["published"], 50)
             self.assertEqual(r["delivered"], 0)
             self.assertEqual(r["lost"], 100)
+            # More than a window: the run stops once nothing arrives for --drain, instead of
+            # waiting for its overall time limit.
+            rc, r, err = bench(fox, "--count", "500", "--window", "10", "--drain", "0.3", timeout=20)
+            self.assertEqual(rc, 1, err)
+            self.assertIn("nothing delivered or acknowledged for 0.3 s", err)
+            self.assertEqual((r["published"], r["delivered"], r["lost"]), (10, 0, 10))
 
 
 if __name__ == "__main__":
