@@ -45,7 +45,14 @@ const char kHelp[] =
     "  --json          one JSON object instead of the text report\n"
     "Exit 1 when a connection fails, nothing arrives for --drain seconds while the windows are\n"
     "full, or, at QoS 1 and 2, a message is lost or duplicated.\n"
-    "WAMP and FOX benchmarks are not there yet (--mqtt only).\n";
+    "\n"
+    "       fox bench --rpc [--url URL] [--calls N] [--outstanding K] [--size BYTES] [--json]\n"
+    "                 [--pid PID] [--realm REALM]\n"
+    "\n"
+    "WAMP RPC over WebSocket (ws://127.0.0.1:9000/wamp unless --url says otherwise): a callee\n"
+    "registers bench.rpc and echoes; a caller keeps K calls outstanding (default 1: the round\n"
+    "trip at light load) until N (default 10000) are answered; calls per second and round-trip\n"
+    "percentiles. WAMP pub/sub and FOX benchmarks are not there yet.\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -413,6 +420,141 @@ private:
   bool stopped_ = false, draining_ = false, finished_ = false;
 };
 
+// WAMP RPC: one callee echoing, one caller with `outstanding` calls on the way.
+class RpcBench {
+public:
+  RpcBench(ParsedArgs args, long long calls, long long outstanding, std::size_t size, bool json,
+           long long pid)
+      : args_(std::move(args)), calls_(calls), outstanding_(outstanding), size_(size), json_(json),
+        pid_(pid) {}
+
+  int run() {
+    int rc = start_wamp(loop_, callee_, args_, "bench", [this] {
+      callee_.register_procedure(
+          "bench.rpc", Json::object(),
+          [this](const wamp::Invocation& inv) { callee_.yield(inv.request, inv.args, nullptr); },
+          [this](Id, const WampError* e) {
+            if (e) {
+              print_wamp_error("bench", *e);
+              loop_.finish(1);
+              return;
+            }
+            ready();
+          });
+    });
+    if (rc != 0) return rc;
+    rc = start_wamp(loop_, caller_, args_, "bench", [this] { ready(); });
+    if (rc != 0) return rc;
+    loop_.timers().start_timer(600000, [this] {
+      std::fprintf(stderr, "fox bench: not done within its time limit\n");
+      loop_.finish(1);
+    });
+    return loop_.run();
+  }
+
+private:
+  void ready() {
+    if (++ready_ < 2) return;
+    payload_ = Json::array({std::string(size_, 'x')});
+    start_ns_ = now_ns();
+    if (pid_) cpu_start_ = cpu_seconds(pid_);
+    for (long long i = 0; i < outstanding_ && sent_ < calls_; ++i) call();
+  }
+
+  void call() {
+    ++sent_;
+    const std::uint64_t t = now_ns();
+    caller_.call("bench.rpc", payload_, nullptr, Json::object(),
+                 [this, t](const wamp::Result*, const WampError* e) {
+                   if (e) {
+                     print_wamp_error("bench", *e);
+                     loop_.finish(1);
+                     return;
+                   }
+                   const std::uint64_t now = now_ns();
+                   latency_.add(now - t);
+                   end_ns_ = now;
+                   if (++answered_ == calls_) {
+                     finish();
+                   } else if (sent_ < calls_) {
+                     call();
+                   }
+                 });
+  }
+
+  void finish() {
+    const double seconds = static_cast<double>(end_ns_ - start_ns_) / 1e9;
+    const double rate = seconds > 0 ? static_cast<double>(answered_) / seconds : 0;
+    const double cpu = pid_ && cpu_start_ >= 0 ? cpu_seconds(pid_) - cpu_start_ : -1;
+    auto us = [&](double q) { return static_cast<double>(latency_.quantile_ns(q)) / 1000.0; };
+    if (json_) {
+      Json o = {{"protocol", "wamp"}, {"scenario", "rpc"}, {"transport", "websocket"},
+                {"serializer", "json"}, {"size", size_}, {"outstanding", outstanding_},
+                {"calls", answered_}, {"seconds", seconds}, {"calls_per_s", rate},
+                {"latency_us", {{"p50", us(0.5)}, {"p90", us(0.9)}, {"p99", us(0.99)},
+                                {"p99.9", us(0.999)},
+                                {"max", static_cast<double>(latency_.max_ns()) / 1000.0}}}};
+      if (cpu >= 0) o["broker_cpu_us_per_call"] = cpu * 1e6 / static_cast<double>(answered_);
+      print_line(o.dump());
+    } else {
+      std::printf("fox bench: WAMP RPC over WebSocket (JSON), %zu B, %lld outstanding\n", size_,
+                  outstanding_);
+      std::printf("%lld calls answered in %.3f s: %.0f calls/s\n", answered_, seconds, rate);
+      std::printf("round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5),
+                  us(0.9), us(0.99), us(0.999), static_cast<double>(latency_.max_ns()) / 1000.0);
+      if (cpu >= 0) {
+        std::printf("broker CPU: %.2f us per call (pid %lld)\n",
+                    cpu * 1e6 / static_cast<double>(answered_), pid_);
+      }
+      std::fflush(stdout);
+    }
+    auto left = std::make_shared<int>(2);
+    auto done = [this, left] {
+      if (--*left == 0) loop_.finish(0);
+    };
+    caller_.leave(done);
+    callee_.leave(done);
+  }
+
+  ParsedArgs args_;
+  long long calls_, outstanding_;
+  std::size_t size_;
+  bool json_;
+  long long pid_;
+  ClientLoop loop_;
+  WampClient callee_{loop_.loop(), loop_.timers()};
+  WampClient caller_{loop_.loop(), loop_.timers()};
+  Json payload_;
+  Histogram latency_;
+  int ready_ = 0;
+  long long sent_ = 0, answered_ = 0;
+  double cpu_start_ = -1;
+  std::uint64_t start_ns_ = 0, end_ns_ = 0;
+};
+
+}  // namespace
+
+namespace {
+
+int rpc_main(const ParsedArgs& a) {
+  if (!a.mqtt.empty() || !a.fox.empty()) return usage_error("bench", "--rpc is WAMP (--url), not --mqtt or --fox");
+  for (const char* f : {"--pubs", "--subs", "--qos", "--count", "--duration", "--rate", "--window",
+                        "--topics", "--drain", "--user", "--password"}) {
+    if (a.has(f)) return usage_error("bench", std::string(f) + " is not for --rpc");
+  }
+  long long calls = 10000, outstanding = 1, size = 64, pid = 0;
+  if ((a.has("--calls") && !parse_count(a.value("--calls"), 1, 100000000, &calls)) ||
+      (a.has("--outstanding") && !parse_count(a.value("--outstanding"), 1, 10000, &outstanding)) ||
+      (a.has("--size") && !parse_count(a.value("--size"), 0, 16 << 20, &size))) {
+    return usage_error("bench", "--calls 1..100000000, --outstanding 1..10000, --size 0..16777216");
+  }
+  if (a.has("--pid") && (!parse_count(a.value("--pid"), 1, 1LL << 31, &pid) || cpu_seconds(pid) < 0)) {
+    return usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");
+  }
+  RpcBench bench(a, calls, outstanding, static_cast<std::size_t>(size), a.has("--json"), pid);
+  return bench.run();
+}
+
 }  // namespace
 
 int bench_main(const std::vector<std::string>& argv) {
@@ -420,7 +562,8 @@ int bench_main(const std::vector<std::string>& argv) {
   std::string error;
   if (!parse_flags(argv,
                    {{"--pubs", true}, {"--subs", true}, {"--qos", true}, {"--size", true},
-                    {"--drain", true}, {"--pid", true},
+                    {"--drain", true}, {"--pid", true}, {"--rpc", false}, {"--calls", true},
+                    {"--outstanding", true},
                     {"--count", true}, {"--duration", true}, {"--rate", true}, {"--window", true},
                     {"--topics", true}, {"--json", false}, {"--user", true}, {"--password", true}},
                    &a, &error)) {
@@ -431,7 +574,13 @@ int bench_main(const std::vector<std::string>& argv) {
     return 0;
   }
   if (!a.positional.empty()) return usage_error("bench", "unexpected argument " + a.positional[0]);
-  if (a.has("--url") || !a.fox.empty()) return usage_error("bench", "only MQTT for now (--mqtt HOST[:PORT])");
+  if (a.has("--rpc")) return rpc_main(a);
+  if (a.has("--url") || !a.fox.empty()) {
+    return usage_error("bench", "WAMP: --rpc only for now; MQTT with --mqtt HOST[:PORT]");
+  }
+  for (const char* f : {"--calls", "--outstanding"}) {
+    if (a.has(f)) return usage_error("bench", std::string(f) + " is for --rpc");
+  }
   if (a.mqtt.empty()) a.mqtt = "127.0.0.1";
   Settings s;
   if (int rc = mqtt_target(a, "bench", &s.target); rc != 0) return rc;

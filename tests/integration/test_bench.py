@@ -1,7 +1,7 @@
 """`fox bench` (issue 15): the MQTT load generator against a running fox — every QoS, several
 publishers and subscribers, shared and distinct topics, --json figures that add up (published ×
 subscribers delivered, nothing lost or duplicated, ordered percentiles), --rate bounding what is
-sent, the broker's CPU per message with --pid, a broker that does not route the publications → every delivery lost and exit 1 at QoS 1,
+sent, the broker's CPU per message with --pid, WAMP RPC round trips (--rpc), a broker that does not route the publications → every delivery lost and exit 1 at QoS 1,
 and bad flags → exit 2."""
 import json
 import unittest
@@ -69,6 +69,21 @@ class BenchTest(unittest.TestCase):
         rc, _, err = run_fox("bench", "--pid", "2147483647")
         self.assertEqual(rc, 2, err)
         self.assertIn("--pid", err)
+
+    def test_wamp_rpc_round_trips(self):
+        rc, out, err = run_fox("bench", "--rpc", "--url", f"ws://127.0.0.1:{self.fox.port}/wamp",
+                               "--calls", "500", "--outstanding", "4", "--json", timeout=60)
+        self.assertEqual(rc, 0, err)
+        r = json.loads(out)
+        self.assertEqual((r["protocol"], r["scenario"], r["calls"]), ("wamp", "rpc", 500))
+        lat = r["latency_us"]
+        self.assertGreater(lat["p50"], 0)
+        self.assertLessEqual(lat["p50"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["max"])
+        for args in (["--rpc", "--mqtt", "127.0.0.1"], ["--rpc", "--qos", "1"], ["--calls", "5"]):
+            with self.subTest(args=args):
+                rc, _, err = run_fox("bench", *args)
+                self.assertEqual(rc, 2, err)
 
     def test_bad_flags_are_exit_2(self):
         for args in (["--size", "10"], ["--qos", "3"], ["--subs", "0"], ["--count", "5", "--duration", "1"],
