@@ -6,7 +6,7 @@ CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
 .PHONY: all deps build cross test test-native test-sanitize test-cross test-fuzz fuzz fuzz-build \
-        run bench sim clean distclean
+        run bench sim size clean distclean
 
 all: build
 
@@ -49,8 +49,9 @@ test-cross: cross
 
 # Every test natively (unit + integration with the real binary), the integration suite again
 # against the sanitizer build, every fuzz target for a short budget (regressions first), then the
-# unit tests of both ARM builds under qemu-user.
+# unit tests of both ARM builds under qemu-user, and the stripped sizes against the budget.
 test: test-native test-sanitize test-fuzz test-cross
+	@$(MAKE) --no-print-directory size
 
 # libFuzzer targets of the codecs and config parsers (tests/fuzz/README.md), built with clang in
 # $(BUILD)/fuzz. `make fuzz FUZZ_SECONDS=N` replays tests/fuzz/regressions/, then fuzzes each
@@ -92,6 +93,19 @@ bench: build
 	/usr/bin/python3 tests/bench/conn_memory.py
 	/usr/bin/python3 tests/bench/ws_fanout.py
 	/usr/bin/python3 tests/bench/mqtt_vs_mosquitto.py
+
+# The stripped size of every fox binary built so far (native, and the ARM builds of `make cross`)
+# against the 3.5 MB budget; fails when one is over it.
+SIZE_LIMIT := 3500000
+size: build
+	@for arch in native aarch64 armhf; do \
+	  bin=$(BUILD)/$$arch/fox; [ -f $$bin ] || continue; \
+	  case $$arch in aarch64) strip=aarch64-linux-gnu-strip;; armhf) strip=arm-linux-gnueabihf-strip;; *) strip=strip;; esac; \
+	  $$strip -o $$bin.stripped $$bin || exit 1; \
+	  n=$$(stat -c %s $$bin.stripped); \
+	  printf '%-8s %9d bytes stripped (limit %d)\n' $$arch $$n $(SIZE_LIMIT); \
+	  [ $$n -le $(SIZE_LIMIT) ] || { echo "size: $$arch is over the limit"; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(BUILD)
