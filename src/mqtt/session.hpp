@@ -3,7 +3,6 @@
 // so QoS>=1 messages queue for it (bounded, see README).
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/fifo.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/server.hpp"
 #include "router/peer.hpp"
@@ -119,8 +119,8 @@ private:
   Connection* conn_ = nullptr;
   std::map<std::string, Subscription> subs_;       // by filter text
   std::unordered_map<Id, std::string> sub_by_id_;  // router subscription id → filter text
-  std::deque<Inflight> inflight_;
-  std::deque<Outgoing> queue_;
+  std::vector<Inflight> inflight_;   // at most options().inflight_window (32): erase is cheap
+  Fifo<Outgoing> queue_;             // nothing allocated while it never held a message
   std::unordered_set<std::uint16_t> qos2_in_;
   std::uint16_t last_packet_id_ = 0;
   Id last_publication_ = 0;          // overlapping subscriptions deliver once

@@ -4,13 +4,13 @@
 // handler, close with a status and reason, abort. The owner feeds it lws's callbacks.
 #pragma once
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/env.hpp"
+#include "core/fifo.hpp"
 #include "core/outbound.hpp"
 #include "net/connection.hpp"
 
@@ -59,7 +59,7 @@ protected:
   struct lws* wsi_ = nullptr;
   bool open_ = false;
   std::string peer_;
-  std::deque<Out> out_;
+  Fifo<Out> out_;                  // (core/fifo.hpp: no allocation until a first message)
   std::unique_ptr<Handler> handler_;
   std::string rx_;                 // the message being reassembled from fragments
   bool closing_ = false, too_big_ = false, write_failed_ = false;

@@ -104,14 +104,16 @@ def main():
     total = WARM + max(args.mqtt, args.wamp) + 100
     cfg = write_config({"limits": {"max_connections": total, "max_connections_per_ip": total}})
     results = {}
-    with Fox("--config", cfg) as fox:
-        if args.mqtt:
+    # One broker per measurement: memory the first one freed would be reused by the second.
+    if args.mqtt:
+        with Fox("--config", cfg) as fox:
             kib, before, after, held = per_connection(fox.pid, lambda i: mqtt_connection(fox.mqtt_port, i),
                                                       args.mqtt)
             results["fox_mqtt_kib"] = round(kib, 2)
             print(f"fox: {args.mqtt} idle MQTT connections: {kib:.1f} KiB each "
                   f"(RSS {before} -> {after} KiB)", flush=True)
             close_all(held)
+    with Fox("--config", cfg) as fox:
         if args.wamp:
             kib, before, after, held = per_connection(fox.pid, lambda i: wamp_session(fox.port, i),
                                                       args.wamp)
