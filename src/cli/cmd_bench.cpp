@@ -39,7 +39,8 @@ const char kHelp[] =
     "                  subscriber (or, without subscribers, acknowledged) (default 100)\n"
     "  --topics        shared: one topic bench/t for all (default); distinct: bench/t/I each\n"
     "  --drain S       after the last publication, how long to wait for what is still due\n"
-    "                  (default 10; what has not come by then is lost)\n"
+    "                  (default 10, at least 0.1; what has not come by then is lost); also how\n"
+    "                  long a full window may go without progress before the run stops\n"
     "  --pid PID       the broker's process (on this machine): also report its CPU time per\n"
     "                  delivered message (per published one, without subscribers)\n"
     "  --json          one JSON object instead of the text report\n"
@@ -197,9 +198,11 @@ public:
       if (rc != 0) return rc;
     }
     // Nothing may run forever: connecting, publishing and draining within this.
-    const std::uint64_t limit = 30000 + s_.duration_ms + s_.drain_ms +
-                                (s_.rate > 0 ? static_cast<std::uint64_t>(1000.0 * static_cast<double>(s_.count) / s_.rate) : 600000);
-    loop_.timers().start_timer(limit, [this] {
+    // (a broker slower than --rate takes longer than count / rate: 10 minutes of slack)
+    const std::uint64_t limit = 630000 + s_.duration_ms + s_.drain_ms +
+                                (s_.rate > 0 ? static_cast<std::uint64_t>(1000.0 * static_cast<double>(s_.count) / s_.rate) : 0);
+    limit_ = loop_.timers().start_timer(limit, [this] {
+      limit_ = 0;
       std::fprintf(stderr, "fox bench: not done within its time limit\n");
       report();
       loop_.finish(1);
@@ -218,6 +221,13 @@ private:
     for (std::size_t i = 0; i < pubs_.size(); ++i) pump(i);
   }
 
+  // Delivered to every subscriber and, at QoS 1/2, acknowledged: the window bounds both (packet
+  // ids are 16 bits: never more in flight than that).
+  bool window_full(const Publisher& p) const {
+    const auto w = static_cast<std::uint64_t>(s_.window);
+    return p.sent - p.completed >= w || (s_.qos > 0 && p.sent - p.acked >= w);
+  }
+
   bool publishing(const Publisher& p) const {
     return !stopped_ && (s_.count == 0 || p.sent < static_cast<std::uint64_t>(s_.count));
   }
@@ -227,13 +237,12 @@ private:
     Publisher& p = pubs_[i];
     std::uint64_t allowed = UINT64_MAX;
     if (s_.rate > 0) {
-      const double elapsed_s = static_cast<double>(now_ns() - start_ns_) / 1e9;
+      double elapsed_s = static_cast<double>(now_ns() - start_ns_) / 1e9;
+      // A late wake-up past --duration sends nothing for the time after it.
+      if (s_.duration_ms) elapsed_s = std::min(elapsed_s, static_cast<double>(s_.duration_ms) / 1000.0);
       allowed = static_cast<std::uint64_t>(elapsed_s * s_.rate) + 1;
     }
-    while (publishing(p) && p.sent < allowed &&
-           p.sent - p.completed < static_cast<std::uint64_t>(s_.window)) {
-      send(i);
-    }
+    while (publishing(p) && p.sent < allowed && !window_full(p)) send(i);
     if (!publishing(p)) maybe_done();
   }
 
@@ -303,7 +312,10 @@ private:
     if (draining_ && !finished_ && now_ns() >= drain_deadline_ns_) finish();
     // Windows full of messages that never come (a broker that drops them) would stall the run:
     // after --drain without any delivery or ack it ends, what is missing counted as lost.
-    if (!draining_ && !finished_ && now_ns() - last_progress_ns_ >= s_.drain_ms * 1000000) {
+    const bool blocked = std::any_of(pubs_.begin(), pubs_.end(), [this](const Publisher& p) {
+      return publishing(p) && window_full(p);
+    });
+    if (blocked && !draining_ && !finished_ && now_ns() - last_progress_ns_ >= s_.drain_ms * 1000000) {
       std::fprintf(stderr, "fox bench: nothing delivered or acknowledged for %.1f s: stopping\n",
                    static_cast<double>(s_.drain_ms) / 1000.0);
       stalled_ = true;
@@ -336,6 +348,8 @@ private:
     if (finished_) return;
     finished_ = true;
     if (tick_) loop_.timers().cancel_timer(tick_);
+    if (limit_) loop_.timers().cancel_timer(limit_);
+    tick_ = limit_ = 0;
     const int rc = report();
     // DISCONNECT from every client, then the exit.
     auto left = std::make_shared<std::size_t>(pubs_.size() + subs_.size());
@@ -412,7 +426,7 @@ private:
   std::deque<Subscriber> subs_;
   Histogram latency_;
   int ready_ = 0;
-  Env::TimerId tick_ = 0;
+  Env::TimerId tick_ = 0, limit_ = 0;
   double cpu_start_ = -1;
   std::uint64_t last_progress_ns_ = 0;   // the last delivery or ack
   bool stalled_ = false;
@@ -445,7 +459,9 @@ public:
     if (rc != 0) return rc;
     rc = start_wamp(loop_, caller_, args_, "bench", [this] { ready(); });
     if (rc != 0) return rc;
-    loop_.timers().start_timer(600000, [this] {
+    // A minute to connect and a millisecond per call (the round trip is ~0.1 ms here).
+    limit_ = loop_.timers().start_timer(60000 + static_cast<std::uint64_t>(calls_), [this] {
+      limit_ = 0;
       std::fprintf(stderr, "fox bench: not done within its time limit\n");
       loop_.finish(1);
     });
@@ -483,6 +499,8 @@ private:
   }
 
   void finish() {
+    if (limit_) loop_.timers().cancel_timer(limit_);
+    limit_ = 0;
     const double seconds = static_cast<double>(end_ns_ - start_ns_) / 1e9;
     const double rate = seconds > 0 ? static_cast<double>(answered_) / seconds : 0;
     const double cpu = pid_ && cpu_start_ >= 0 ? cpu_seconds(pid_) - cpu_start_ : -1;
@@ -530,6 +548,7 @@ private:
   long long sent_ = 0, answered_ = 0;
   double cpu_start_ = -1;
   std::uint64_t start_ns_ = 0, end_ns_ = 0;
+  Env::TimerId limit_ = 0;
 };
 
 }  // namespace
@@ -611,8 +630,9 @@ int bench_main(const std::vector<std::string>& argv) {
     }
     s.count = 0;
   }
-  if (a.has("--drain") && (!parse_seconds(a.value("--drain"), &s.drain_ms) || s.drain_ms > 600000)) {
-    return usage_error("bench", "--drain must be 0..600 seconds");
+  if (a.has("--drain") && (!parse_seconds(a.value("--drain"), &s.drain_ms) || s.drain_ms < 100 ||
+                           s.drain_ms > 600000)) {
+    return usage_error("bench", "--drain must be 0.1..600 seconds");
   }
   if (a.has("--pid") && (!parse_count(a.value("--pid"), 1, 1LL << 31, &s.pid) || cpu_seconds(s.pid) < 0)) {
     return usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");

@@ -18,6 +18,8 @@ namespace {
 // size, so a smaller piece costs a callback per KiB of a large message and saves 3 KiB of every
 // idle connection.
 constexpr std::size_t kRxChunk = 1024;
+// What lws writes at once (the context's service buffer size, as before kRxChunk was set).
+constexpr std::size_t kTxChunk = 32 * 1024;
 
 }  // namespace
 
@@ -250,6 +252,9 @@ bool WsServer::start(std::string* error) {
     protocols[i].callback = lws_callback;
     protocols[i].per_session_data_size = sizeof(WsConnection*);
     protocols[i].rx_buffer_size = kRxChunk;
+    // lws caps a send at rx_buffer_size unless tx_packet_size says otherwise: 1 KiB sends would
+    // split every larger message into a write per POLLOUT wake-up.
+    protocols[i].tx_packet_size = kTxChunk;
     protocols[i].user = protocol_info_[i].get();
   }
   protocols_ = protocols;

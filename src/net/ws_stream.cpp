@@ -131,6 +131,7 @@ int WsStream::writeable(struct lws* wsi) {
     out_.pop_front();  // `f` and `o` are gone from here on
     if (w < size) {
       write_failed_ = true;
+      if (corked) cork(wsi, 0);
       return -1;
     }
   }

@@ -12,6 +12,7 @@ reads RSS again: (after - before) / N is printed in KiB with one decimal. Everyt
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -101,6 +102,15 @@ def main():
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     harness.FOX_BIN = args.fox
+    # Both ends hold every connection open: the soft fd limit up to the hard one (fox and
+    # mosquitto inherit it), and no more connections than it allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    room = hard - WARM - 200
+    if max(args.mqtt, args.wamp) > room:
+        print(f"fd limit {hard}: measuring {room} connections", flush=True)
+        args.mqtt, args.wamp = min(args.mqtt, room), min(args.wamp, room)
     total = WARM + max(args.mqtt, args.wamp) + 100
     cfg = write_config({"limits": {"max_connections": total, "max_connections_per_ip": total}})
     results = {}

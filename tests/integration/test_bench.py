@@ -87,7 +87,8 @@ class BenchTest(unittest.TestCase):
 
     def test_bad_flags_are_exit_2(self):
         for args in (["--size", "10"], ["--qos", "3"], ["--subs", "0"], ["--count", "5", "--duration", "1"],
-                     ["--topics", "many"], ["--url", "ws://127.0.0.1:1/wamp"], ["extra"]):
+                     ["--topics", "many"], ["--url", "ws://127.0.0.1:1/wamp"], ["extra"],
+                     ["--drain", "0"]):
             with self.subTest(args=args):
                 rc, _, err = run_fox("bench", *args)
                 self.assertEqual(rc, 2, err)
