@@ -13,20 +13,19 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
-from harness import Fox, free_port, rss_kib, wait_for, write_config  # noqa: E402
+from harness import Fox, rss_kib, write_config  # noqa: E402
 from mqtt_client import connect_packet  # noqa: E402
 from raw_wamp import WELCOME, WebSocketClient, hello  # noqa: E402
+from mqtt_vs_mosquitto import mosquitto  # noqa: E402
 
 WARM = 200
 
@@ -69,23 +68,11 @@ def close_all(held):
 
 
 def mosquitto_mqtt(n):
-    exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-    if not exe:
+    started = mosquitto()
+    if not started:
         return None
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="fox-bench-mosq-")
-    conf = os.path.join(d, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n")
-    proc = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, port = started
     try:
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, 10, what="mosquitto listening")
         kib, _, _, held = per_connection(proc.pid, lambda i: mqtt_connection(port, i), n)
         close_all(held)
         return kib

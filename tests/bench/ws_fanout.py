@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 import harness  # noqa: E402
 from harness import Fox, write_config  # noqa: E402
-from raw_wamp import (JSON, PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, WELCOME,  # noqa: E402
+from raw_wamp import (JSON, PUBLISH, SUBSCRIBE, SUBSCRIBED, WELCOME,  # noqa: E402
                       RawSocketClient, WebSocketClient, encode, hello)
 
 

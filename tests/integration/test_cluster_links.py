@@ -28,6 +28,17 @@ def closed_by_peer(sock, timeout=3.0):
     return False
 
 
+def first_message(test, sock):
+    """The first FOX (MessagePack) message the node sends on `sock`."""
+    unpacker = msgpack.Unpacker(raw=False)
+    while True:
+        data = sock.recv(4096)
+        test.assertTrue(data, "closed before the first message")
+        unpacker.feed(data)
+        for m in unpacker:
+            return m
+
+
 class ClusterLinksBadInputTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -64,14 +75,7 @@ class ClusterLinksBadInputTest(unittest.TestCase):
         s = self.connect()
         s.sendall(msgpack.packb({"ft": "LINK", "node": "N1", "nonce": os.urandom(16)}))
         s.settimeout(5)
-        unpacker = msgpack.Unpacker(raw=False)
-        challenge = None
-        while challenge is None:
-            data = s.recv(4096)
-            self.assertTrue(data, "closed before the CHALLENGE")
-            unpacker.feed(data)
-            for m in unpacker:
-                challenge = m
+        challenge = first_message(self, s)
         self.assertEqual(challenge["rsp"], "CHALLENGE")
         self.assertEqual(challenge["node"], "N2")
         self.assertEqual(len(challenge["nonce"]), 16)

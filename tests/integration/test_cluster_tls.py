@@ -18,6 +18,7 @@ import msgpack
 
 from harness import FoxNode, cluster_file, main, run_fox, wait_for
 from mqtt_client import MqttClient
+from test_cluster_links import first_message
 from test_tls import make_ca, make_server_cert
 
 
@@ -109,15 +110,7 @@ class ClusterTlsTest(unittest.TestCase):
             with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
                 self.assertEqual(s.getpeercert()["subjectAltName"], (("IP Address", "127.0.0.1"),))
                 s.sendall(msgpack.packb({"ft": "LINK", "node": "N1", "nonce": os.urandom(16)}))
-                unpacker = msgpack.Unpacker(raw=False)
-                challenge = None
-                while challenge is None:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "closed before the CHALLENGE")
-                    unpacker.feed(data)
-                    for m in unpacker:
-                        challenge = m
-                self.assertEqual(challenge["rsp"], "CHALLENGE")
+                self.assertEqual(first_message(self, s)["rsp"], "CHALLENGE")
 
         # No client certificate: refused in the handshake, with a log line.
         bare = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.pem"))
