@@ -127,6 +127,27 @@ private:
   std::uint64_t total_ = 0, max_ = 0;
 };
 
+// The percentiles of a report, in µs: JSON, and the text line after `label`.
+Json latency_json(const Histogram& h) {
+  auto us = [&](double q) { return static_cast<double>(h.quantile_ns(q)) / 1000.0; };
+  return {{"p50", us(0.5)}, {"p90", us(0.9)}, {"p99", us(0.99)}, {"p99.9", us(0.999)},
+          {"max", static_cast<double>(h.max_ns()) / 1000.0}};
+}
+void print_latency(const char* label, const Histogram& h) {
+  const Json l = latency_json(h);
+  std::printf("%s: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", label,
+              l["p50"].get<double>(), l["p90"].get<double>(), l["p99"].get<double>(),
+              l["p99.9"].get<double>(), l["max"].get<double>());
+}
+
+// --pid: the broker's process on this machine (0 without the flag); false after a usage error.
+bool parse_pid(const ParsedArgs& a, long long* pid) {
+  if (!a.has("--pid")) return true;
+  if (parse_count(a.value("--pid"), 1, 1LL << 31, pid) && cpu_seconds(*pid) >= 0) return true;
+  usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");
+  return false;
+}
+
 struct Settings {
   MqttTarget target;
   int pubs = 1, subs = 1, qos = 0;
@@ -377,7 +398,6 @@ private:
     const double seconds = static_cast<double>(end - start_ns_) / 1e9;
     const std::uint64_t counted = s_.subs ? received : sent;
     const double rate = seconds > 0 ? static_cast<double>(counted) / seconds : 0;
-    auto us = [&](double q) { return static_cast<double>(latency_.quantile_ns(q)) / 1000.0; };
     // The broker's CPU per message counted (a clock tick is 10 ms: meaningful over many).
     const double cpu_us = cpu >= 0 && counted ? cpu * 1e6 / static_cast<double>(counted) : -1;
     const int rc = stalled_ || (s_.qos > 0 && (lost > 0 || duplicated > 0 || acked < sent)) ? 1 : 0;
@@ -387,10 +407,7 @@ private:
                 {"size", s_.size}, {"rate", s_.rate}, {"window", s_.window},
                 {"published", sent}, {"acknowledged", acked}, {"delivered", received},
                 {"lost", lost}, {"duplicated", duplicated}, {"seconds", seconds},
-                {"msg_per_s", rate},
-                {"latency_us", {{"p50", us(0.5)}, {"p90", us(0.9)}, {"p99", us(0.99)},
-                                {"p99.9", us(0.999)},
-                                {"max", static_cast<double>(latency_.max_ns()) / 1000.0}}}};
+                {"msg_per_s", rate}, {"latency_us", latency_json(latency_)}};
       if (cpu_us >= 0) o["broker_cpu_us_per_msg"] = cpu_us;
       print_line(o.dump());
       return rc;
@@ -411,10 +428,7 @@ private:
                   static_cast<unsigned long long>(expected), static_cast<unsigned long long>(lost),
                   static_cast<unsigned long long>(duplicated), seconds, rate);
     }
-    if (latency_.total()) {
-      std::printf("latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5),
-                  us(0.9), us(0.99), us(0.999), static_cast<double>(latency_.max_ns()) / 1000.0);
-    }
+    if (latency_.total()) print_latency("latency us", latency_);
     if (cpu_us >= 0) std::printf("broker CPU: %.2f us per message (pid %lld)\n", cpu_us, s_.pid);
     std::fflush(stdout);
     return rc;
@@ -504,22 +518,18 @@ private:
     const double seconds = static_cast<double>(end_ns_ - start_ns_) / 1e9;
     const double rate = seconds > 0 ? static_cast<double>(answered_) / seconds : 0;
     const double cpu = pid_ && cpu_start_ >= 0 ? cpu_seconds(pid_) - cpu_start_ : -1;
-    auto us = [&](double q) { return static_cast<double>(latency_.quantile_ns(q)) / 1000.0; };
     if (json_) {
       Json o = {{"protocol", "wamp"}, {"scenario", "rpc"}, {"transport", "websocket"},
                 {"serializer", "json"}, {"size", size_}, {"outstanding", outstanding_},
                 {"calls", answered_}, {"seconds", seconds}, {"calls_per_s", rate},
-                {"latency_us", {{"p50", us(0.5)}, {"p90", us(0.9)}, {"p99", us(0.99)},
-                                {"p99.9", us(0.999)},
-                                {"max", static_cast<double>(latency_.max_ns()) / 1000.0}}}};
+                {"latency_us", latency_json(latency_)}};
       if (cpu >= 0) o["broker_cpu_us_per_call"] = cpu * 1e6 / static_cast<double>(answered_);
       print_line(o.dump());
     } else {
       std::printf("fox bench: WAMP RPC over WebSocket (JSON), %zu B, %lld outstanding\n", size_,
                   outstanding_);
       std::printf("%lld calls answered in %.3f s: %.0f calls/s\n", answered_, seconds, rate);
-      std::printf("round trip us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5),
-                  us(0.9), us(0.99), us(0.999), static_cast<double>(latency_.max_ns()) / 1000.0);
+      print_latency("round trip us", latency_);
       if (cpu >= 0) {
         std::printf("broker CPU: %.2f us per call (pid %lld)\n",
                     cpu * 1e6 / static_cast<double>(answered_), pid_);
@@ -567,9 +577,7 @@ int rpc_main(const ParsedArgs& a) {
       (a.has("--size") && !parse_count(a.value("--size"), 0, 16 << 20, &size))) {
     return usage_error("bench", "--calls 1..100000000, --outstanding 1..10000, --size 0..16777216");
   }
-  if (a.has("--pid") && (!parse_count(a.value("--pid"), 1, 1LL << 31, &pid) || cpu_seconds(pid) < 0)) {
-    return usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");
-  }
+  if (!parse_pid(a, &pid)) return 2;
   RpcBench bench(a, calls, outstanding, static_cast<std::size_t>(size), a.has("--json"), pid);
   return bench.run();
 }
@@ -634,9 +642,7 @@ int bench_main(const std::vector<std::string>& argv) {
                            s.drain_ms > 600000)) {
     return usage_error("bench", "--drain must be 0.1..600 seconds");
   }
-  if (a.has("--pid") && (!parse_count(a.value("--pid"), 1, 1LL << 31, &s.pid) || cpu_seconds(s.pid) < 0)) {
-    return usage_error("bench", "--pid: no such process on this machine (/proc/PID/stat)");
-  }
+  if (!parse_pid(a, &s.pid)) return 2;
   if (a.has("--rate")) {
     if (!parse_count(a.value("--rate"), 0, 10000000, &n)) {
       return usage_error("bench", "--rate must be an integer 0..10000000 (messages per second)");

@@ -102,21 +102,15 @@ def main():
     cfg = write_config({"limits": {"max_connections": total, "max_connections_per_ip": total}})
     results = {}
     # One broker per measurement: memory the first one freed would be reused by the second.
-    if args.mqtt:
+    kinds = [("fox_mqtt_kib", args.mqtt, "idle MQTT connections", lambda fox: lambda i: mqtt_connection(fox.mqtt_port, i)),
+             ("fox_wamp_ws_kib", args.wamp, "joined idle WAMP WebSocket sessions", lambda fox: lambda i: wamp_session(fox.port, i))]
+    for key, n, what, opener in kinds:
+        if not n:
+            continue
         with Fox("--config", cfg) as fox:
-            kib, before, after, held = per_connection(fox.pid, lambda i: mqtt_connection(fox.mqtt_port, i),
-                                                      args.mqtt)
-            results["fox_mqtt_kib"] = round(kib, 2)
-            print(f"fox: {args.mqtt} idle MQTT connections: {kib:.1f} KiB each "
-                  f"(RSS {before} -> {after} KiB)", flush=True)
-            close_all(held)
-    with Fox("--config", cfg) as fox:
-        if args.wamp:
-            kib, before, after, held = per_connection(fox.pid, lambda i: wamp_session(fox.port, i),
-                                                      args.wamp)
-            results["fox_wamp_ws_kib"] = round(kib, 2)
-            print(f"fox: {args.wamp} joined idle WAMP WebSocket sessions: {kib:.1f} KiB each "
-                  f"(RSS {before} -> {after} KiB)", flush=True)
+            kib, before, after, held = per_connection(fox.pid, opener(fox), n)
+            results[key] = round(kib, 2)
+            print(f"fox: {n} {what}: {kib:.1f} KiB each (RSS {before} -> {after} KiB)", flush=True)
             close_all(held)
     if args.mqtt:
         kib = mosquitto_mqtt(args.mqtt)

@@ -6,7 +6,7 @@ and bad flags → exit 2."""
 import json
 import unittest
 
-from harness import Fox, main, run_fox, write_config
+from harness import Fox, SharedFoxCase, main, run_fox, write_config
 
 
 def bench(fox, *args, timeout=60):
@@ -15,14 +15,7 @@ def bench(fox, *args, timeout=60):
     return rc, (json.loads(out) if out.strip() else None), err
 
 
-class BenchTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fox = Fox()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fox.stop() == 0, cls.fox.log()
+class BenchTest(SharedFoxCase):
 
     def check_complete(self, r, pubs, subs, count):
         self.assertEqual(r["published"], pubs * count)
