@@ -112,28 +112,21 @@ namespace {
 // The RNG and the defaults of one side, TLS 1.2 at least.
 bool setup(TlsConfig::State& s, int endpoint, std::string* error);
 
-}  // namespace
-
-bool TlsConfig::load(const std::string& cert_file, const std::string& key_file,
-                     std::string* error) {
-  if (!check_tls_pair(cert_file, key_file, error)) return false;
-  State& s = *state_;
+// The own chain and key (already checked by check_tls_pair) presented by this side.
+bool own_identity(TlsConfig::State& s, const std::string& cert_file, const std::string& key_file,
+                  std::string* error) {
   int rc = 0;
   if ((rc = mbedtls_x509_crt_parse_file(&s.cert, cert_file.c_str())) != 0 ||
-      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0) {
-    *error = "TLS setup: " + mbedtls_text(rc);
-    return false;
-  }
-  if (!setup(s, MBEDTLS_SSL_IS_SERVER, error)) return false;
-  if ((rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
+      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0 ||
+      (rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
     *error = "TLS setup: " + mbedtls_text(rc);
     return false;
   }
   return true;
 }
 
-bool TlsConfig::load_client(const std::string& ca_file, std::string* error) {
-  State& s = *state_;
+// The side `endpoint`, requiring the peer's certificate to chain to a CA of `ca_file`.
+bool trusting(TlsConfig::State& s, const std::string& ca_file, int endpoint, std::string* error) {
   std::string pem;
   if (!read_pem(ca_file, &pem, error)) return false;
   int rc = mbedtls_x509_crt_parse(&s.ca, reinterpret_cast<const unsigned char*>(pem.c_str()),
@@ -144,34 +137,35 @@ bool TlsConfig::load_client(const std::string& ca_file, std::string* error) {
     *error = ca_file + ": no PEM certificate in it";
     return false;
   }
-  if (!setup(s, MBEDTLS_SSL_IS_CLIENT, error)) return false;
+  if (!setup(s, endpoint, error)) return false;
   mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&s.conf, &s.ca, nullptr);
+  return true;
+}
+
+}  // namespace
+
+bool TlsConfig::load(const std::string& cert_file, const std::string& key_file,
+                     std::string* error) {
+  return check_tls_pair(cert_file, key_file, error) &&
+         setup(*state_, MBEDTLS_SSL_IS_SERVER, error) &&
+         own_identity(*state_, cert_file, key_file, error);
+}
+
+bool TlsConfig::load_client(const std::string& ca_file, std::string* error) {
+  if (!trusting(*state_, ca_file, MBEDTLS_SSL_IS_CLIENT, error)) return false;
   client_ = true;
   return true;
 }
 
 bool TlsConfig::load_mutual(const std::string& cert_file, const std::string& key_file,
                             const std::string& ca_file, bool as_client, std::string* error) {
-  if (!load_client(ca_file, error)) return false;
-  State& s = *state_;
-  if (!check_tls_pair(cert_file, key_file, error)) return false;
-  int rc = 0;
-  if (!as_client) {
-    // load_client set the client defaults: a server's instead, with the same trust.
-    mbedtls_ssl_config_free(&s.conf);
-    mbedtls_ssl_config_init(&s.conf);
-    if (!setup(s, MBEDTLS_SSL_IS_SERVER, error)) return false;
-    mbedtls_ssl_conf_authmode(&s.conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&s.conf, &s.ca, nullptr);
-    client_ = false;
-  }
-  if ((rc = mbedtls_x509_crt_parse_file(&s.cert, cert_file.c_str())) != 0 ||
-      (rc = mbedtls_pk_parse_keyfile(&s.key, key_file.c_str(), nullptr)) != 0 ||
-      (rc = mbedtls_ssl_conf_own_cert(&s.conf, &s.cert, &s.key)) != 0) {
-    *error = "TLS setup: " + mbedtls_text(rc);
+  if (!trusting(*state_, ca_file, as_client ? MBEDTLS_SSL_IS_CLIENT : MBEDTLS_SSL_IS_SERVER, error) ||
+      !check_tls_pair(cert_file, key_file, error) ||
+      !own_identity(*state_, cert_file, key_file, error)) {
     return false;
   }
+  client_ = as_client;
   return true;
 }
 
