@@ -168,7 +168,10 @@ Json ClusterNode::own_status() {
     s["ready"] = entry_->ready();
   }
   if (ndb_) s["stored"] = ndb_->contiguous();
-  if (raft_) s["raft"] = raft_->state_name();
+  if (raft_) {
+    s["raft"] = raft_->state_name();
+    s["term"] = raft_->term();
+  }
   return s;
 }
 
@@ -206,7 +209,7 @@ Json ClusterNode::status() {
       }
     }
     if (said.is_object()) {
-      for (const char* k : {"delivered", "stored", "raft", "unresolved_segments", "ready"}) {
+      for (const char* k : {"delivered", "stored", "raft", "term", "unresolved_segments", "ready"}) {
         if (auto v = said.find(k); v != said.end()) o[k] = *v;
       }
       if (auto d = said.find("delivered"); d != said.end() && d->is_number_unsigned()) {

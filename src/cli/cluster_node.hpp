@@ -42,6 +42,8 @@ public:
   cluster::Entry* entry() { return entry_.get(); }
   // An entry's router: RPC across the entries (Router::set_remote) goes over the node links.
   void attach_router(Router* router);
+  // fox.cluster.nodes (also /metrics and fox.stats): one object per node of the cluster file.
+  Json status();
 
 private:
   std::map<std::string, std::uint64_t> last_contact_;   // peer → when a link to it was last up
@@ -50,7 +52,6 @@ private:
   std::map<std::string, std::pair<Json, std::uint64_t>> peer_status_;
   std::uint64_t status_sent_ = 0;
   Json own_status();
-  Json status();
   struct Remote;
   std::unique_ptr<Remote> remote_;
   Router* router_ = nullptr;

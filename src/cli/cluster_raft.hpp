@@ -55,6 +55,7 @@ public:
   // raft_close() was called and its I/O has not closed yet.
   bool closing() const { return io_ready_ && !raft_ready_; }
   std::string state_name();
+  std::uint64_t term() const { return raft_ready_ ? raft_.current_term : 0; }
   // Logs a change of this server's raft state (called on the node's tick).
   void watch();
 

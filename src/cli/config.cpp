@@ -258,6 +258,19 @@ bool apply_config_json(const Json& doc, const std::string& file, ServeConfig* c,
         *error = key_error(file, key, "expected debug, info, warn or error");
         ok = false;
       }
+    } else if (key == "log_format") {
+      ok = get_string(v, file, key, &c->log_format, error);
+      if (ok && c->log_format != "text" && c->log_format != "json") {
+        *error = key_error(file, key, "expected \"text\" or \"json\"");
+        ok = false;
+      }
+    } else if (key == "sys_interval") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 86400) {
+        *error = key_error(file, key, "expected seconds 0..86400 (0 = off)");
+        ok = false;
+      } else {
+        c->sys_interval = static_cast<int>(v.get<std::int64_t>());
+      }
     } else if (key == "mqtt_default_realm") {
       ok = get_string(v, file, key, &c->mqtt_default_realm, error);
       if (ok && !valid_realm_name(c->mqtt_default_realm)) {
@@ -321,6 +334,7 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       {"--bind", true},        {"--port", true},    {"--mqtt-port", true},
       {"--rawsocket-port", true}, {"--fox-port", true}, {"--data", true},
       {"--memory", false},     {"--log-level", true}, {"--config", true},
+      {"--log-format", true},  {"--sys-interval", true},
       {"--sync", true},        {"--tls-cert", true}, {"--tls-key", true}, {"--tls-port", true},
       {"--mqtts-port", true},  {"--rawsocket-tls-port", true},
       {"--cluster", true},     {"--node", true},    {"--role", true},
@@ -405,6 +419,17 @@ ParseResult parse_serve_args(const std::vector<std::string>& args, ServeConfig* 
       log::Level level;
       if (!log::parse_level(value, &level)) return bad("expected debug, info, warn or error");
       config->log_level = value;
+    } else if (flag == "--log-format") {
+      if (value != "text" && value != "json") return bad("expected text or json");
+      config->log_format = value;
+    } else if (flag == "--sys-interval") {
+      int seconds = 0;
+      auto r = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size() || seconds < 0 ||
+          seconds > 86400) {
+        return bad("expected seconds 0..86400 (0 = off)");
+      }
+      config->sys_interval = seconds;
     } else if (flag == "--cluster" || flag == "--node" || flag == "--role") {
       if (value.empty()) return bad("expected a value");
       (flag == "--cluster" ? config->cluster_file : flag == "--node" ? config->node : config->role) = value;
@@ -487,8 +512,13 @@ Runs the broker. With no flags: a single node on the embedded defaults.
   --sync normal|full     SQLite durability (default normal: an acknowledged publication
                          survives a crash of fox; full: also a power loss, slower)
   --log-level LEVEL      debug | info | warn | error (default info)
+  --log-format FORMAT    text (default: "time level component: message") or json (one object
+                         per line: time, level, component, message; for journald and shippers)
+  --sys-interval N       seconds between the broker's figures on $SYS/broker/... (MQTT) and
+                         fox.stats (WAMP), retained (default 10, 0 = off)
   --config FILE          JSON config: the flags as keys (bind, port, mqtt_port, rawsocket_port,
-                         fox_port, data, memory, sync, log_level) plus mqtt_default_realm,
+                         fox_port, data, memory, sync, log_level, log_format,
+                         sys_interval) plus mqtt_default_realm,
                          limits (history_max_rows, history_max_age seconds, ...) and realms
                          (each with anonymous, users, permissions: SPEC §6, README "Users and
                          permissions"); flags win over the file

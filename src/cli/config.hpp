@@ -43,6 +43,8 @@ struct ServeConfig {
   bool memory = false;
   std::string sync = "normal";  // SQLite synchronous: "normal" (survives a crash) or "full" (power loss)
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" (one line, time first) or "json" (one object per line)
+  int sys_interval = 10;            // seconds between $SYS / fox.stats publications; 0 = off
   std::string config_file;
   std::string mqtt_default_realm = "realm1";
   Limits limits;

@@ -13,7 +13,9 @@
 #include "cli/cluster_node.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "cli/stats.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "http/status_page.hpp"
 #include "net/uv_env.hpp"
 #include "net/tcp_server.hpp"
@@ -48,12 +50,14 @@ public:
       : config_(config), args_(std::move(args)), log_level_(config.log_level) {
     uv_loop_init(&loop_);
     env_ = std::make_unique<net::UvEnv>(&loop_);
+    stats_ = std::make_unique<Stats>(&loop_, FOX_VERSION);
   }
   ~Server() {
     // The store is closed first (run() did): what the teardown below changes (sessions leaving,
     // their wills) is not written, so wills stay registered and apply at the next start.
     if (store_) store_->close();
     if (node_) node_->stop(nullptr);
+    stats_.reset();
     http_.reset();
     https_.reset();
     mqtts_tcp_.reset();
@@ -79,6 +83,7 @@ public:
   int run() {
     // A listener that cannot start is fatal: exit 1 at once (nothing was served yet).
     if (!start()) return 1;
+    stats_->start(config_.sys_interval);
     // A cluster entry is ready once a sync quorum accepted it (ClusterEngine::on_ready).
     if (!cluster_engine_) log::info("serve", "fox ready");
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -147,6 +152,7 @@ private:
     }
     node_ = std::make_unique<ClusterNode>(&loop_, config_.cluster, me, cluster_engine_.get(),
                                           config_.sync == "full");
+    stats_->set_cluster(node_.get(), me.name);
     std::string error;
     if (!node_->start(&error)) {
       log::error("cluster", error);
@@ -177,6 +183,9 @@ private:
     mo.session_queue = config_.limits.session_queue;
     mo.store = store_.get();
     mqtt_ = std::make_unique<mqtt::Server>(*router_, mo);
+    stats_->set_router(router_.get());
+    stats_->set_mqtt(mqtt_.get());
+    stats_->set_store(store_.get());
     if (store_) restore_state();
     start_end_of_turn();
     return listen ? start_listeners() : true;
@@ -196,13 +205,12 @@ private:
     ws.limits = &limits_;
     ws.env = env_.get();
     ws.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
-    wamp::SessionOptions session;
+    ws.pages = [this](const std::string& path, unsigned* status, std::string* type,
+                      std::string* body) { return page(path, status, type, body); };
     std::string error;
     if (config_.port != 0) {
       http_ = std::make_unique<net::WsServer>(&loop_, ws);
-      http_->add_endpoint(wamp::websocket_endpoint(*router_, session));
-      http_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
-      http_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
+      add_ws_endpoints(*http_, "websocket");
       if (!http_->start(&error)) {
         log::error("http", error);
         return false;
@@ -215,9 +223,7 @@ private:
       ws.tls_cert = config_.tls_cert;
       ws.tls_key = config_.tls_key;
       https_ = std::make_unique<net::WsServer>(&loop_, ws);
-      https_->add_endpoint(wamp::websocket_endpoint(*router_, session));
-      https_->add_endpoint(mqtt::websocket_endpoint(*mqtt_));
-      https_->add_endpoint(foxp::websocket_endpoint(*router_, config_.limits.max_message_size));
+      add_ws_endpoints(*https_, "websocket-tls");
       if (!https_->start(&error)) {
         log::error("http", "TLS: ", error);
         return false;
@@ -226,6 +232,31 @@ private:
                 " with TLS (wss:// /wamp, /mqtt, /fox; https:// status page)");
     }
     return start_tcp_listeners();
+  }
+
+  // /wamp, /mqtt and /fox on one HTTP server, their traffic and connections counted.
+  void add_ws_endpoints(net::WsServer& server, const char* transport) {
+    wamp::SessionOptions session;
+    net::WsEndpoint endpoints[] = {
+        wamp::websocket_endpoint(*router_, session), mqtt::websocket_endpoint(*mqtt_),
+        foxp::websocket_endpoint(*router_, config_.limits.max_message_size)};
+    const metrics::Protocol protocols[] = {metrics::kWamp, metrics::kMqtt, metrics::kFox};
+    for (std::size_t i = 0; i < 3; ++i) {
+      endpoints[i].traffic = &metrics::traffic(protocols[i]);
+      const std::size_t index = server.endpoints().size();
+      server.add_endpoint(std::move(endpoints[i]));
+      stats_->add_listener({metrics::kProtocolNames[protocols[i]], transport,
+                            [&server, index] { return server.endpoints()[index].open; }});
+    }
+  }
+
+  // GET paths other than / (net/ws_server.hpp).
+  bool page(const std::string& path, unsigned* status, std::string* type, std::string* body) {
+    if (path != "/metrics") return false;
+    *status = 200;
+    *type = "text/plain; version=0.0.4; charset=utf-8";
+    *body = stats_->prometheus();
+    return true;
   }
 
   bool start_tcp_listeners() {
@@ -355,12 +386,20 @@ private:
     o.limits = &limits_;
     o.env = env_.get();
     o.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
+    const std::string n = name;
+    const metrics::Protocol protocol = n == "mqtt" ? metrics::kMqtt : n == "fox" ? metrics::kFox
+                                                                                 : metrics::kWamp;
+    o.traffic = &metrics::traffic(protocol);
     auto server = std::make_unique<net::TcpServer>(&loop_, o, std::move(factory));
     std::string error;
     if (!server->start(&error)) {
       log::error(name, error);
       return nullptr;
     }
+    stats_->add_listener({metrics::kProtocolNames[protocol],
+                          n == "rawsocket" ? (tls ? "rawsocket-tls" : "rawsocket")
+                                           : (tls ? "tls" : "tcp"),
+                          [s = server.get()] { return s->connection_count(); }});
     log::info(name, "listening on ", config_.bind, ":", server->port(), " (", what, ")");
     return server;
   }
@@ -487,6 +526,7 @@ private:
   std::unique_ptr<mqtt::Server> mqtt_;
   std::unique_ptr<net::TcpServer> mqtt_tcp_;
   std::unique_ptr<net::TcpServer> fox_tcp_;
+  std::unique_ptr<Stats> stats_;   // /metrics, $SYS, fox.stats
 };
 
 }  // namespace
@@ -507,6 +547,7 @@ int serve_main(const std::vector<std::string>& args) {
   log::Level level = log::Level::kInfo;
   log::parse_level(config.log_level, &level);
   log::set_level(level);
+  log::set_format(config.log_format == "json" ? log::Format::kJson : log::Format::kText);
   if (!config.tls_cert.empty() && !net::check_tls_pair(config.tls_cert, config.tls_key, &error)) {
     std::fprintf(stderr, "fox serve: TLS: %s\n", error.c_str());
     return 2;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/metrics.hpp"
+
 namespace fox::cluster {
 
 Entry::Entry(EntryConfig config, EntryOutbox& out, EntrySink& sink)
@@ -167,6 +169,8 @@ bool Entry::on_message(const std::string& from, const Message& message, std::str
     s.resolved_by.insert(from);
     if (!s.acked) {
       s.acked = true;
+      metrics::counters().cluster_segment.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - s.opened_at).count());
       unresolved_events_ -= s.tickets.size();
       unresolved_bytes_ -= s.bytes;
       const std::vector<std::uint64_t> tickets = std::move(s.tickets);

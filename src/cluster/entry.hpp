@@ -13,6 +13,7 @@
 // time through on_tick(now), out through EntryOutbox, publications and deliveries through
 // publish() / EntrySink.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -115,6 +116,8 @@ private:
     std::set<std::string> resolved_by;         // ndbs that committed it
     std::string digest;
     std::uint64_t sent_ms = 0;      // last (re)transmission
+    // When it opened, for /metrics' segment latency only (a real clock; nothing decides on it).
+    std::chrono::steady_clock::time_point opened_at = std::chrono::steady_clock::now();
   };
 
   void open_segment();

@@ -1,4 +1,6 @@
-// Logging: one line per event to stderr, "LEVEL component: message". Cheap when filtered out.
+// Logging: one line per event to stderr, "TIME LEVEL component: message" (TIME in UTC, ISO 8601
+// with milliseconds), or with the json format one object per line: {"time", "level",
+// "component", "message"}. Cheap when filtered out.
 //
 // Arguments are appended as text without iostreams (which would pull the whole locale machinery
 // of libstdc++, ~350 kB, into the static binary): strings, characters, booleans (true/false),
@@ -14,7 +16,10 @@ namespace fox::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
+enum class Format { kText, kJson };
+
 void set_level(Level level);
+void set_format(Format format);
 Level level();
 bool parse_level(std::string_view text, Level* out);
 void write(Level level, std::string_view component, std::string_view message);

@@ -5,6 +5,7 @@
 
 #include "core/auth.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/topic.hpp"
 #include "fox/body.hpp"
 #include "net/crypto.hpp"
@@ -67,8 +68,10 @@ Session::Session(Router& router, net::Connection& connection, std::string transp
 
 Session::~Session() { leave(); }
 
-void Session::leave() {
+void Session::leave(const char* why) {
   if (!realm_) return;
+  log::info(kLog, conn_.peer_address(), ": session ", session_id_, " left realm ",
+            realm_->name(), " (", why, ")");
   Realm* realm = realm_;
   realm_ = nullptr;
   realm->leave(session_id_);
@@ -87,7 +90,7 @@ void Session::send(Json message) {
   if (closing_) return;
   out_.clear();
   encode_message(message, out_);
-  conn_.send(out_);
+  if (conn_.send(out_) == SendResult::kQueued) ++metrics::traffic(metrics::kFox).messages_sent;
 }
 
 void Session::reply_error(Id id, const std::string& code, const std::string& message) {
@@ -100,7 +103,7 @@ bool Session::protocol_violation(const std::string& why) {
   // Over WebSocket with 1003 (unsupported data), as a message the decoder refuses
   // (transports.cpp): a client sees one close code for every bad message.
   conn_.close_unsupported("protocol violation");
-  leave();
+  leave("protocol violation");
   return false;
 }
 
@@ -109,10 +112,13 @@ bool Session::on_message(const Json& m) {
   auto ft_it = m.find("ft");
   if (ft_it == m.end() || !ft_it->is_string()) return protocol_violation("a message without ft");
   const std::string& ft = ft_it->get_ref<const std::string&>();
+  metrics::Traffic& traffic = metrics::traffic(metrics::kFox);
+  ++traffic.messages_received;
+  if (ft == "PUSH") ++traffic.publications_received;
   if (ft == "GOODBYE") {
     closing_ = true;
     conn_.close("goodbye");
-    leave();
+    leave("GOODBYE");
     return false;
   }
   if (ft == "CONFIRM") return true;
@@ -208,7 +214,11 @@ void Session::login(Id id, const Json& m) {
     }
   }
   realm_ = realm;
+  const std::string who = info.authid.empty() ? std::string("anonymous") : info.authid;
+  const std::string role = info.authrole;
   session_id_ = realm->join(*this, std::move(info));
+  log::info(kLog, conn_.peer_address(), ": session ", session_id_, " joined realm ",
+            realm->name(), " over ", transport_, " as ", who, ", role ", role);
   conn_.established();
   send(Json{{"id", id}, {"rsp", "OK"}});
 }
@@ -456,11 +466,13 @@ void Session::send_event(const Delivery& delivery) {
     if (t == traces_.end()) return;   // the TRACE that asked for it is gone
     event["id"] = t->second.command;
     send(event);
+    ++metrics::traffic(metrics::kFox).publications_sent;
     return;
   }
   for (Id qid : found->second) {
     event["id"] = traces_[qid].command;
     send(event);
+    ++metrics::traffic(metrics::kFox).publications_sent;
   }
 }
 

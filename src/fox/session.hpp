@@ -70,7 +70,7 @@ private:
   void reply_error(Id id, const std::string& code, const std::string& message);
   bool protocol_violation(const std::string& why);
   void end_trace(Id qid, const Trace& t);   // {id, rsp: OK, qid}: the trace is over
-  void leave();
+  void leave(const char* why = "connection closed");
 
   Router& router_;
   net::Connection& conn_;

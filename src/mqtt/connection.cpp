@@ -1,6 +1,7 @@
 // One MQTT network connection: packet dispatch, keep-alive, will, close. The packet families are
 // handled in handle_connect.cpp, handle_publish.cpp and handle_subscribe.cpp.
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "mqtt/connection.hpp"
 #include "mqtt/session.hpp"
 
@@ -43,6 +44,9 @@ void Connection::on_data(std::string_view bytes) {
 }
 
 void Connection::handle(Packet& packet) {
+  metrics::Traffic& traffic = metrics::traffic(metrics::kMqtt);
+  ++traffic.messages_received;
+  if (std::holds_alternative<Publish>(packet)) ++traffic.publications_received;
   if (!connected_) {
     if (auto* c = std::get_if<Connect>(&packet)) {
       handle_connect(*c);
@@ -82,6 +86,7 @@ void Connection::handle(Packet& packet) {
         } else if constexpr (std::is_same_v<T, Disconnect>) {
           // MQTT-3.14.4-3: a DISCONNECT discards the will.
           disarm_will();
+          said_disconnect_ = true;
           closing_ = true;
           conn_.close();
         } else {
@@ -102,6 +107,7 @@ bool Connection::send_packet(const Packet& packet) {
 SendResult Connection::send_shared(std::shared_ptr<const std::string> bytes, SendKind kind) {
   if (closing_ || closed_) return SendResult::kQueued;   // going nowhere, but not a drop
   const SendResult r = conn_.send(std::move(bytes), kind);
+  if (r == SendResult::kQueued) ++metrics::traffic(metrics::kMqtt).messages_sent;
   // A slow consumer (its queue stayed over the limits; QoS 0 messages were dropped meanwhile) is
   // cut off by the connection itself; its QoS>=1 messages stay in the session when it asked for
   // a persistent one, and its will is published when the connection reports the close.
@@ -167,6 +173,9 @@ void Connection::on_transport_closed() {
     return;
   }
   if (!session_) return;
+  log::info(kLog, peer(), ": '", session_->client_id(), "' disconnected from realm ",
+            session_->realm_name(),
+            said_disconnect_ ? " (DISCONNECT)" : closing_ ? " (closed by fox)" : " (connection lost)");
   // MQTT-3.1.2-8: the will is published when the connection ends without DISCONNECT.
   publish_will();
   session_->detach();

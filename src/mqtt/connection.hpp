@@ -63,6 +63,7 @@ private:
   std::uint64_t last_rx_ms_ = 0;
   Env::TimerId timer_ = 0;
   bool connected_ = false, closing_ = false, closed_ = false;
+  bool said_disconnect_ = false;   // the client sent DISCONNECT (for the log line)
 };
 
 }  // namespace fox::mqtt

@@ -120,8 +120,9 @@ void Connection::handle_connect(Connect& c) {
   // MQTT-3.2.2-1/2: session present only for a resumed persistent session (never for 3.1).
   bool session_present = present && c.protocol_level >= kProtocolLevel311;
   send_packet(Connack{session_present, kConnackAccepted});
-  log::debug(kLog, peer(), ": '", client_id, "' connected to realm ", realm_name,
-             c.clean_session ? " (clean session)" : " (persistent session)");
+  log::info(kLog, peer(), ": '", client_id, "' connected to realm ", realm_name, " over ",
+            transport_name_, " as ", authid.empty() ? std::string("anonymous") : authid,
+            c.clean_session ? " (clean session)" : " (persistent session)");
   session_->attach(this);
   start_keepalive();
 }

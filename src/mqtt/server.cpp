@@ -87,4 +87,10 @@ std::size_t Server::publish_stale_wills(const std::vector<StoredConnectWill>& wi
   return published;
 }
 
+std::size_t Server::queued_total() const {
+  std::size_t n = 0;
+  for (const auto& [key, session] : sessions_) n += session->queued();
+  return n;
+}
+
 }  // namespace fox::mqtt

@@ -41,6 +41,8 @@ public:
   void add(const std::shared_ptr<Session>& session);
   void remove(const Session& session);
   std::size_t session_count() const { return sessions_.size(); }
+  // QoS 1/2 messages queued in every session, not in flight yet (for /metrics).
+  std::size_t queued_total() const;
   // At start: the persistent sessions of the previous process. Returns how many were restored.
   std::size_t restore(const std::vector<StoredSession>& sessions);
   // At start, after restore(): the CONNECT wills of clients that were connected when the previous

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/payload.hpp"
 #include "core/topic.hpp"
 #include "mqtt/connection.hpp"
@@ -348,7 +349,7 @@ void Session::send_event(const fox::Delivery& event) {
       encode_publish(m.topic, payload, 0, false, false, 0, bytes);
       slot = std::make_shared<const std::string>(std::move(bytes));
     }
-    if (conn_->send_shared(slot, SendKind::kDroppable) == SendResult::kDropped) note_qos0_drop();
+    count_sent(conn_->send_shared(slot, SendKind::kDroppable), 0);
     return;
   }
   m.replay = event.replay;
@@ -412,7 +413,13 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
                  m.retain, dup, packet_id, bytes);
   // A replay the client asked for is never dropped; a live QoS 0 message may be (slow reader).
   const SendKind kind = m.qos == 0 && !m.replay ? SendKind::kDroppable : SendKind::kNormal;
-  if (conn_->send_bytes(std::move(bytes), kind) == SendResult::kDropped && m.qos == 0) {
+  count_sent(conn_->send_bytes(std::move(bytes), kind), m.qos);
+}
+
+void Session::count_sent(SendResult result, std::uint8_t qos) {
+  if (result == SendResult::kQueued) {
+    ++metrics::traffic(metrics::kMqtt).publications_sent;
+  } else if (result == SendResult::kDropped && qos == 0) {
     note_qos0_drop();
   }
 }

@@ -37,6 +37,7 @@ public:
   bool clean() const { return clean_; }
   Id id() const { return session_id_; }
   Connection* connection() const { return conn_; }
+  std::size_t queued() const { return queue_.size(); }
 
   // A connection takes over this session: in-flight messages are sent again (DUP), then the
   // queue drains.
@@ -102,6 +103,8 @@ private:
   std::uint16_t next_packet_id();
   std::uint8_t granted_for(const TopicParts& topic) const;
   void note_qos0_drop();
+  // A PUBLISH handed to the connection: counted as sent (core/metrics.hpp), or as a drop.
+  void count_sent(SendResult result, std::uint8_t qos);
   // Persistent session rows (no-ops for a clean session or without a store).
   void store_subscriptions();
   void store_message(const Outgoing& msg, std::uint16_t packet_id, int stage);

@@ -92,6 +92,7 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
   }
   auto* c = new TcpConnection(self);
   c->budget_.set_limits(self->options_.outbound);
+  c->count_traffic(self->options_.traffic);
   c->init_handle(self->loop_);
   if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_),
@@ -110,6 +111,7 @@ void TcpServer::on_connection(uv_stream_t* listener, int status) {
     std::string why;
     if (!self->options_.limits->admit(address_without_port(c->peer_), &why)) {
       log::warn(self->options_.name, c->peer_, ": refused, ", why);
+      ++metrics::counters().connections_refused;
       c->abort();
       return;
     }

@@ -46,6 +46,7 @@ struct TcpServerOptions {
   Env* env = nullptr;                   // clock and timers (required)
   std::uint64_t handshake_timeout_ms = 0;   // 0 = no deadline
   const TlsConfig* tls = nullptr;     // TLS on every connection (mqtts, RawSocket over TLS)
+  metrics::Traffic* traffic = nullptr;   // counts every connection's bytes; nullptr = not counted
 };
 
 class TcpServer {

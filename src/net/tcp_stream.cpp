@@ -39,6 +39,7 @@ SendResult TcpStream::send(Frame frame, SendKind kind) {
     // graceful close would wait for a reader that does not read); its handler's on_close follows.
     log::warn(*log_name_, peer_,
               ": outbound queue stays over its limits (slow consumer), disconnecting");
+    ++metrics::counters().slow_consumer_disconnects;
     cut(Cut::kSlowConsumer, 0);
   }
   if (r != SendResult::kQueued) return r;
@@ -125,6 +126,9 @@ void TcpStream::flush() {
 // flushes again.
 void TcpStream::write_bufs() {
   writing_ = true;
+  if (traffic_) {
+    for (const uv_buf_t& b : bufs_) traffic_->bytes_sent += b.len;
+  }
   write_req_.data = this;
   int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&tcp_), bufs_.data(),
                     static_cast<unsigned>(bufs_.size()), [](uv_write_t* req, int status) {
@@ -240,6 +244,7 @@ void TcpStream::start_reading() {
           return;
         }
         if (n == 0 || s->closing_ || !s->handler_) return;
+        if (s->traffic_) s->traffic_->bytes_received += static_cast<std::uint64_t>(n);
         if (s->tls_) {
           s->tls_read(std::string_view(buf->base, static_cast<std::size_t>(n)));
           return;

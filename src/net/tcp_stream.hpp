@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/env.hpp"
+#include "core/metrics.hpp"
 #include "core/outbound.hpp"
 #include "net/connection.hpp"
 #include "net/tls.hpp"
@@ -39,6 +40,8 @@ public:
   void enable_tls(const TlsConfig& config, const std::string& host = {}) {
     tls_ = std::make_unique<TlsSession>(config, host);
   }
+  // Counts the bytes read and written (core/metrics.hpp); nullptr = not counted.
+  void count_traffic(metrics::Traffic* traffic) { traffic_ = traffic; }
 
 protected:
   // How the stream ended when this side had not asked to (close() or abort() before it).
@@ -89,6 +92,7 @@ protected:
   std::string peer_;
   Env::TimerId handshake_timer_ = 0;
   std::unique_ptr<TlsSession> tls_;
+  metrics::Traffic* traffic_ = nullptr;
   std::string tls_writing_;   // the ciphertext of the write in flight
   std::string tls_error_;     // why TLS failed (the stream was cut for it)
   void tls_read(std::string_view cipher);

@@ -403,12 +403,16 @@ int WsServer::on_http(struct lws* wsi, int reason, void* user, void* in, std::si
     case LWS_CALLBACK_HTTP: {
       std::string path(static_cast<const char*>(in), len);
       if (path.empty()) path = uri_of(wsi);
-      bool found = path == "/" || path == "/index.html";
-      if (!write_http_response(wsi, found ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
-                               found ? "text/html; charset=utf-8" : "text/plain",
-                               found ? options_.status_page : std::string("not found\n"))) {
-        return 1;
+      unsigned status = HTTP_STATUS_OK;
+      std::string type = "text/html; charset=utf-8", body;
+      if (path == "/" || path == "/index.html") {
+        body = options_.status_page;
+      } else if (!options_.pages || !options_.pages(path, &status, &type, &body)) {
+        status = HTTP_STATUS_NOT_FOUND;
+        type = "text/plain";
+        body = "not found\n";
       }
+      if (!write_http_response(wsi, status, type.c_str(), body)) return 1;
       if (lws_http_transaction_completed(wsi)) return -1;
       return 0;
     }
@@ -443,17 +447,21 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       conn->env_ = options_.env;
       conn->max_message_ = options_.max_message_size;
       conn->peer_ = peer_of(wsi);
+      conn->endpoint_ = static_cast<std::uint8_t>(endpoint_index);
       *slot = conn;
       if (options_.limits) {
         std::string why;
         if (!options_.limits->admit(conn->peer_, &why)) {
           log::warn("http", conn->peer_, ": WebSocket refused, ", why);
+          ++metrics::counters().connections_refused;
           *slot = nullptr;
           delete conn;
           return -1;
         }
         conn->admitted_ = true;
       }
+      conn->traffic_ = endpoint.traffic;
+      ++endpoints_[endpoint_index].open;
       conn->handler_ = endpoint.make_handler(*conn);
       if (!conn->handler_) return -1;
       if (options_.handshake_timeout_ms > 0) {
@@ -485,6 +493,7 @@ int WsServer::on_ws(struct lws* wsi, int reason, void* user, void* in, std::size
       conn->wsi_ = nullptr;
       conn->out_.clear();
       if (conn->admitted_ && options_.limits) options_.limits->release(conn->peer_);
+      --endpoints_[conn->endpoint_].open;
       if (conn->handler_) conn->handler_->on_close();
       delete conn;
       return 0;

@@ -36,6 +36,7 @@ private:
   friend class WsServer;
   std::string subprotocol_;
   bool admitted_ = false;
+  std::uint8_t endpoint_ = 0;   // its index in the server's endpoints
 };
 
 struct WsEndpoint {
@@ -44,6 +45,8 @@ struct WsEndpoint {
   // at most one such endpoint per server).
   std::vector<std::string> subprotocols;
   std::function<std::unique_ptr<Handler>(WsConnection&)> make_handler;
+  metrics::Traffic* traffic = nullptr;       // counts its connections' bytes; nullptr = not counted
+  std::size_t open = 0;                      // its connections open now (the server counts them)
 };
 
 struct WsServerOptions {
@@ -52,6 +55,10 @@ struct WsServerOptions {
   std::size_t max_message_size = 16u * 1024 * 1024;
   OutboundLimits outbound;                   // what one connection may have queued
   std::string status_page;                   // body of GET / (text/html)
+  // Other GET paths (/metrics, ...): fills the status, content type and body and returns true,
+  // or returns false (404).
+  std::function<bool(const std::string& path, unsigned* status, std::string* content_type,
+                     std::string* body)> pages;
   ConnectionLimits* limits = nullptr;        // WebSocket connections count; nullptr = no limit
   Env* env = nullptr;                        // clock and timers (required)
   std::uint64_t handshake_timeout_ms = 0;    // 0 = no deadline
@@ -69,6 +76,7 @@ public:
   // Closes every connection and the listener; the loop then runs until lws released its handles.
   void stop();
   int port() const { return bound_port_; }
+  const std::vector<WsEndpoint>& endpoints() const { return endpoints_; }
 
   // lws callback trampolines (public for the C callback table).
   int on_http(struct lws* wsi, int reason, void* user, void* in, std::size_t len);

@@ -36,6 +36,7 @@ SendResult WsStream::send(Frame frame, SendKind kind) {
     // A slow consumer: its queue stayed over the limits (or grew far past them). Cut off now (a
     // graceful close would wait for a reader that does not read); its handler's on_close follows.
     log::warn("ws", peer_, ": outbound queue stays over its limits (slow consumer), disconnecting");
+    ++metrics::counters().slow_consumer_disconnects;
     write_failed_ = true;
     abort();
   }
@@ -81,6 +82,7 @@ void WsStream::abort() {
 
 void WsStream::receive(struct lws* wsi, const void* in, std::size_t len) {
   if (!handler_ || closing_) return;
+  if (traffic_) traffic_->bytes_received += len;
   const bool first = lws_is_first_fragment(wsi);
   const bool final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
   if (first) rx_.clear();
@@ -128,6 +130,7 @@ int WsStream::writeable(struct lws* wsi) {
     int w = lws_write(wsi, scratch_.data() + LWS_PRE, f.size(),
                       binary_ ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
     if (o.counted) budget_.release(f.size());
+    if (traffic_ && w > 0) traffic_->bytes_sent += f.size();
     out_.pop_front();  // `f` and `o` are gone from here on
     if (w < size) {
       write_failed_ = true;

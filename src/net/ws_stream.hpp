@@ -11,6 +11,7 @@
 
 #include "core/env.hpp"
 #include "core/fifo.hpp"
+#include "core/metrics.hpp"
 #include "core/outbound.hpp"
 #include "net/connection.hpp"
 
@@ -68,6 +69,7 @@ protected:
   OutboundBudget budget_;
   std::size_t max_message_ = 0;
   std::vector<unsigned char> scratch_;
+  metrics::Traffic* traffic_ = nullptr;   // counts the message bytes (core/metrics.hpp)
 };
 
 }  // namespace fox::net

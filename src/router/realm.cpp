@@ -90,6 +90,17 @@ void Realm::Impl::publish_meta(const char* uri, Json args) {
   broker.publish(std::make_shared<const Publication>(std::move(pub)), PublishOptions{});
 }
 
+void Realm::publish_system(Publication pub) {
+  Realm::Impl& r = *impl_;
+  if (pub.uri.empty()) pub.uri = wamp_uri(pub.topic);
+  pub.meta = true;
+  pub.retain = true;
+  pub.id = r.env.random64() % kMaxId + 1;
+  auto shared = std::make_shared<const Publication>(std::move(pub));
+  r.system_retained[shared->uri] = shared;
+  if (r.broker.has_subscribers(shared->topic)) r.broker.publish(shared, PublishOptions{});
+}
+
 void Realm::Impl::subscription_removed(Id session_id, const Broker::Removal& removal) {
   publish_meta("wamp.subscription.on_unsubscribe", Json::array({session_id, removal.subscription}));
   if (removal.deleted) {
@@ -123,6 +134,17 @@ Realm::Realm(Router& router, std::string name)
 Realm::~Realm() = default;
 
 std::size_t Realm::session_count() const { return impl_->sessions.size(); }
+
+RealmStats Realm::stats() const {
+  RealmStats s;
+  s.realm = name_;
+  s.sessions = impl_->sessions.size();
+  s.subscriptions = impl_->broker.size();
+  s.registrations = impl_->dealer.size();
+  s.retained = impl_->retained->size();
+  for (const auto& [id, session] : impl_->sessions) ++s.sessions_by_transport[session->info.transport];
+  return s;
+}
 
 Id Realm::join(Peer& peer, SessionInfo info) {
   Id id = 0;

@@ -128,6 +128,7 @@ struct Realm::Impl {
   Id next_proxy = kMaxId;
   std::uint64_t next_cursor = 0;
   std::map<std::uint64_t, ReplayCursor> cursors;   // in start order
+  std::map<std::string, PublicationPtr> system_retained;   // publish_system's, by uri
 
   // A secured realm's policy (core/auth.hpp), else nullptr (everything allowed).
   const auth::RealmPolicy* policy = nullptr;

@@ -183,7 +183,17 @@ void Realm::Impl::run_replay(std::uint64_t id) {
           c.retained_position = pub->uri;
         }
         c.retained_position = page.next;
-        if (page.done) c.phase = ReplayCursor::Phase::kDone;
+        if (page.done) {
+          // Then the broker's own figures (publish_system): a few, in memory; like the live
+          // ones, not to an MQTT filter starting with a wildcard.
+          const bool hidden = sub->options.hide_meta && sub->wildcard_first;
+          for (const auto& [uri, pub] : system_retained) {
+            if (!hidden && c.matcher->matches(pub->topic)) {
+              send_replayed(*entry, *sub, pub, c.request, true, broker.policy());
+            }
+          }
+          c.phase = ReplayCursor::Phase::kDone;
+        }
         break;
       }
       case ReplayCursor::Phase::kDone: {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "router/engine.hpp"
 #include "router/realm_impl.hpp"
 #include "router/wills.hpp"
@@ -51,7 +52,22 @@ std::uint64_t Router::login_blocked(const std::string& peer) {
   return logins_.blocked_ms(address_without_port(peer), env_.monotonic_ms());
 }
 
+std::vector<RealmStats> Router::stats() {
+  std::vector<RealmStats> out;
+  out.reserve(realms_.size());
+  for (const auto& [name, realm] : realms_) out.push_back(realm->stats());
+  return out;
+}
+
+std::vector<Realm*> Router::realms() {
+  std::vector<Realm*> out;
+  out.reserve(realms_.size());
+  for (const auto& [name, realm] : realms_) out.push_back(realm.get());
+  return out;
+}
+
 void Router::login_failed(const std::string& peer) {
+  ++metrics::counters().auth_failures;
   const std::string address = address_without_port(peer);
   if (const std::uint64_t ms = logins_.failed(address, env_.monotonic_ms())) {
     log::warn("auth", address, ": too many failed logins, its logins are refused for ", ms / 1000,

@@ -117,6 +117,13 @@ public:
   virtual void send(const std::string& node, Json message) = 0;
 };
 
+// One realm's figures for /metrics, $SYS and fox.stats (read when asked, nothing is counted).
+struct RealmStats {
+  std::string realm;
+  std::size_t sessions = 0, subscriptions = 0, registrations = 0, retained = 0;
+  std::map<std::string, std::size_t> sessions_by_transport;   // SessionInfo::transport
+};
+
 class Router {
 public:
   // `engine` (store/: memory or SQLite) keeps the log, the retained state and the wills; it
@@ -183,6 +190,9 @@ public:
   void remote_lost(const std::string& peer);
   // A cluster: what the meta procedure `fox.cluster.nodes` answers (every node: roles, link,
   // ids, lag; cli/cluster_node.cpp). Without it the procedure does not exist.
+  std::vector<RealmStats> stats();
+  // Every realm that exists now (a realm exists from its first session on).
+  std::vector<Realm*> realms();
   void set_cluster_status(std::function<Json()> fn) { cluster_status_ = std::move(fn); }
   Json cluster_status() const { return cluster_status_ ? cluster_status_() : Json(nullptr); }
 
@@ -231,6 +241,11 @@ public:
   // A publication whose session is gone (an MQTT will or a testament left by a previous
   // process): published by the router on its behalf; `pub.publisher` is kept as given.
   void publish_orphan(Publication pub, const PublishOptions& options);
+  // A figure of the broker itself ($SYS/broker/..., fox.stats), published like a meta event: by
+  // the router (publisher 0), not in the log, not replicated (each node's own), not matched by
+  // an MQTT first-level wildcard. The newest per topic is kept in memory and replayed as retained
+  // to a subscription that asks for retained values (an MQTT SUBSCRIBE does).
+  void publish_system(Publication pub);
   // A publication the log committed and delivers itself (a cluster, whose entries deliver every
   // committed event in id order, on every node): its
   // retained effect (`retain`, `merge`, `when`, `will`, a will firing) is decided here, so every
@@ -271,6 +286,7 @@ public:
   bool revoke_subscription(Id session, Id subscription, const std::string& reason);
 
   std::size_t session_count() const;
+  RealmStats stats() const;
   // A will whose session is gone (see Router::apply_stale_wills).
   void apply_stale_will(const StoredWill& will);
 

@@ -66,6 +66,9 @@ public:
   // Rows read by retained and history replays so far (tests: a replay reads no unrelated key).
   std::uint64_t rows_examined() const { return rows_examined_; }
   std::uint64_t history_rows(const std::string& realm) const;
+  const std::unordered_map<std::string, std::uint64_t>& history_rows() const {
+    return history_rows_;
+  }
 
   // Engine
   EventLog& log() override { return *this; }

@@ -116,15 +116,17 @@ void Session::welcome(const AuthOutcome& outcome) {
                {"authprovider", info_.authprovider},
                {"roles", router_roles()}};
   send_message(w);
-  log::debug(kLog, info_.peer_address, ": session ", session_id_, " joined realm ", realm_name_,
-             " as ", info_.authid, " (", info_.authrole, ")");
+  log::info(kLog, info_.peer_address, ": session ", session_id_, " joined realm ", realm_name_,
+            " over ", info_.transport, " (", info_.serializer, ") as ",
+            info_.authid.empty() ? std::string("anonymous") : info_.authid, ", role ",
+            info_.authrole);
 }
 
 void Session::handle(Goodbye&) {
   Goodbye reply;
   reply.reason = "wamp.close.goodbye_and_out";
   send_message(reply);
-  leave_realm();
+  leave_realm("GOODBYE");
   state_ = State::kClosed;
   closing_ = true;
   conn_.close("goodbye");

@@ -1,6 +1,7 @@
 #include "wamp/session.hpp"
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/payload.hpp"
 
 namespace fox::wamp {
@@ -48,6 +49,9 @@ void Session::on_message(std::string_view bytes) {
     return;
   }
   Message& msg = decoded.message();
+  metrics::Traffic& traffic = metrics::traffic(metrics::kWamp);
+  ++traffic.messages_received;
+  if (std::holds_alternative<Publish>(msg)) ++traffic.publications_received;
   if (state_ == State::kWaitAuthenticate) {
     if (auto* auth = std::get_if<Authenticate>(&msg)) {
       handle(*auth);
@@ -77,7 +81,7 @@ void Session::on_message(std::string_view bytes) {
           // The client gave up on the session: no reply (WAMP spec), just end it.
           log::info(kLog, info_.peer_address, ": session ", session_id_, " aborted by the client: ",
                     m.reason);
-          leave_realm();
+          leave_realm("ABORT by the client");
           state_ = State::kClosed;
           closing_ = true;
           conn_.close("aborted by the client");
@@ -101,7 +105,9 @@ void Session::send_bytes(std::shared_ptr<const std::string> bytes) {
   if (closing_) return;
   // A slow consumer is cut off by the connection itself (net/connection.hpp); the session leaves
   // its realm when the connection reports the close, so its registrations and calls end too.
-  if (conn_.send(std::move(bytes)) == SendResult::kOverflow) closing_ = true;
+  const SendResult r = conn_.send(std::move(bytes));
+  if (r == SendResult::kQueued) ++metrics::traffic(metrics::kWamp).messages_sent;
+  if (r == SendResult::kOverflow) closing_ = true;
 }
 
 void Session::send_message(const Message& message) {
@@ -116,7 +122,7 @@ void Session::abort(const std::string& reason, const std::string& message) {
   a.details = {{"message", message}};
   send_message(a);
   log::info(kLog, info_.peer_address, ": ABORT ", reason, ": ", message);
-  leave_realm();
+  leave_realm("ABORT by the router");
   state_ = State::kClosed;
   closing_ = true;
   conn_.close(reason);
@@ -138,8 +144,10 @@ void Session::error_reply(MessageType request_type, Id request, const std::strin
   send_message(e);
 }
 
-void Session::leave_realm() {
+void Session::leave_realm(const char* why) {
   if (!realm_ || session_id_ == 0) return;
+  log::info(kLog, info_.peer_address, ": session ", session_id_, " left realm ", realm_name_,
+            " (", why, ")");
   Realm* realm = realm_;
   realm_ = nullptr;
   realm->leave(session_id_);
@@ -180,6 +188,7 @@ void Session::send_event(const fox::Delivery& event) {
     }
   }
   send_bytes(slot);
+  if (!closing_) ++metrics::traffic(metrics::kWamp).publications_sent;
 }
 
 void Session::send_subscription_revoked(Id subscription, const std::string& reason) {

@@ -95,7 +95,8 @@ private:
   void error_reply(MessageType request_type, Id request, const std::string& uri,
                    const std::string& message);
   void send_router_error(MessageType request_type, Id request, const fox::Error& error);
-  void leave_realm();
+  // Leaves the realm joined (if any), with one log line naming why.
+  void leave_realm(const char* why = "connection closed");
 
   Router& router_;
   net::Connection& conn_;

@@ -5,6 +5,7 @@ Tests run with /usr/bin/python3 (Debian's python3-autobahn, paho, msgpack, cbor2
 """
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -18,6 +19,25 @@ FOX_BIN = os.path.abspath(os.environ.get("FOX_BIN") or os.path.join(
 
 
 _ports_given = set()
+
+# fox's text log lines start with the time ("2026-12-04T03:25:01.123Z info serve: fox ready"):
+# tests read them without it (log(), run_fox()); raw_log() keeps it.
+_LOG_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", re.MULTILINE)
+
+
+def strip_log_times(text):
+    return _LOG_TIME.sub("", text)
+
+
+# The lines of a session's life (joined/left, MQTT connected/disconnected, at info).
+_LIFECYCLE = re.compile(r": (session \d+ (joined|left) realm |'[^']*' (connected to|disconnected from) realm )")
+
+
+def event_lines(text):
+    """The log lines of `text` that are not a session's joining or leaving: what a test of one
+    event (a refused message, say) counts."""
+    return [l for l in text.splitlines() if not _LIFECYCLE.search(l)]
+
 
 
 def free_port():
@@ -96,9 +116,12 @@ class Fox:
         if ready:
             self.wait_log("fox ready", timeout)
 
-    def log(self):
+    def raw_log(self):
         with open(self.stderr_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def log(self):
+        return strip_log_times(self.raw_log())
 
     def wait_log(self, text, timeout=10.0):
         def seen():
@@ -224,7 +247,7 @@ def run_fox(*args, timeout=10.0):
     """Runs a short fox command; returns (exit code, stdout, stderr)."""
     p = subprocess.run([FOX_BIN] + list(args), capture_output=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout.decode(), p.stderr.decode()
+    return p.returncode, p.stdout.decode(), strip_log_times(p.stderr.decode())
 
 
 def main():

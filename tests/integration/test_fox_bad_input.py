@@ -14,7 +14,7 @@ import time
 import unittest
 
 from fox_client import FoxClient, FoxWsClient, pack
-from harness import Fox, main, rss_kib, wait_for, write_config
+from harness import Fox, event_lines, main, rss_kib, wait_for, write_config
 
 LIMIT = 65536
 TOPIC = ["fox", "bad", "witness"]
@@ -83,7 +83,7 @@ class FoxBadInputCase(unittest.TestCase):
                  what=f"a log line containing {needle!r}; the log since the case:\n"
                       + self.fox.log()[self.mark:])
         self.check_witnesses()   # a round trip through fox's loop: a late second line would show
-        lines = self.fox.log()[self.mark:].splitlines()
+        lines = event_lines(self.fox.log()[self.mark:])
         self.assertEqual(len(lines), 1, f"expected one log line about {needle!r}, got {lines}")
         self.assertRegex(lines[0], r"^info fox: 127\.0\.0\.1[^ ]*: .*, closing$")
         self.assertIn(needle, lines[0])
@@ -279,13 +279,15 @@ class WebSocketBadInputTest(FoxBadInputCase):
                 c.send(message)
                 self.assert_closed_and_logged(c, needle, 1003)
 
-    def test_goodbye_closes_the_websocket_normally_without_a_log_line(self):
+    def test_goodbye_closes_the_websocket_normally_with_only_the_leave_line(self):
         c = self.bad(ws=True)
         c.send({"ft": "GOODBYE"})
         self.assertTrue(c.closed(3))
         self.assertEqual(c.close_code, 1000)
         self.check_witnesses()
-        self.assertEqual(self.fox.log()[self.mark:], "")
+        self.assertEqual(event_lines(self.fox.log()[self.mark:]), [])
+        self.assertRegex(self.fox.log()[self.mark:], r"^info fox: 127\.0\.0\.1: session \d+ left "
+                                                     r"realm realm1 \(GOODBYE\)\n$")
 
     def test_a_message_over_the_limit_is_closed_with_1009(self):
         c = self.bad(ws=True)
@@ -295,7 +297,7 @@ class WebSocketBadInputTest(FoxBadInputCase):
         wait_for(lambda: "65536" in self.fox.log()[self.mark:], 3.0,
                  what="a log line about the size; log:\n" + self.fox.log()[self.mark:])
         self.check_witnesses()
-        lines = self.fox.log()[self.mark:].splitlines()
+        lines = event_lines(self.fox.log()[self.mark:])
         self.assertEqual(len(lines), 1, lines)
 
     def test_a_message_under_the_limit_is_answered(self):

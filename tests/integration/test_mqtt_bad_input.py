@@ -6,7 +6,7 @@ else disturbed"; §10: max_message_size 16 MiB). One raw TCP socket per case; af
       QoS 1 to a topic it subscribes to and receives it."""
 import time
 
-from harness import main, wait_for
+from harness import event_lines, main, wait_for
 from mqtt_client import (CONNACK, MqttTestCase, connect_packet, mqtt_string, packet,
                          publish_packet, remaining_length, subscribe_packet)
 
@@ -32,7 +32,7 @@ class MqttBadInputTest(MqttTestCase):
         self.assert_alive()
         self.assertFalse(self.witness.disconnected.is_set(), "the witness was disconnected")
         self.assertEqual(self.witness.roundtrip(self.witness_topic), [])
-        lines = self.fox.log()[self.mark:].splitlines()
+        lines = event_lines(self.fox.log()[self.mark:])
         self.assertEqual(len(lines), 1, f"expected one log line about {needle!r}, got {lines}")
         self.assertIn("mqtt", lines[0])
 

@@ -20,7 +20,7 @@ import unittest
 import cbor2
 import msgpack
 
-from harness import Fox, main, wait_for, write_config
+from harness import Fox, event_lines, main, wait_for, write_config
 from raw_wamp import (ABORT, CALL, CBOR, ERROR, EVENT, GOODBYE, HELLO, INVOCATION, JSON,
                       MSGPACK, PUBLISH, PUBLISHED, REGISTER, REGISTERED, RESULT, SUBSCRIBE,
                       SUBSCRIBED, WELCOME, YIELD, RawSocketClient, WebSocketClient, encode, hello)
@@ -141,7 +141,7 @@ class FoxTestCase(unittest.TestCase):
                  what=f"a log line containing {needle!r}; the log since the case:\n"
                       + self.fox.log()[mark:])
         self.witnesses.check(self)  # a round trip through fox's loop: late lines have landed
-        lines = self.fox.log()[mark:].splitlines()
+        lines = event_lines(self.fox.log()[mark:])
         self.assertEqual(len(lines), 1, f"expected one log line about {needle!r}, got {lines}")
         self.assertIn(needle, lines[0])
 

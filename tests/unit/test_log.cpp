@@ -35,18 +35,33 @@ std::string captured(Fn fn) {
 
 enum class Color { kRed = 2 };
 
+// A text line without its time ("2026-12-04T03:25:01.123Z "), which must be there.
+std::string untimed(const std::string& line) {
+  REQUIRE(line.size() > 25);
+  CHECK(line[4] == '-');
+  CHECK(line[10] == 'T');
+  CHECK(line[23] == 'Z');
+  CHECK(line[24] == ' ');
+  return line.substr(25);
+}
+
+template <class Fn>
+std::string captured_untimed(Fn fn) {
+  return untimed(captured(fn));
+}
+
 }  // namespace
 
 TEST_CASE("a control byte in a message cannot start another log line") {
-  std::string out = captured([] { log::info("fox", "peer: unknown ft X\ninfo fake: injected\r\x7f", ", closing"); });
+  std::string out = captured_untimed([] { log::info("fox", "peer: unknown ft X\ninfo fake: injected\r\x7f", ", closing"); });
   CHECK(out == "info fox: peer: unknown ft X\\x0ainfo fake: injected\\x0d\\x7f, closing\n");
   // UTF-8 text passes as it is.
-  CHECK(captured([] { log::warn("t", "caf\xc3\xa9"); }) == "warn t: caf\xc3\xa9\n");
+  CHECK(captured_untimed([] { log::warn("t", "caf\xc3\xa9"); }) == "warn t: caf\xc3\xa9\n");
 }
 
 TEST_CASE("log arguments: strings, numbers, booleans, enums") {
   std::string s = "str";
-  std::string out = captured([&] {
+  std::string out = captured_untimed([&] {
     log::info("t", s, ' ', std::string_view("view"), ' ', 42, ' ', -7L, ' ', 18446744073709551615ULL, ' ',
               1.5, ' ', true, ' ', Color::kRed, ' ', static_cast<const char*>(nullptr));
   });
@@ -55,4 +70,15 @@ TEST_CASE("log arguments: strings, numbers, booleans, enums") {
   log::set_level(log::Level::kWarn);
   CHECK(captured([] { log::info("t", "hidden"); }).empty());
   log::set_level(log::Level::kInfo);
+}
+
+TEST_CASE("json format: one object per line, control bytes and bad UTF-8 escaped") {
+  log::set_format(log::Format::kJson);
+  const std::string out = captured([] { log::warn("mqtt", "a\nb \"q\" \xff"); });
+  log::set_format(log::Format::kText);
+  REQUIRE(out.size() > 40);
+  CHECK(out.rfind("{\"time\":\"", 0) == 0);
+  CHECK(out.find("\n") == out.size() - 1);
+  CHECK(out.find("\"level\":\"warn\",\"component\":\"mqtt\",\"message\":\"a\\nb \\\"q\\\" \xef\xbf\xbd\"}") !=
+        std::string::npos);
 }

@@ -1,0 +1,7 @@
+#include "core/metrics.hpp"
+
+namespace fox::metrics {
+
+Counters g_counters;
+
+}  // namespace fox::metrics
