@@ -20,7 +20,7 @@ pkgs=(build-essential cmake ninja-build pkg-config dpkg-dev patch tcl file ccach
       ca-certificates nlohmann-json3-dev doctest-dev libraft-dev liblz4-dev
       crossbuild-essential-arm64 crossbuild-essential-armhf qemu-user-static
       python3 python3-autobahn python3-msgpack python3-cbor2 python3-paho-mqtt mosquitto-clients
-      supervisor curl binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf
+      supervisor curl binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf chromium
       clang-16 libclang-rt-16-dev llvm-16)
 # Node.js and npm run the original fox-wamp client in tests/integration/test_fox_interop.py. A
 # machine that has them already (say Nodesource's nodejs, which bundles npm and conflicts with

@@ -499,7 +499,7 @@ Runs the broker. With no flags: a single node on the embedded defaults.
 
   --bind ADDR            listen address, numeric IPv4/IPv6 (default 0.0.0.0)
   --port N               HTTP + WebSocket: /wamp (WAMP: wamp.2.json, wamp.2.msgpack,
-                         wamp.2.cbor), /mqtt (MQTT), / (status page) (default 9000)
+                         wamp.2.cbor), /mqtt (MQTT), /metrics, / (dashboard) (default 9000)
   --rawsocket-port N     WAMP RawSocket over TCP: json, msgpack, cbor (default 8081, 0 = off)
   --mqtt-port N          MQTT 3.1.1/3.1 over TCP (default 1883, 0 = off); MQTT over
                          WebSocket is served at /mqtt on --port

@@ -16,7 +16,7 @@
 #include "cli/stats.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
-#include "http/status_page.hpp"
+#include "http/dashboard.hpp"
 #include "net/uv_env.hpp"
 #include "net/tcp_server.hpp"
 #include "net/tls.hpp"
@@ -201,7 +201,7 @@ private:
     ws.port = config_.port;
     ws.max_message_size = config_.limits.max_message_size;
     ws.outbound = outbound(1);
-    ws.status_page = http::status_page(FOX_VERSION);
+    ws.status_page = http::dashboard_page();
     ws.limits = &limits_;
     ws.env = env_.get();
     ws.handshake_timeout_ms = config_.limits.handshake_timeout_ms;
@@ -216,7 +216,8 @@ private:
         return false;
       }
       log::info("http", "listening on ", config_.bind, ":", http_->port(),
-                " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, status page /)");
+                " (WAMP WebSocket /wamp, MQTT WebSocket /mqtt, FOX WebSocket /fox, dashboard /, "
+                "Prometheus /metrics)");
     }
     if (!config_.tls_cert.empty() && config_.tls_port != 0) {
       ws.port = config_.tls_port;
@@ -229,7 +230,7 @@ private:
         return false;
       }
       log::info("http", "listening on ", config_.bind, ":", https_->port(),
-                " with TLS (wss:// /wamp, /mqtt, /fox; https:// status page)");
+                " with TLS (wss:// /wamp, /mqtt, /fox; https:// dashboard and /metrics)");
     }
     return start_tcp_listeners();
   }

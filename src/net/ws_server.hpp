@@ -54,7 +54,7 @@ struct WsServerOptions {
   int port = 9000;
   std::size_t max_message_size = 16u * 1024 * 1024;
   OutboundLimits outbound;                   // what one connection may have queued
-  std::string status_page;                   // body of GET / (text/html)
+  std::string status_page;                   // body of GET / (text/html): the dashboard
   // Other GET paths (/metrics, ...): fills the status, content type and body and returns true,
   // or returns false (404).
   std::function<bool(const std::string& path, unsigned* status, std::string* content_type,

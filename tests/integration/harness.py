@@ -3,10 +3,13 @@
 
 Tests run with /usr/bin/python3 (Debian's python3-autobahn, paho, msgpack, cbor2 live there).
 """
+import fcntl
+import hashlib
 import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -248,6 +251,65 @@ def run_fox(*args, timeout=10.0):
     p = subprocess.run([FOX_BIN] + list(args), capture_output=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout.decode(), strip_log_times(p.stderr.decode())
+
+
+NPM_TIMEOUT = 180
+NETWORK_TROUBLE = re.compile(
+    r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|"
+    r"ERR_SOCKET_TIMEOUT|socket hang up|network|proxy|request to \S+ failed|"
+    r"getaddrinfo|unable to get local issuer|E403|E5\d\d", re.I)
+
+
+def _read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def npm_ci(src, cache, scripts, required):
+    """`npm ci` of src's package.json and package-lock.json into the directory `cache` (next to
+    the fox binary), once per lock file; the `scripts` of src are copied there each time.
+    `required` (relative to cache) must exist after it. Returns None when ready, else the reason
+    to skip (no node/npm, or the registry cannot be reached); any other failure raises."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        return "node and npm are needed (not installed)"
+    os.makedirs(cache, exist_ok=True)
+    stamp = hashlib.sha256(_read_bytes(os.path.join(src, "package-lock.json")) +
+                           _read_bytes(os.path.join(src, "package.json"))).hexdigest()
+    stamp_path = os.path.join(cache, ".installed")
+    required = os.path.join(cache, required)
+    with open(os.path.join(cache, ".lock"), "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)   # one installer at a time for this build tree
+        for name in scripts:
+            shutil.copyfile(os.path.join(src, name), os.path.join(cache, name))
+        if (os.path.exists(stamp_path) and _read_bytes(stamp_path).decode() == stamp
+                and os.path.exists(required)):
+            return None
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(cache, name))
+        if os.path.exists(stamp_path):
+            os.remove(stamp_path)
+        env = dict(os.environ, npm_config_update_notifier="false", npm_config_loglevel="warn")
+        try:
+            p = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund",
+                                "--prefer-offline", "--fetch-retries=1", "--fetch-retry-mintimeout=2000",
+                                "--fetch-retry-maxtimeout=5000"], cwd=cache, env=env, capture_output=True,
+                               timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return f"npm ci did not finish within {NPM_TIMEOUT}s (registry unreachable?)"
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        if p.returncode != 0:
+            if NETWORK_TROUBLE.search(out):
+                lines = [l for l in out.splitlines() if l.startswith("npm error") and
+                         ("code" in l or "request to" in l or "network" in l)]
+                return ("npm cannot reach the registry, the packages are not installed: " +
+                        " | ".join(lines[:3] or [out.strip()[-300:]]))
+            raise AssertionError(f"npm ci failed ({p.returncode}) in {cache}:\n{out[-3000:]}")
+        if not os.path.exists(required):
+            raise AssertionError(f"npm ci succeeded but {required} is missing:\n{out[-2000:]}")
+        with open(stamp_path, "w") as f:
+            f.write(stamp)
+    return None
 
 
 def main():

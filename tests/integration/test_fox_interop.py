@@ -12,27 +12,18 @@ next to the fox binary (FOX_BIN's directory/fox_node), reused while the lock fil
 The test skips when node/npm are missing or the npm registry cannot be reached; any interop
 problem fails it.
 """
-import fcntl
-import hashlib
 import json
 import os
-import re
-import shutil
 import sqlite3
 import subprocess
 import unittest
 
-from harness import FOX_BIN, Fox, main
+from harness import FOX_BIN, Fox, main, npm_ci
 from mqtt_client import MqttClient
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fox_node")
 CACHE = os.path.join(os.path.dirname(FOX_BIN), "fox_node")
-NPM_TIMEOUT = 180
 NODE_TIMEOUT = 60
-NETWORK_TROUBLE = re.compile(
-    r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|"
-    r"ERR_SOCKET_TIMEOUT|socket hang up|network|proxy|request to \S+ failed|"
-    r"getaddrinfo|unable to get local issuer|E403|E5\d\d", re.I)
 
 STEPS = ["login", "second login rejected", "echo", "subscribe", "publish with acknowledge",
          "publish without acknowledge, headers, disclose_me, null", "exclude_me", "retained",
@@ -40,53 +31,11 @@ STEPS = ["login", "second login rejected", "echo", "subscribe", "publish with ac
          "unregister"]
 
 
-def read_bytes(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def prepare_node():
     """Installs fox-wamp into CACHE (once per lock file). Returns None when ready, else the reason
     to skip."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        return "node and npm are needed for the fox-wamp client (not installed)"
-    os.makedirs(CACHE, exist_ok=True)
-    stamp = hashlib.sha256(read_bytes(os.path.join(SRC, "package-lock.json")) +
-                           read_bytes(os.path.join(SRC, "package.json"))).hexdigest()
-    stamp_path = os.path.join(CACHE, ".installed")
-    with open(os.path.join(CACHE, ".lock"), "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)   # one installer at a time for this build tree
-        shutil.copyfile(os.path.join(SRC, "interop.js"), os.path.join(CACHE, "interop.js"))
-        client = os.path.join(CACHE, "node_modules", "fox-wamp", "lib", "hyper", "net_transport.js")
-        if (os.path.exists(stamp_path) and read_bytes(stamp_path).decode() == stamp
-                and os.path.exists(client)):
-            return None
-        for name in ("package.json", "package-lock.json"):
-            shutil.copyfile(os.path.join(SRC, name), os.path.join(CACHE, name))
-        if os.path.exists(stamp_path):
-            os.remove(stamp_path)
-        env = dict(os.environ, npm_config_update_notifier="false", npm_config_loglevel="warn")
-        try:
-            p = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund",
-                                "--prefer-offline", "--fetch-retries=1", "--fetch-retry-mintimeout=2000",
-                                "--fetch-retry-maxtimeout=5000"], cwd=CACHE, env=env, capture_output=True,
-                               timeout=NPM_TIMEOUT, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return f"npm ci did not finish within {NPM_TIMEOUT}s (registry unreachable?)"
-        out = (p.stdout + p.stderr).decode("utf-8", "replace")
-        if p.returncode != 0:
-            if NETWORK_TROUBLE.search(out):
-                lines = [l for l in out.splitlines() if l.startswith("npm error") and
-                         ("code" in l or "request to" in l or "network" in l)]
-                return ("npm cannot reach the registry, the fox-wamp client is not installed: " +
-                        " | ".join(lines[:3] or [out.strip()[-300:]]))
-            raise AssertionError(f"npm ci failed ({p.returncode}) in {CACHE}:\n{out[-3000:]}")
-        if not os.path.exists(client):
-            raise AssertionError(f"npm ci succeeded but {client} is missing:\n{out[-2000:]}")
-        with open(stamp_path, "w") as f:
-            f.write(stamp)
-    return None
+    return npm_ci(SRC, CACHE, ["interop.js"],
+                  os.path.join("node_modules", "fox-wamp", "lib", "hyper", "net_transport.js"))
 
 
 class FoxNodeInteropTest(unittest.TestCase):

@@ -591,7 +591,7 @@ class HandshakeTimeoutTest(FoxTestCase):
         log = self.fox.log()[m:]
         self.assertEqual(log.count("no HELLO within 1000 ms"), 2, log)
         self.assertEqual(log.count("no handshake within 1000 ms"), 1, log)
-        self.assertEqual(len(log.splitlines()), 3, log)
+        self.assertEqual(len(event_lines(log)), 3, log)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ txaio.use_asyncio()
 from autobahn.asyncio.websocket import WampWebSocketClientFactory  # noqa: E402
 from autobahn.wamp.types import ComponentConfig, PublishOptions  # noqa: E402
 
-from harness import Fox, main, wait_for  # noqa: E402
+from harness import Fox, event_lines, main, wait_for  # noqa: E402
 from raw_wamp import (CALL, EVENT, PUBLISH, PUBLISHED, RESULT, SUBSCRIBE, SUBSCRIBED,  # noqa: E402
                       WELCOME, WebSocketClient, encode, hello)
 from wamp_client import Client, Collector, close  # noqa: E402
@@ -53,7 +53,7 @@ class WsUpgradeTest(unittest.IsolatedAsyncioTestCase):
                  what=f"a log line containing {needles[0]!r}; log since:\n" + self.fox.log()[mark:])
         with urllib.request.urlopen(f"http://127.0.0.1:{self.fox.port}/", timeout=5) as r:
             self.assertEqual(r.status, 200)  # a round trip through fox's loop
-        lines = self.fox.log()[mark:].splitlines()
+        lines = event_lines(self.fox.log()[mark:])
         self.assertEqual(len(lines), 1, lines)
         for needle in needles:
             self.assertIn(needle, lines[0])
