@@ -6,7 +6,7 @@ CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 RUN_ARGS ?=
 
 .PHONY: all deps build cross test test-native test-sanitize test-cross test-fuzz fuzz fuzz-build \
-        run bench sim size clean distclean
+        run bench sim size deb clean distclean
 
 all: build
 
@@ -105,6 +105,15 @@ size: build
 	  n=$$(stat -c %s $$bin.stripped); \
 	  printf '%-8s %9d bytes stripped (limit %d)\n' $$arch $$n $(SIZE_LIMIT); \
 	  [ $$n -le $(SIZE_LIMIT) ] || { echo "size: $$arch is over the limit"; exit 1; }; \
+	done
+
+# Debian packages of the three builds: $(BUILD)/deb/fox_<version>_{amd64,arm64,armhf}.deb (the
+# static binary, a systemd unit, /etc/fox/fox.json, the licence notices; boards/README.md).
+VERSION := $(shell sed -n 's/^project(fox VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+deb: build cross
+	@for a in "amd64 native strip" "arm64 aarch64 aarch64-linux-gnu-strip" \
+	          "armhf armhf arm-linux-gnueabihf-strip"; do \
+	  set -- $$a; bash boards/deb/build-deb.sh $$1 $(BUILD)/$$2/fox $(BUILD)/deb $(VERSION) $$3 || exit 1; \
 	done
 
 clean:

@@ -6,14 +6,20 @@
 #include <cstdio>
 
 #include "build_info.hpp"
+#include "licenses.hpp"
 #include "cli/commands.hpp"
 #include "core/json.hpp"
 
 namespace fox::cli {
 
 int version_main(const std::vector<std::string>& args) {
+  if (args.size() == 1 && args[0] == "--licenses") {
+    // The notices of every library linked in (third_party/licenses/, compiled in).
+    std::fwrite(kLicenses, 1, sizeof kLicenses - 1, stdout);
+    return 0;
+  }
   if (!args.empty()) {
-    std::fprintf(stderr, "fox version: takes no arguments\n");
+    std::fprintf(stderr, "fox version: takes no arguments but --licenses\n");
     return 2;
   }
   std::printf("fox %s (commit %s, %s)\n", FOX_VERSION, FOX_GIT_COMMIT, FOX_ARCH);
@@ -28,8 +34,9 @@ int version_main(const std::vector<std::string>& args) {
   std::printf("  lz4            not linked (raft's snapshot compression is off)\n");
   // LGPL-3.0 section 4(a): the notice that the library is used and is covered by that licence.
   std::printf("This program uses the raft library (Canonical raft, LGPL-3.0-only with a static\n"
-              "linking exception); its licence and notices are in fox's source tree,\n"
-              "third_party/licenses/.\n");
+              "linking exception). `fox version --licenses` prints the licences and notices of\n"
+              "every library linked in (also in fox's source tree, third_party/licenses/, and\n"
+              "in /usr/share/doc/fox/ of the Debian package).\n");
   return 0;
 }
 
