@@ -19,6 +19,7 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/etc/fox" "$root/lib/systemd/sys
 chmod 755 "$root/usr/bin/fox"
 install -m 644 "$here/fox.json" "$root/etc/fox/fox.json"
 install -m 644 "$here/fox.service" "$root/lib/systemd/system/fox.service"
+install -D -m 644 "$here/sysusers.conf" "$root/usr/lib/sysusers.d/fox.conf"
 for s in postinst prerm postrm; do install -m 755 "$here/$s" "$root/DEBIAN/$s"; done
 echo /etc/fox/fox.json > "$root/DEBIAN/conffiles"
 install -m 644 "$top/README.md" "$root/usr/share/doc/fox/README.md"
@@ -37,7 +38,8 @@ for f in "$top"/third_party/licenses/*.txt; do install -m 644 "$f" "$root/usr/sh
   echo "  libuv (MIT) libuv.txt; libwebsockets (MIT, sha-1.c BSD-3-Clause) libwebsockets.txt;"
   echo "  mbedTLS (Apache-2.0) mbedtls.txt; SQLite (public domain) sqlite.txt;"
   echo "  nlohmann_json (MIT) nlohmann_json.txt; Canonical raft (LGPL-3.0-only with a static"
-  echo "  linking exception) raft.txt, LGPL-3.0.txt, GPL-3.0.txt; lz4 (BSD-2-Clause) lz4.txt."
+  echo "  linking exception) raft.txt, LGPL-3.0.txt, GPL-3.0.txt. (lz4.txt: lz4, raft's snapshot"
+  echo "  compression, is not linked; its notice is there for builds that link it.)"
 } > "$root/usr/share/doc/fox/copyright"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL

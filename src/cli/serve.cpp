@@ -458,12 +458,15 @@ private:
     check("limits", a.limits == b.limits);
     check("realms", a.realms == b.realms && a.mqtt_default_realm == b.mqtt_default_realm);
     check("cluster", a.cluster_file == b.cluster_file && a.node == b.node && a.role == b.role);
+    check("log format", a.log_format == b.log_format);
+    check("sys_interval", a.sys_interval == b.sys_interval);
     return out;
   }
 
   void stop() {
     if (stopping_) return;
     stopping_ = true;
+    stats_->stop();
     if (http_) http_->stop();
     if (https_) https_->stop();
     if (mqtts_tcp_) mqtts_tcp_->stop();

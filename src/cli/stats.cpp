@@ -105,9 +105,12 @@ http::Snapshot Stats::snapshot() {
       p.name = json_or<std::string>(n, "name", "");
       p.self = json_or<bool>(n, "self", false);
       p.up = p.self || json_or<std::string>(n, "link", "") == "up";
-      p.raft = json_or<std::string>(n, "raft", "");
-      p.term = json_or<std::uint64_t>(n, "term", 0);
-      p.lag = json_or<std::uint64_t>(n, "lag", 0);
+      // What a peer said of itself counts only while its link is up (else it is stale).
+      if (p.up) {
+        p.raft = json_or<std::string>(n, "raft", "");
+        p.term = json_or<std::uint64_t>(n, "term", 0);
+        p.lag = json_or<std::uint64_t>(n, "lag", 0);
+      }
       if (p.self) {
         s.delivered = json_or<std::uint64_t>(n, "delivered", 0);
         s.unresolved_segments = json_or<std::uint64_t>(n, "unresolved_segments", 0);
@@ -118,8 +121,7 @@ http::Snapshot Stats::snapshot() {
   return s;
 }
 
-Json Stats::figures() {
-  const http::Snapshot s = snapshot();
+Json Stats::figures(const http::Snapshot& s, const std::string& realm) {
   const metrics::Counters& c = metrics::counters();
   Json connections = Json::object();
   for (const auto& k : s.connections) {
@@ -135,14 +137,16 @@ Json Stats::figures() {
         {"publications_received", t.publications_received}, {"publications_sent", t.publications_sent},
         {"bytes_received", t.bytes_received},       {"bytes_sent", t.bytes_sent}};
   }
+  // Only this realm's own figures: a subscriber in one realm learns nothing of the others.
   Json realms = Json::object();
   for (const auto& r : s.realms) {
+    if (r.name != realm) continue;
     realms[r.name] = {{"sessions", r.sessions}, {"subscriptions", r.subscriptions},
                       {"registrations", r.registrations}, {"retained", r.retained}};
   }
   Json out = {{"version", s.version},
               {"uptime_s", s.uptime_s},
-              {"time_ms", static_cast<std::uint64_t>(std::time(nullptr)) * 1000},
+              {"uptime_ms", uv_now(loop_) - start_ms_},
               {"rss_bytes", s.rss_bytes},
               {"connections", std::move(connections)},
               {"traffic", std::move(traffic)},
@@ -227,9 +231,14 @@ void Stats::publish_all() {
                           text(loads_[i].per_minute[w]));
     }
   }
-  const Json stats = figures();
+  const http::Snapshot snap = snapshot();
   for (Realm* realm : router_->realms()) {
     const RealmStats r = realm->stats();
+    if (r.sessions == 0) {
+      // Nobody to read them: nothing kept (1000 empty realms must not cost a copy each).
+      realm->clear_system();
+      continue;
+    }
     auto publish = [&](const std::string& name, std::string value) {
       Publication pub;
       pub.topic = mqtt_topic_parts("$SYS/broker/" + name);
@@ -241,7 +250,7 @@ void Stats::publish_all() {
     publish("subscriptions/count", text(static_cast<std::uint64_t>(r.subscriptions)));
     Publication pub;
     pub.topic = wamp_topic_parts("fox.stats");
-    pub.args = Json::array({stats});
+    pub.args = Json::array({figures(snap, r.realm)});
     realm->publish_system(std::move(pub));
   }
 }

@@ -49,8 +49,8 @@ public:
 
   http::Snapshot snapshot();
   std::string prometheus() { return http::prometheus(snapshot(), metrics::counters()); }
-  // What fox.stats carries (one object).
-  Json figures();
+  // What fox.stats carries in `realm` (one object): the broker's figures and that realm's own.
+  Json figures(const http::Snapshot& snapshot, const std::string& realm);
 
   // Publishes $SYS and fox.stats now and then every `interval_s` seconds (0: never).
   void start(int interval_s);

@@ -465,14 +465,14 @@ void Session::send_event(const Delivery& delivery) {
     auto t = target == replay_to_.end() ? traces_.end() : traces_.find(target->second);
     if (t == traces_.end()) return;   // the TRACE that asked for it is gone
     event["id"] = t->second.command;
+    if (!closing_) ++metrics::traffic(metrics::kFox).publications_sent;
     send(event);
-    ++metrics::traffic(metrics::kFox).publications_sent;
     return;
   }
   for (Id qid : found->second) {
     event["id"] = traces_[qid].command;
+    if (!closing_) ++metrics::traffic(metrics::kFox).publications_sent;
     send(event);
-    ++metrics::traffic(metrics::kFox).publications_sent;
   }
 }
 

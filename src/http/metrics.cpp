@@ -156,7 +156,7 @@ std::string prometheus(const Snapshot& s, const metrics::Counters& c) {
   w.family("fox_slow_consumer_disconnects_total", "counter",
            "Connections cut off because their outbound queue stayed over its limits.")
       .sample(c.slow_consumer_disconnects);
-  w.family("fox_auth_failures_total", "counter", "Logins refused (unknown user, wrong secret).")
+  w.family("fox_auth_failures_total", "counter", "Failed logins (unknown user, wrong secret), over every protocol.")
       .sample(c.auth_failures);
   w.family("fox_connections_refused_total", "counter",
            "Connections refused by max_connections or max_connections_per_ip.")

@@ -24,6 +24,8 @@ public:
   const char* waiting_for() const { return "CONNECT"; }
 
   bool send_packet(const Packet& packet);
+  // Still sending: not closing or closed (what it is handed now goes out).
+  bool sending() const { return !closing_ && !closed_; }
   SendResult send_bytes(std::string bytes, SendKind kind = SendKind::kNormal) {
     return send_shared(std::make_shared<const std::string>(std::move(bytes)), kind);
   }

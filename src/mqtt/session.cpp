@@ -418,7 +418,7 @@ void Session::send_publish(const Outgoing& m, std::uint16_t packet_id, bool dup)
 
 void Session::count_sent(SendResult result, std::uint8_t qos) {
   if (result == SendResult::kQueued) {
-    ++metrics::traffic(metrics::kMqtt).publications_sent;
+    if (conn_ && conn_->sending()) ++metrics::traffic(metrics::kMqtt).publications_sent;
   } else if (result == SendResult::kDropped && qos == 0) {
     note_qos0_drop();
   }

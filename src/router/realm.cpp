@@ -101,6 +101,8 @@ void Realm::publish_system(Publication pub) {
   if (r.broker.has_subscribers(shared->topic)) r.broker.publish(shared, PublishOptions{});
 }
 
+void Realm::clear_system() { impl_->system_retained.clear(); }
+
 void Realm::Impl::subscription_removed(Id session_id, const Broker::Removal& removal) {
   publish_meta("wamp.subscription.on_unsubscribe", Json::array({session_id, removal.subscription}));
   if (removal.deleted) {

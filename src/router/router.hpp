@@ -246,6 +246,8 @@ public:
   // an MQTT first-level wildcard. The newest per topic is kept in memory and replayed as retained
   // to a subscription that asks for retained values (an MQTT SUBSCRIBE does).
   void publish_system(Publication pub);
+  // Forgets what publish_system kept (a realm nobody is in).
+  void clear_system();
   // A publication the log committed and delivers itself (a cluster, whose entries deliver every
   // committed event in id order, on every node): its
   // retained effect (`retain`, `merge`, `when`, `will`, a will firing) is decided here, so every

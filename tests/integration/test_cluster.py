@@ -9,6 +9,7 @@ import json
 import threading
 import time
 import unittest
+import urllib.request
 
 from autobahn.wamp.types import PublishOptions, SubscribeOptions
 
@@ -76,6 +77,32 @@ class ClusterTest(unittest.IsolatedAsyncioTestCase):
                 best, when = name, i
         return best
 
+    def check_cluster_metrics(self, names):
+        """/metrics of every node (issue 16): its links up, one raft leader in its view, the
+        resolved id past the 600 publications, segments resolved."""
+        def scrape(name):
+            url = f"http://127.0.0.1:{self.nodes[name].port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                samples = {}
+                for line in r.read().decode().splitlines():
+                    if not line.startswith("#"):
+                        key, value = line.rsplit(" ", 1)
+                        samples[key] = float(value)
+                return samples
+
+        def settled(name):
+            m = scrape(name)
+            leaders = sum(m.get(f'fox_cluster_raft_leader{{node="{n}"}}', 0) for n in names)
+            return (all(m.get(f'fox_cluster_link_up{{peer="{p}"}}') == 1 for p in names if p != name)
+                    and leaders == 1)
+        for name in names:
+            wait_for(lambda: settled(name), 10, what=f"{name}: links up and one leader in /metrics")
+            m = scrape(name)
+            self.assertEqual(m[f'fox_cluster_node_info{{node="{name}"}}'], 1)
+            self.assertGreaterEqual(m["fox_cluster_resolved_id"], 600)
+            self.assertGreater(m["fox_cluster_segment_seconds_count"], 0)
+            self.assertGreater(m[f'fox_cluster_raft_term{{node="{name}"}}'], 0)
+
     async def test_three_nodes_are_one_broker(self):
         names = list(self.nodes)
         wamp_events = {name: await self.wamp_subscriber(self.nodes[name]) for name in names}
@@ -124,6 +151,7 @@ class ClusterTest(unittest.IsolatedAsyncioTestCase):
                              f"MQTT subscriber on {name}: another order")
         print(f"\n600 acknowledged publications through 3 nodes in {took:.2f} s", flush=True)
 
+        self.check_cluster_metrics(names)
         # kill -9 of the raft leader: the other two acknowledge within 5 s.
         victim = self.leader() or names[2]
         last_before = pub_ids[-1]

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -32,9 +33,10 @@ class Driver:
         env = dict(os.environ, CHROMIUM=CHROMIUM)
         if login:
             env["DASH_LOGIN"] = login
+        self.stderr = tempfile.TemporaryFile()   # read at the end: a full pipe cannot block it
         self.proc = subprocess.Popen(["node", "dashboard.js", url, json.dumps(session_cells),
                                       prefix, topic, value, screenshot], cwd=CACHE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL, env=env)
         self.buf = b""
 
@@ -47,13 +49,17 @@ class Driver:
             chunk = os.read(self.proc.stdout.fileno(), 4096)
             if not chunk:
                 raise AssertionError("dashboard.js ended: " + self.buf.decode() +
-                                     self.proc.stderr.read().decode())
+                                     self.errors())
             self.buf += chunk
         line, self.buf = self.buf.split(b"\n", 1)
         line = line.decode()
         if line.startswith("FAIL"):
-            raise AssertionError(line + "\n" + self.proc.stderr.read().decode())
+            raise AssertionError(line + "\n" + self.errors())
         return line
+
+    def errors(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode("utf-8", "replace")
 
     def finish(self):
         try:

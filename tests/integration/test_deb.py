@@ -8,6 +8,7 @@ runs as root); elsewhere that part skips."""
 import os
 import platform
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -53,6 +54,7 @@ class DebTest(unittest.TestCase):
         files = {line.split()[-1]: line.split()[0] for line in contents.splitlines()}
         self.assertEqual(files["./usr/bin/fox"], "-rwxr-xr-x")
         for f in ("./lib/systemd/system/fox.service", "./etc/fox/fox.json",
+                  "./usr/lib/sysusers.d/fox.conf",
                   "./usr/share/doc/fox/copyright", "./usr/share/doc/fox/raft.txt",
                   "./usr/share/doc/fox/LGPL-3.0.txt", "./usr/share/doc/fox/mbedtls.txt",
                   "./usr/share/doc/fox/libwebsockets.txt", "./usr/share/doc/fox/libuv.txt",
@@ -79,6 +81,9 @@ class DebTest(unittest.TestCase):
                                 check=True).stdout.decode()
         self.assertIn("Status: install ok installed", status)
         self.assertTrue(os.access(os.path.join(root, "usr/bin/fox"), os.X_OK))
+        if shutil.which("systemd-sysusers"):   # the postinst made the service's user there
+            with open(os.path.join(root, "etc/passwd")) as f:
+                self.assertRegex(f.read(), r"(?m)^fox:x:\d+:\d+:")
         # The root holds the package's files only; lws needs /dev/urandom; systemd would make
         # the state directory (StateDirectory=fox).
         os.mknod(os.path.join(root, "dev/urandom"), 0o666 | 0o020000, os.makedev(1, 9))

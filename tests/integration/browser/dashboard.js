@@ -38,11 +38,19 @@ async function main() {
       .some((tr) => cells.every((c) => [...tr.cells].some((td) => td.textContent === c))),
                                JSON.parse(sessionCells), { timeout: 10000 });
     say("SESSION_SHOWN");
-    await page.waitForFunction(() => document.getElementById("rate-in").textContent.startsWith("0"),
-                               null, { timeout: 15000 });
+    // Quiet: two rate samples, the last one 0 (nothing published during it).
+    const quiet = await page.waitForFunction(() => {
+      const r = document.getElementById("rate-in");
+      const n = Number(r.dataset.samples || 0);
+      return n >= 2 && parseFloat(r.textContent) === 0 ? n : false;
+    }, null, { timeout: 15000 });
+    const samples = await quiet.jsonValue();
     say("QUIET");
-    await page.waitForFunction(() => parseFloat(document.getElementById("rate-in").textContent) > 0,
-                               null, { timeout: 15000 });
+    // Then the rate of a later sample is above 0.
+    await page.waitForFunction((n) => {
+      const r = document.getElementById("rate-in");
+      return Number(r.dataset.samples) > n && parseFloat(r.textContent) > 0;
+    }, samples, { timeout: 15000 });
     say("RATE " + await page.textContent("#rate-in"));
     await page.fill("#search-text", prefix);
     await page.click("#search button");
