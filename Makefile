@@ -109,7 +109,7 @@ size: build
 
 # Debian packages of the three builds: $(BUILD)/deb/fox_<version>_{amd64,arm64,armhf}.deb (the
 # static binary, a systemd unit, /etc/fox/fox.json, the licence notices; boards/README.md).
-VERSION := $(shell sed -n 's/^project(fox VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+VERSION := $(shell sed -n '/^project/s/.*VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 deb: build cross
 	@for a in "amd64 native strip" "arm64 aarch64 aarch64-linux-gnu-strip" \
 	          "armhf armhf arm-linux-gnueabihf-strip"; do \
