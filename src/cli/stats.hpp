@@ -1,7 +1,7 @@
 // The broker's figures for its operators, in three forms: GET /metrics (Prometheus text,
 // http/metrics.hpp), $SYS/broker/... topics for MQTT clients as mosquitto publishes them, and the
 // fox.stats topic for WAMP clients (the dashboard's). The last two are published every
-// sys_interval seconds into every realm, retained (Realm::publish_system: not in the history,
+// sys_interval seconds into every realm with a session, retained (Realm::publish_system: not in the history,
 // each node its own), and reach only subscribers the realm's permissions allow.
 //
 // Hot-path counters live in core/metrics.hpp; everything else is read here when asked.
